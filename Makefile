@@ -1,0 +1,51 @@
+# callqa: two commands on a fresh machine.
+#   make run    install everything, assemble the offline models, process sample_audio/ into callqa.duckdb
+#   make test   the test suite (what .ci/run calls)
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DB ?= callqa.duckdb
+PYTEST_ARGS ?=
+# pip looks in /opt/wheels (where these machines keep the CPU build of torch) when it exists
+FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
+
+.PHONY: install models run test test-slow test-all dashboard clean samples
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.11 is required"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(FIND_LINKS) -c constraints.txt -e ".[dev]"
+	# resemblyzer's own pin of webrtcvad does not build on current setuptools; its
+	# dependencies are in pyproject.toml (webrtcvad-wheels provides the same module)
+	$(BIN)/python -m pip install --quiet --no-deps resemblyzer==0.1.4
+	touch $(STAMP)
+
+models: install
+	$(BIN)/callqa models
+
+run: models
+	$(BIN)/callqa process sample_audio --db $(DB)
+
+test: models
+	$(BIN)/callqa rubric check scoring_rubrics
+	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+
+test-slow: models
+	$(BIN)/python -m pytest -m "slow or browser" $(PYTEST_ARGS)
+
+test-all: models
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+dashboard: install
+	$(BIN)/callqa dashboard --db $(DB)
+
+samples: install
+	$(BIN)/python sample_audio/make_samples.py --install-deps
+
+clean:
+	rm -rf $(VENV) .prefect .pytest_cache $(DB)

@@ -1,0 +1,1 @@
+"""Prefect flows and the `callqa` command line, wiring the `qa` library into batch runs."""

@@ -1,0 +1,169 @@
+"""The `callqa` command line: process recordings, assemble models, open the dashboard.
+
+  callqa process PATH... [--db FILE] [--rubric ID|FILE] [--language tr|en|auto] [--force]
+  callqa models
+  callqa dashboard [--db FILE] [--port N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pipelines import prefect_env
+
+EXIT_OK, EXIT_FAILED_CALLS, EXIT_USAGE = 0, 1, 2
+
+
+def _settings(args: argparse.Namespace):
+    from qa.config import load_settings
+
+    return load_settings(
+        Path(args.config) if getattr(args, "config", None) else None,
+        db=getattr(args, "db", None),
+        rubric=getattr(args, "rubric", None),
+        language=getattr(args, "language", None),
+        asr_model=getattr(args, "model", None),
+    )
+
+
+def _fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m}:{s:02d}"
+
+
+def summary_rows(store, call_ids: list[str]) -> list[dict]:
+    """Per-call summary for the CLI table (call id, agent, duration, language, score, failed items)."""
+    if not call_ids:
+        return []
+    marks = ", ".join("?" * len(call_ids))
+    rows = store.query(
+        f"""SELECT c.call_id, c.agent_id, c.duration_s, c.language, s.score_pct, s.band, s.auto_failed,
+                   (SELECT string_agg(i.item_id, ', ' ORDER BY i.item_id) FROM item_results i
+                     WHERE i.call_id = c.call_id AND i.rubric_id = s.rubric_id AND i.rubric_version = s.rubric_version
+                       AND i.source = 'auto' AND i.outcome = 'fail') AS failed_items
+            FROM calls c LEFT JOIN call_scores s ON s.call_id = c.call_id
+            WHERE c.call_id IN ({marks}) AND c.status = 'ok' ORDER BY c.call_id""",
+        call_ids,
+    )
+    keys = ["call_id", "agent_id", "duration_s", "language", "score_pct", "band", "auto_failed", "failed_items"]
+    return [dict(zip(keys, r)) for r in rows]
+
+
+def print_table(rows: list[dict], headers: list[tuple[str, str]]) -> None:
+    cells = [[str(r.get(k) if r.get(k) is not None else "-") for k, _ in headers] for r in rows]
+    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, (_, h) in enumerate(headers)]
+    print("  ".join(h.ljust(w) for (_, h), w in zip(headers, widths)))
+    print("  ".join("-" * w for w in widths))
+    for c in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(c, widths)))
+
+
+def cmd_process(args: argparse.Namespace) -> int:
+    prefect_env.configure(verbose=args.verbose)
+    from qa.ingest import discover
+    from qa.models import check_models
+    from qa.store import Store
+
+    settings = _settings(args)
+    try:
+        files = discover(args.paths, args.pattern or None)
+    except FileNotFoundError as exc:
+        print(f"callqa: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not files:
+        print("callqa: no audio files found under " + ", ".join(args.paths), file=sys.stderr)
+        return EXIT_USAGE
+    for status in check_models(settings):
+        if not status.ok and status.name.startswith("asr"):
+            print(f"callqa: {status.name}: {status.detail}", file=sys.stderr)
+            return EXIT_USAGE
+    print(f"Processing {len(files)} recording(s) into {settings.db} (Prefect flow 'callqa-batch')...", flush=True)
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    from pipelines.flows import batch_flow
+
+    flow = batch_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=args.workers))
+    outcomes = flow([str(f) for f in files], settings.model_dump(mode="json"), force=args.force, patterns=args.pattern or None)
+    store = Store(settings.db)
+    rows = summary_rows(store, [o["call_id"] for o in outcomes if o["status"] in ("ok", "skipped")])
+    for r in rows:
+        r["duration"] = _fmt_duration(r["duration_s"])
+        r["score"] = "-" if r["score_pct"] is None else f"{r['score_pct']:.1f}" + (" AUTO-FAIL" if r["auto_failed"] else "")
+    print()
+    print_table(rows, [("call_id", "call id"), ("agent_id", "agent"), ("duration", "duration"), ("language", "lang"),
+                       ("score", "score %"), ("band", "band"), ("failed_items", "failed items")])
+    failed = [o for o in outcomes if o["status"] == "failed"]
+    n_ok = sum(o["status"] == "ok" for o in outcomes)
+    n_skip = sum(o["status"] == "skipped" for o in outcomes)
+    print(f"\n{n_ok} processed, {n_skip} skipped (already stored), {len(failed)} failed.")
+    for o in failed:
+        print(f"  FAILED {Path(o['path']).name} [{o['stage']}]: {o['reason']}")
+    print(f"\nOpen the dashboard: make dashboard   (or: callqa dashboard --db {settings.db})")
+    return EXIT_FAILED_CALLS if failed and args.strict else EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from qa.models import check_models
+
+    settings = _settings(args)
+    bad = 0
+    for status in check_models(settings):
+        print(f"{'ok ' if status.ok else 'MISSING'}  {status.name}: {status.detail}")
+        bad += not status.ok
+    return EXIT_OK if bad == 0 else EXIT_FAILED_CALLS
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    app = prefect_env.PROJECT_ROOT / "dashboards" / "app.py"
+    db = str(Path(args.db or os.environ.get("CALLQA_DB", "callqa.duckdb")).resolve())
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
+           "--server.port", str(args.port), "--browser.gatherUsageStats", "false", "--", "--db", db]
+    print(f"Dashboard on http://localhost:{args.port} (store {db}); Ctrl-C to stop.")
+    return subprocess.call(cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="callqa", description="Call-recording quality assurance, offline.")
+    parser.add_argument("--config", help="TOML settings file (default: ./callqa.toml if present)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("process", help="transcribe, diarize and score recordings (files or folders, recursive)")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--db", help="DuckDB file (default callqa.duckdb)")
+    p.add_argument("--rubric", help="rubric id (e.g. tr_inbound) or YAML file; default <language>_inbound")
+    p.add_argument("--language", help="tr, en, ... or auto (default from metadata, else tr)")
+    p.add_argument("--model", help="faster-whisper model: 'bundled:base' (default), a model id or a local directory")
+    p.add_argument("--pattern", action="append", help="file-name glob to include (repeatable), e.g. '*.wav'")
+    p.add_argument("--force", action="store_true", help="reprocess calls already stored")
+    p.add_argument("--workers", type=int, default=1, help="calls processed in parallel (default 1)")
+    p.add_argument("--strict", action="store_true", help="exit 1 when any call failed")
+    p.add_argument("--verbose", action="store_true", help="show Prefect's logs")
+    p.set_defaults(func=cmd_process)
+
+    p = sub.add_parser("models", help="assemble the bundled offline models and check every model")
+    p.add_argument("--model", help="faster-whisper model to check instead of the bundled one")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("dashboard", help="open the Streamlit dashboard")
+    p.add_argument("--db")
+    p.add_argument("--port", type=int, default=8501)
+    p.set_defaults(func=cmd_dashboard)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

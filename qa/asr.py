@@ -1,0 +1,158 @@
+"""Speech-to-text with faster-whisper, with guards against hallucination on silence.
+
+Whisper invents text on silence and music ("Altyazı M.K.", "Thank you for watching")
+and can loop on one n-gram. We use VAD, `condition_on_previous_text=False`, the
+compression-ratio / log-prob / no-speech thresholds and `hallucination_silence_threshold`,
+then drop known credit phrases and collapse repetition loops in the words we keep.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from qa.text import normalize
+
+# Whole-segment texts whisper produces from silence/music (normalised, regex full match).
+_HALLUCINATIONS = [
+    r"altyazı.*",
+    r"(abone ol.*|beğen.* abone.*|izlediğiniz için teşekkür.*|izlediğiniz için.*)",
+    r"(thank you for watching.*|thanks for watching.*|subtitles by.*|subtitled by.*|amara org.*)",
+    r"(please subscribe.*|like and subscribe.*|transcribed by.*)",
+    r"(m k|mk)",
+]
+_HALLUCINATION_RE = re.compile("|".join(f"(?:{p})" for p in _HALLUCINATIONS))
+LOOP_MIN_REPEATS = 5  # "bir bir bir bir" (a card number) is real; five or more in a row is a loop
+LOOP_KEEP = 2
+
+
+@dataclass
+class Word:
+    start: float
+    end: float
+    text: str
+    probability: float
+    channel: int | None = None
+
+    @property
+    def mid(self) -> float:
+        return (self.start + self.end) / 2
+
+
+@dataclass
+class Transcript:
+    words: list[Word]
+    language: str
+    language_probability: float
+    dropped: dict[str, int] = field(default_factory=dict)  # guard name -> words removed
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+
+@dataclass(frozen=True)
+class AsrOptions:
+    beam_size: int = 5
+    vad_min_silence_ms: int = 1000
+    vad_speech_pad_ms: int = 300
+    no_speech_threshold: float = 0.6
+    log_prob_threshold: float = -1.0
+    compression_ratio_threshold: float = 2.4
+    hallucination_silence_threshold: float = 2.0
+    initial_prompt: str | None = None
+    hotwords: str | None = None
+
+
+_MODELS: dict[tuple[str, str, int], object] = {}
+_LOCK = threading.Lock()
+
+
+def load_model(model: str, compute_type: str = "int8", threads: int = 2):
+    """A cached `WhisperModel` (one per model/compute type/threads in this process)."""
+    key = (model, compute_type, threads)
+    with _LOCK:
+        if key not in _MODELS:
+            from faster_whisper import WhisperModel
+
+            _MODELS[key] = WhisperModel(model, device="cpu", compute_type=compute_type, cpu_threads=threads)
+        return _MODELS[key]
+
+
+def collapse_loops(words: list[Word], min_repeats: int = LOOP_MIN_REPEATS, keep: int = LOOP_KEEP) -> list[Word]:
+    """Remove runs where one n-gram (n <= 4) repeats `min_repeats`+ times in a row, keeping `keep` copies."""
+    keys = [normalize(w.text) for w in words]
+    out: list[Word] = []
+    i = 0
+    while i < len(words):
+        collapsed = False
+        for n in (1, 2, 3, 4):
+            gram = keys[i : i + n]
+            if len(gram) < n or not any(gram):
+                continue
+            reps = 1
+            while keys[i + reps * n : i + (reps + 1) * n] == gram:
+                reps += 1
+            if reps >= min_repeats:
+                out.extend(words[i : i + keep * n])
+                i += reps * n
+                collapsed = True
+                break
+        if not collapsed:
+            out.append(words[i])
+            i += 1
+    return out
+
+
+def is_hallucination(segment_text: str) -> bool:
+    norm = normalize(segment_text)
+    return bool(norm) and _HALLUCINATION_RE.fullmatch(norm) is not None
+
+
+def transcribe(
+    model,
+    samples: np.ndarray,
+    language: str | None,
+    options: AsrOptions = AsrOptions(),
+    channel: int | None = None,
+) -> Transcript:
+    """Transcribe 16 kHz mono `samples`; `language=None` lets whisper detect it."""
+    segments, info = model.transcribe(
+        samples.astype(np.float32, copy=False),
+        language=language,
+        beam_size=options.beam_size,
+        word_timestamps=True,
+        vad_filter=True,
+        vad_parameters={
+            "min_silence_duration_ms": options.vad_min_silence_ms,
+            "speech_pad_ms": options.vad_speech_pad_ms,
+        },
+        condition_on_previous_text=False,
+        no_speech_threshold=options.no_speech_threshold,
+        log_prob_threshold=options.log_prob_threshold,
+        compression_ratio_threshold=options.compression_ratio_threshold,
+        hallucination_silence_threshold=options.hallucination_silence_threshold,
+        initial_prompt=options.initial_prompt,
+        hotwords=options.hotwords,
+    )
+    words: list[Word] = []
+    dropped = {"hallucination_phrase": 0, "no_speech": 0, "repetition_loop": 0}
+    for seg in segments:
+        seg_words = [
+            Word(float(w.start), float(w.end), w.word.strip(), float(w.probability), channel)
+            for w in (seg.words or [])
+            if w.word.strip()
+        ]
+        if is_hallucination(seg.text):
+            dropped["hallucination_phrase"] += len(seg_words)
+            continue
+        if seg.no_speech_prob > options.no_speech_threshold and seg.avg_logprob < options.log_prob_threshold:
+            dropped["no_speech"] += len(seg_words)
+            continue
+        words.extend(seg_words)
+    kept = collapse_loops(words)
+    dropped["repetition_loop"] = len(words) - len(kept)
+    return Transcript(kept, info.language, float(info.language_probability), dropped)

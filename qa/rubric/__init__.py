@@ -1,0 +1,1 @@
+"""Versioned YAML rubrics: schema and loading (`schema`), phrase matching (`matching`), scoring (`engine`)."""

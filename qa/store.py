@@ -1,0 +1,253 @@
+"""The DuckDB store: schema, idempotent per-call writes, failures, and short-lived connections.
+
+DuckDB allows one writing process per file, and a read-only connection in another process
+blocks a writer. So nobody holds the file open: every operation opens a connection, does
+its work and closes it, retrying while another process holds the lock. A call's rows are
+replaced in one transaction, so readers never see a half-written call.
+
+Schema (analysts may query these tables directly; see README "Data model"):
+  calls          one row per call (PK call_id); status ok | failed
+  utterances     (call_id, idx) speaker_role agent|customer|unknown, start_s, end_s, text
+  words          (call_id, idx) word timings, for evidence and audio redaction
+  item_results   rubric item outcomes pass|fail|na with evidence; source auto|reviewer
+  call_scores    (call_id, rubric_id, rubric_version) score_pct, auto_failed, band
+  failures       every failed attempt, with stage and a readable reason
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+
+SCHEMA_VERSION = 1
+
+DDL = [
+    """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS calls (
+        call_id VARCHAR PRIMARY KEY,
+        source_path VARCHAR,
+        content_sha256 VARCHAR,
+        agent_id VARCHAR,
+        agent_name VARCHAR,
+        customer_id VARCHAR,
+        started_at TIMESTAMPTZ,
+        direction VARCHAR,
+        queue VARCHAR,
+        duration_s DOUBLE,
+        language VARCHAR,
+        language_probability DOUBLE,
+        channels INTEGER,
+        source_sample_rate INTEGER,
+        codec VARCHAR,
+        diarization_method VARCHAR,
+        role_method VARCHAR,
+        role_confidence DOUBLE,
+        asr_model VARCHAR,
+        status VARCHAR NOT NULL,
+        error VARCHAR,
+        error_stage VARCHAR,
+        metadata_json VARCHAR,
+        stats_json VARCHAR,
+        processed_at TIMESTAMPTZ
+    )""",
+    """CREATE TABLE IF NOT EXISTS utterances (
+        call_id VARCHAR, idx INTEGER, speaker VARCHAR, speaker_role VARCHAR,
+        start_s DOUBLE, end_s DOUBLE, text VARCHAR, confidence DOUBLE,
+        PRIMARY KEY (call_id, idx))""",
+    """CREATE TABLE IF NOT EXISTS words (
+        call_id VARCHAR, idx INTEGER, utterance_idx INTEGER, start_s DOUBLE, end_s DOUBLE,
+        text VARCHAR, probability DOUBLE, PRIMARY KEY (call_id, idx))""",
+    """CREATE TABLE IF NOT EXISTS item_results (
+        call_id VARCHAR, rubric_id VARCHAR, rubric_version VARCHAR, section_id VARCHAR, item_id VARCHAR,
+        outcome VARCHAR, score DOUBLE, max_score DOUBLE, critical BOOLEAN, method VARCHAR,
+        similarity DOUBLE, reason VARCHAR, evidence_text VARCHAR, evidence_speaker VARCHAR,
+        evidence_start_s DOUBLE, evidence_end_s DOUBLE, source VARCHAR, reviewer VARCHAR,
+        created_at TIMESTAMPTZ)""",
+    """CREATE TABLE IF NOT EXISTS call_scores (
+        call_id VARCHAR, rubric_id VARCHAR, rubric_version VARCHAR, score_pct DOUBLE,
+        auto_failed BOOLEAN, band VARCHAR, reason VARCHAR, sections_json VARCHAR, scored_at TIMESTAMPTZ,
+        PRIMARY KEY (call_id, rubric_id, rubric_version))""",
+    """CREATE TABLE IF NOT EXISTS failures (
+        source_path VARCHAR, content_sha256 VARCHAR, call_id VARCHAR, stage VARCHAR, error VARCHAR,
+        failed_at TIMESTAMPTZ)""",
+]
+
+LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "lock on file")
+
+
+class StoreBusy(RuntimeError):
+    """Another process kept the database locked for longer than the retry budget."""
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    return any(m in str(exc) for m in LOCK_MARKERS)
+
+
+class Store:
+    """A DuckDB file accessed through short-lived connections."""
+
+    def __init__(self, path: str | Path, timeout_s: float = 60.0):
+        self.path = Path(path)
+        self.timeout_s = timeout_s
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Open, yield, close; retry with jittered backoff while the file is locked elsewhere."""
+        deadline = time.monotonic() + self.timeout_s
+        delay = 0.02
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=read_only)
+                break
+            except duckdb.Error as exc:
+                if not _is_lock_error(exc) or time.monotonic() > deadline:
+                    if _is_lock_error(exc):
+                        raise StoreBusy(f"{self.path} stayed locked by another process for {self.timeout_s:.0f} s") from exc
+                    raise
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 1.6, 0.5)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def init(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.connect() as con:
+            for ddl in DDL:
+                con.execute(ddl)
+            con.execute(
+                "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [str(SCHEMA_VERSION)],
+            )
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
+        """Run a read query on a short read-only connection (fully fetched)."""
+        if not self.path.exists():
+            return []
+        with self.connect(read_only=True) as con:
+            return con.execute(sql, params or []).fetchall()
+
+    def query_df(self, sql: str, params: list[Any] | None = None):
+        if not self.path.exists():
+            import pandas as pd
+
+            return pd.DataFrame()
+        with self.connect(read_only=True) as con:
+            return con.execute(sql, params or []).fetchdf()
+
+    # --- idempotence -------------------------------------------------------------------
+    def find_by_sha(self, sha: str) -> tuple[str, str] | None:
+        """(call_id, status) of the call stored for this audio content, if any."""
+        rows = self.query("SELECT call_id, status FROM calls WHERE content_sha256 = ? ORDER BY status = 'ok' DESC", [sha])
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def find_call(self, call_id: str) -> tuple[str, str] | None:
+        """(content_sha256, status) of a stored call id, if any."""
+        rows = self.query("SELECT content_sha256, status FROM calls WHERE call_id = ?", [call_id])
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    # --- writes ------------------------------------------------------------------------
+    def save_call(self, result) -> None:
+        """Replace everything stored for `result.call_id` in one transaction (auto rows only)."""
+        meta = result.metadata
+        call_row = [
+            result.call_id, str(result.source_path), result.content_sha256, meta.agent_id, meta.agent_name,
+            meta.customer_id, meta.started_at, meta.direction, meta.queue, result.duration_s, result.language,
+            result.language_probability, result.channels, result.source_sample_rate, result.codec,
+            result.diarization_method, result.role_method, result.role_confidence, result.asr_model, "ok", None,
+            None, meta.model_dump_json(), json.dumps(result.stats, ensure_ascii=False),
+        ]
+        utt_rows = [
+            [result.call_id, u.idx, u.speaker, u.role, u.start, u.end, u.text, u.confidence] for u in result.utterances
+        ]
+        word_rows = []
+        for u in result.utterances:
+            for w in u.words:
+                word_rows.append([result.call_id, len(word_rows), u.idx, w.start, w.end, w.text, w.probability])
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for table in ("utterances", "words", "call_scores"):
+                    con.execute(f"DELETE FROM {table} WHERE call_id = ?", [result.call_id])
+                con.execute("DELETE FROM item_results WHERE call_id = ? AND source = 'auto'", [result.call_id])
+                con.execute("DELETE FROM calls WHERE call_id = ?", [result.call_id])
+                con.execute(f"INSERT INTO calls VALUES ({', '.join(['?'] * 24)}, now())", call_row)
+                if utt_rows:
+                    con.executemany("INSERT INTO utterances VALUES (?, ?, ?, ?, ?, ?, ?, ?)", utt_rows)
+                if word_rows:
+                    con.executemany("INSERT INTO words VALUES (?, ?, ?, ?, ?, ?, ?)", word_rows)
+                self._write_scores(con, result.call_id, result.item_results, result.call_score)
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+
+    def _write_scores(self, con, call_id: str, items, score) -> None:
+        if score is None:
+            return
+        con.execute(
+            "DELETE FROM item_results WHERE call_id = ? AND rubric_id = ? AND rubric_version = ? AND source = 'auto'",
+            [call_id, score.rubric_id, score.rubric_version],
+        )
+        con.execute(
+            "DELETE FROM call_scores WHERE call_id = ? AND rubric_id = ? AND rubric_version = ?",
+            [call_id, score.rubric_id, score.rubric_version],
+        )
+        rows = []
+        for r in items:
+            rows.append([
+                call_id, score.rubric_id, score.rubric_version, r.section_id, r.item_id, r.outcome, r.score,
+                r.max_score, r.critical, r.method, r.similarity, r.reason, r.evidence_text, r.evidence_speaker,
+                r.evidence_start_s, r.evidence_end_s, r.source, None,
+            ])
+        if rows:
+            con.executemany(f"INSERT INTO item_results VALUES ({', '.join(['?'] * 18)}, now())", rows)
+        con.execute(
+            "INSERT INTO call_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
+            [call_id, score.rubric_id, score.rubric_version, score.score_pct, score.auto_failed, score.band,
+             score.reason, json.dumps(score.sections)],
+        )
+
+    def save_scores(self, call_id: str, items, score) -> None:
+        """Store a (re-)scoring of an already transcribed call under its rubric id + version."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                self._write_scores(con, call_id, items, score)
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+
+    def record_failure(self, source_path: str, sha: str | None, call_id: str | None, stage: str, error: str) -> None:
+        """Log a failed attempt; mark the call failed only if nothing good is stored for it."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute("INSERT INTO failures VALUES (?, ?, ?, ?, ?, now())", [source_path, sha, call_id, stage, error])
+                if call_id:
+                    existing = con.execute("SELECT status FROM calls WHERE call_id = ?", [call_id]).fetchall()
+                    if not existing:
+                        con.execute(
+                            "INSERT INTO calls (call_id, source_path, content_sha256, status, error, error_stage, processed_at)"
+                            " VALUES (?, ?, ?, 'failed', ?, ?, now())",
+                            [call_id, source_path, sha, error, stage],
+                        )
+                    elif existing[0][0] == "failed":
+                        con.execute(
+                            "UPDATE calls SET source_path = ?, content_sha256 = ?, error = ?, error_stage = ?, processed_at = now()"
+                            " WHERE call_id = ?",
+                            [source_path, sha, error, stage, call_id],
+                        )
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+

@@ -1,0 +1,88 @@
+"""Words + speaker turns + roles -> utterances (speaker role, start, end, text)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from qa.asr import Word
+from qa.diarization import Diarization
+
+MAX_GAP_S = 1.2  # a pause longer than this starts a new utterance of the same speaker
+
+
+@dataclass
+class Utterance:
+    idx: int
+    speaker: str
+    role: str  # agent | customer | unknown
+    start: float
+    end: float
+    text: str
+    confidence: float
+    words: list[Word] = field(default_factory=list, repr=False)
+
+
+def label_words(words: list[Word], diarization: Diarization) -> list[tuple[Word, str | None]]:
+    """Attach a speaker to each word: its channel for stereo, the overlapping turn for mono."""
+    labelled = []
+    for w in words:
+        if w.channel is not None:
+            labelled.append((w, f"ch{w.channel}"))
+        else:
+            labelled.append((w, diarization.speaker_at(w.start, w.end)))
+    return labelled
+
+
+def drop_echo(words: list[Word], diarization: Diarization, tolerance: float = 0.6) -> tuple[list[Word], int]:
+    """Stereo: drop words heard on a channel while that channel was not active (the other side's echo)."""
+    kept = []
+    for w in words:
+        spk = f"ch{w.channel}"
+        if any(t.speaker == spk and t.start - tolerance <= w.mid <= t.end + tolerance for t in diarization.turns):
+            kept.append(w)
+    return kept, len(words) - len(kept)
+
+
+def _runs(ordered: list[tuple[Word, str | None]], per_speaker: bool) -> list[tuple[str | None, list[Word]]]:
+    """Runs of one speaker's words. Stereo (`per_speaker`): each channel on its own, so a
+    back-channel "evet" over the agent's sentence does not cut it; mono: in time order."""
+    runs: list[tuple[str | None, list[Word]]] = []
+    open_run: dict[str | None, list[Word]] = {}
+    last: tuple[str | None, list[Word]] | None = None
+    for word, spk in ordered:
+        if per_speaker:
+            cur = open_run.get(spk)
+            if cur is None or word.start - cur[-1].end > MAX_GAP_S:
+                cur = []
+                open_run[spk] = cur
+                runs.append((spk, cur))
+            cur.append(word)
+        else:
+            if last is None or spk != last[0] or word.start - last[1][-1].end > MAX_GAP_S:
+                last = (spk, [])
+                runs.append(last)
+            last[1].append(word)
+    return runs
+
+
+def build_utterances(labelled: list[tuple[Word, str | None]], roles: dict[str, str]) -> list[Utterance]:
+    """Group each speaker's consecutive words into utterances, ordered by start time."""
+    ordered = sorted(labelled, key=lambda p: (p[0].start, p[0].end))
+    per_speaker = any(w.channel is not None for w, _ in ordered)
+    runs = sorted(_runs(ordered, per_speaker), key=lambda r: r[1][0].start)
+    utterances: list[Utterance] = []
+    for spk, words in runs:
+        label = spk or "unknown"
+        utterances.append(
+            Utterance(
+                idx=len(utterances),
+                speaker=label,
+                role=roles.get(label, "unknown"),
+                start=round(words[0].start, 3),
+                end=round(max(w.end for w in words), 3),
+                text=" ".join(w.text for w in words),
+                confidence=round(sum(w.probability for w in words) / len(words), 3),
+                words=list(words),
+            )
+        )
+    return utterances
