@@ -2,6 +2,7 @@
 
   callqa process PATH... [--db FILE] [--rubric ID|FILE] [--language tr|en|auto] [--force]
   callqa models
+  callqa rubric check FILE|DIR...
   callqa dashboard [--db FILE] [--port N]
 """
 
@@ -128,6 +129,30 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return subprocess.call(cmd)
 
 
+def cmd_rubric_check(args: argparse.Namespace) -> int:
+    from qa.rubric.selftest import check_rubric_file, rubric_files
+
+    files = rubric_files(args.paths)
+    if not files:
+        print("callqa: no rubric files given", file=sys.stderr)
+        return EXIT_USAGE
+    failed = 0
+    for path in files:
+        rubric, cases, error = check_rubric_file(path)
+        if error:
+            print(f"FAIL {path}: invalid rubric\n" + "\n".join("  " + line for line in error.splitlines()))
+            failed += 1
+            continue
+        bad = [c for c in cases if not c.ok]
+        print(f"{'FAIL' if bad else 'ok  '} {path}: {rubric.id} v{rubric.version}, {len(rubric.items())} items, "
+              f"{len(cases) - len(bad)}/{len(cases)} test cases pass")
+        for c in bad:
+            for problem in c.problems:
+                print(f"  [{c.name}] {problem}")
+        failed += bool(bad)
+    return EXIT_OK if failed == 0 else EXIT_FAILED_CALLS
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="callqa", description="Call-recording quality assurance, offline.")
     parser.add_argument("--config", help="TOML settings file (default: ./callqa.toml if present)")
@@ -149,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="assemble the bundled offline models and check every model")
     p.add_argument("--model", help="faster-whisper model to check instead of the bundled one")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("rubric", help="rubric tools")
+    rsub = p.add_subparsers(dest="rubric_command", required=True)
+    r = rsub.add_parser("check", help="validate rubric files and run the test cases they carry")
+    r.add_argument("paths", nargs="+", help="rubric YAML files or folders")
+    r.set_defaults(func=cmd_rubric_check)
 
     p = sub.add_parser("dashboard", help="open the Streamlit dashboard")
     p.add_argument("--db")

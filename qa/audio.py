@@ -49,16 +49,25 @@ class Audio:
         return self.channels.mean(axis=0).astype(np.float32)
 
 
-def _decode_soundfile(path: Path) -> tuple[np.ndarray, int, str]:
+def _decode_soundfile(path: Path) -> tuple[np.ndarray, int, str, int]:
     import soundfile as sf
 
     with sf.SoundFile(str(path)) as fh:
         codec = f"{fh.format}/{fh.subtype}"
-        data = fh.read(dtype="float32", always_2d=True)
-        return data.T.copy(), int(fh.samplerate), codec
+        if fh.seekable():
+            data = fh.read(dtype="float32", always_2d=True)
+        else:  # e.g. GSM 6.10 WAV: read block by block until a short read
+            blocks = []
+            while True:
+                block = fh.read(frames=1 << 16, dtype="float32", always_2d=True)
+                blocks.append(block)
+                if len(block) < 1 << 16:
+                    break
+            data = np.concatenate(blocks)
+        return data.T.copy(), int(fh.samplerate), codec, int(fh.samplerate)
 
 
-def _decode_pyav(path: Path) -> tuple[np.ndarray, int, str]:
+def _decode_pyav(path: Path) -> tuple[np.ndarray, int, str, int]:
     import av
 
     with av.open(str(path)) as container:
@@ -77,7 +86,8 @@ def _decode_pyav(path: Path) -> tuple[np.ndarray, int, str]:
         n_ch = 2 if layout == "stereo" else 1
         flat = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
         data = flat.reshape(-1, n_ch).T.astype(np.float32)
-        return data, SAMPLE_RATE, f"{container.format.name}/{stream.codec_context.name}"
+        codec = f"{container.format.name}/{stream.codec_context.name}"
+        return data, SAMPLE_RATE, codec, int(stream.rate or SAMPLE_RATE)
 
 
 def _clean(exc: Exception, path: Path) -> str:
@@ -117,10 +127,10 @@ def load_audio(path: str | Path) -> Audio:
     if size == 0:
         raise AudioError("the file is empty (0 bytes)")
     try:
-        data, sr, codec = _decode_soundfile(path)
+        data, sr, codec, source_rate = _decode_soundfile(path)
     except Exception as sf_exc:  # libsndfile could not open it: try FFmpeg
         try:
-            data, sr, codec = _decode_pyav(path)
+            data, sr, codec, source_rate = _decode_pyav(path)
         except AudioError:
             raise
         except Exception as av_exc:
@@ -140,4 +150,4 @@ def load_audio(path: str | Path) -> Audio:
         raise AudioError(f"the recording is {data.shape[1] / sr:.2f} s long; at least {MIN_DURATION_S} s is needed")
     if source_channels == 2 and _duplicate_channels(data):
         data = data[:1]
-    return Audio(resample(data, sr), SAMPLE_RATE, sr, source_channels, codec)
+    return Audio(resample(data, sr), SAMPLE_RATE, source_rate, source_channels, codec)

@@ -49,6 +49,7 @@ class CallResult:
     role_method: str
     role_confidence: float
     utterances: list[Utterance]
+    activity: list[tuple[str, str, float, float]]  # (speaker, role, start, end) speech turns
     item_results: list[ItemResult]
     call_score: CallScore | None
     stats: dict[str, Any] = field(default_factory=dict)
@@ -189,6 +190,7 @@ def process_call(
         role_method=roles.method,
         role_confidence=roles.confidence,
         utterances=utterances,
+        activity=[(t.speaker, roles.roles.get(t.speaker, "unknown"), t.start, t.end) for t in diar.turns],
         item_results=items,
         call_score=score,
         stats=stats,

@@ -8,6 +8,7 @@ replaced in one transaction, so readers never see a half-written call.
 Schema (analysts may query these tables directly; see README "Data model"):
   calls          one row per call (PK call_id); status ok | failed
   utterances     (call_id, idx) speaker_role agent|customer|unknown, start_s, end_s, text
+  speech_turns   (call_id, idx) who spoke when (diarization), with speaker_role
   words          (call_id, idx) word timings, for evidence and audio redaction
   item_results   rubric item outcomes pass|fail|na with evidence; source auto|reviewer
   call_scores    (call_id, rubric_id, rubric_version) score_pct, auto_failed, band
@@ -59,6 +60,9 @@ DDL = [
     """CREATE TABLE IF NOT EXISTS utterances (
         call_id VARCHAR, idx INTEGER, speaker VARCHAR, speaker_role VARCHAR,
         start_s DOUBLE, end_s DOUBLE, text VARCHAR, confidence DOUBLE,
+        PRIMARY KEY (call_id, idx))""",
+    """CREATE TABLE IF NOT EXISTS speech_turns (
+        call_id VARCHAR, idx INTEGER, speaker VARCHAR, speaker_role VARCHAR, start_s DOUBLE, end_s DOUBLE,
         PRIMARY KEY (call_id, idx))""",
     """CREATE TABLE IF NOT EXISTS words (
         call_id VARCHAR, idx INTEGER, utterance_idx INTEGER, start_s DOUBLE, end_s DOUBLE,
@@ -174,7 +178,7 @@ class Store:
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                for table in ("utterances", "words", "call_scores"):
+                for table in ("utterances", "words", "speech_turns", "call_scores"):
                     con.execute(f"DELETE FROM {table} WHERE call_id = ?", [result.call_id])
                 con.execute("DELETE FROM item_results WHERE call_id = ? AND source = 'auto'", [result.call_id])
                 con.execute("DELETE FROM calls WHERE call_id = ?", [result.call_id])
@@ -183,6 +187,9 @@ class Store:
                     con.executemany("INSERT INTO utterances VALUES (?, ?, ?, ?, ?, ?, ?, ?)", utt_rows)
                 if word_rows:
                     con.executemany("INSERT INTO words VALUES (?, ?, ?, ?, ?, ?, ?)", word_rows)
+                turn_rows = [[result.call_id, i, *row] for i, row in enumerate(result.activity)]
+                if turn_rows:
+                    con.executemany("INSERT INTO speech_turns VALUES (?, ?, ?, ?, ?, ?)", turn_rows)
                 self._write_scores(con, result.call_id, result.item_results, result.call_score)
                 con.execute("COMMIT")
             except Exception:

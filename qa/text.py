@@ -21,7 +21,8 @@ def lower(text: str, language: str | None = "tr") -> str:
     text = unicodedata.normalize("NFC", text)
     if language in ("tr", "az"):
         text = text.replace("I", "ı").replace("İ", "i")
-    return unicodedata.normalize("NFC", text.lower())
+    # "i" + combining dot above (what str.lower() makes of "İ") is plain "i"
+    return unicodedata.normalize("NFC", text.lower()).replace("i\u0307", "i")
 
 
 def normalize(text: str, language: str | None = "tr") -> str:

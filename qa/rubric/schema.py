@@ -133,7 +133,7 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
         if isinstance(node, yaml.MappingNode):
             match = next((v for k, v in node.value if k.value == key), None)
             if match is None:
-                break
+                continue  # a discriminator tag, or a missing field: stay on the parent
             node = match
         elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
             node = node.value[key]
@@ -149,9 +149,10 @@ def parse_rubric(text: str, source: str = "<string>") -> Rubric:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
-        raise RubricError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        what = " ".join(x for x in (getattr(exc, "context", None), getattr(exc, "problem", None)) if x) or str(exc)
+        raise RubricError(f"{where}: not valid YAML: {what}") from None
     if not isinstance(data, dict):
         raise RubricError(f"{source}:1: a rubric must be a YAML mapping with id, version, sections")
     try:

@@ -1,0 +1,352 @@
+"""Read-only data access for the dashboard: typed queries over the DuckDB store.
+
+Every query goes through `qa.store.Store.query_df`, which opens a short read-only
+connection, fetches everything and closes it, so the nightly batch can keep writing.
+A missing file or a file without the schema reads as "no calls yet" (empty frames with
+the expected columns), never as an exception. Nothing here imports Streamlit or models.
+
+"Effective" item results: of a call's scores we show the latest (by `scored_at`), and for
+each item a reviewer's row wins over the automatic one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import pandas as pd
+
+from dashboards.fmt import is_missing
+from dashboards.rubric_info import rubric_info
+from qa.store import Store, StoreBusy
+
+DEFAULT_DB = "callqa.duckdb"
+STORE_TIMEOUT_S = 20.0
+
+CALL_COLUMNS = [
+    "call_id", "agent_key", "agent_id", "agent_name", "started_at", "duration_s", "language", "channels",
+    "direction", "queue", "score_pct", "band", "auto_failed", "auto_fail_reason", "rubric_id",
+    "rubric_version", "failed_items", "status", "error", "error_stage", "source_path", "processed_at",
+    "role_confidence",
+]
+UTTERANCE_COLUMNS = ["idx", "speaker", "speaker_role", "start_s", "end_s", "text", "confidence"]
+ITEM_COLUMNS = [
+    "call_id", "rubric_id", "rubric_version", "section_id", "item_id", "outcome", "score", "max_score",
+    "critical", "method", "similarity", "reason", "evidence_text", "evidence_speaker", "evidence_start_s",
+    "evidence_end_s", "source", "reviewer", "created_at",
+]
+ITEM_DISPLAY_COLUMNS = ["title", "section_title", "coaching", "order"]
+SCORE_COLUMNS = ["rubric_id", "rubric_version", "score_pct", "auto_failed", "band", "reason", "sections", "scored_at"]
+FAILURE_COLUMNS = ["failed_at", "call_id", "source_path", "stage", "error"]
+AGENT_COLUMNS = ["agent_key", "agent", "calls", "scored", "avg_score", "auto_failed", "needs_coaching", "last_call"]
+ITEM_RATE_COLUMNS = [
+    "rubric_id", "section_id", "item_id", "title", "section_title", "critical", "applicable", "passed",
+    "failed", "na", "pass_rate", "coaching",
+]
+
+# Latest score per call, and per item the reviewer's result over the automatic one.
+_LATEST = """latest AS (
+    SELECT * FROM call_scores
+    QUALIFY row_number() OVER (PARTITION BY call_id ORDER BY scored_at DESC, rubric_id, rubric_version DESC) = 1)"""
+_EFFECTIVE = """effective AS (
+    SELECT i.* FROM item_results i
+    JOIN latest l ON i.call_id = l.call_id AND i.rubric_id = l.rubric_id AND i.rubric_version = l.rubric_version
+    QUALIFY row_number() OVER (
+        PARTITION BY i.call_id, i.item_id ORDER BY (i.source = 'reviewer') DESC, i.created_at DESC) = 1)"""
+
+
+@dataclass(frozen=True)
+class StoreStatus:
+    """Whether there is anything to show: state missing | empty | ok | busy | error."""
+
+    state: Literal["missing", "empty", "ok", "busy", "error"]
+    path: str
+    calls_ok: int = 0
+    calls_failed: int = 0
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    """Calls-table filters; None (or an empty list) means "don't filter on this"."""
+
+    agents: Sequence[str] | None = None  # agent keys (agent_id, else agent_name)
+    date_from: date | None = None
+    date_to: date | None = None
+    languages: Sequence[str] | None = None
+    bands: Sequence[str] | None = None
+    statuses: Sequence[str] | None = None
+    min_score: float | None = None
+    max_score: float | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Headline numbers over a set of calls."""
+
+    calls: int
+    ok: int
+    failed: int
+    avg_score: float | None
+    auto_failed: int
+    needs_coaching: int
+
+
+@dataclass
+class CallDetail:
+    """One call row with its JSON columns parsed."""
+
+    row: dict[str, Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_db_path(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """`--db PATH` from the script arguments, else `CALLQA_DB`, else `callqa.duckdb`."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--db")
+    args, _ = parser.parse_known_args(list(argv or []))
+    env = os.environ if env is None else env
+    return Path(args.db or env.get("CALLQA_DB") or DEFAULT_DB).expanduser()
+
+
+def _store(db: str | Path) -> Store:
+    return Store(db, timeout_s=STORE_TIMEOUT_S)
+
+
+def _frame(db: str | Path, sql: str, params: list[Any] | None, columns: list[str]) -> pd.DataFrame:
+    """Run a query; a missing file or missing tables give an empty frame with `columns`."""
+    if not Path(db).is_file():
+        return pd.DataFrame(columns=columns)
+    try:
+        df = _store(db).query_df(sql, params)
+    except duckdb.CatalogException:
+        return pd.DataFrame(columns=columns)
+    return df if len(df.columns) else pd.DataFrame(columns=columns)
+
+
+def _clean(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (None if is_missing(v) else v) for k, v in record.items()}
+
+
+def store_status(db: str | Path) -> StoreStatus:
+    """Is there a store at `db`, does it hold calls? Never raises for a bad file."""
+    path = str(db)
+    if not Path(db).is_file():
+        return StoreStatus("missing", path, message=f"no database at {path}")
+    try:
+        rows = _store(db).query("SELECT status, count(*) FROM calls GROUP BY status")
+    except duckdb.CatalogException:
+        return StoreStatus("empty", path, message=f"{path} has no calls table yet")
+    except StoreBusy as exc:
+        return StoreStatus("busy", path, message=str(exc))
+    except Exception as exc:  # not a DuckDB file, newer format, locked for too long ...
+        return StoreStatus("error", path, message=f"cannot read {path}: {exc}")
+    counts = {status: n for status, n in rows}
+    ok, failed = int(counts.get("ok", 0)), int(counts.get("failed", 0))
+    return StoreStatus("ok" if ok or failed else "empty", path, ok, failed)
+
+
+def agent_display(agent_id: Any, agent_name: Any) -> str:
+    """`Name (id)`, or whichever is known, or `–`."""
+    aid = None if is_missing(agent_id) else str(agent_id)
+    name = None if is_missing(agent_name) else str(agent_name)
+    if aid and name:
+        return f"{name} ({aid})"
+    return name or aid or "–"
+
+
+def list_calls(db: str | Path) -> pd.DataFrame:
+    """All calls, newest first, with their latest score and the number of failed items."""
+    sql = f"""WITH {_LATEST}, {_EFFECTIVE},
+    fails AS (SELECT call_id, count(*) FILTER (WHERE outcome = 'fail') AS failed_items FROM effective GROUP BY call_id)
+    SELECT c.call_id, coalesce(c.agent_id, c.agent_name) AS agent_key, c.agent_id, c.agent_name, c.started_at,
+           c.duration_s, c.language, c.channels, c.direction, c.queue, l.score_pct, l.band, l.auto_failed,
+           l.reason AS auto_fail_reason, l.rubric_id, l.rubric_version,
+           CASE WHEN l.call_id IS NULL THEN NULL ELSE coalesce(f.failed_items, 0) END AS failed_items,
+           c.status, c.error, c.error_stage, c.source_path, c.processed_at, c.role_confidence
+    FROM calls c LEFT JOIN latest l ON l.call_id = c.call_id LEFT JOIN fails f ON f.call_id = c.call_id
+    ORDER BY coalesce(c.started_at, c.processed_at) DESC NULLS LAST, c.call_id"""
+    df = _frame(db, sql, None, CALL_COLUMNS)
+    df["agent"] = [agent_display(a, n) for a, n in zip(df["agent_id"], df["agent_name"])]
+    return df
+
+
+def filter_calls(calls: pd.DataFrame, f: CallFilter) -> pd.DataFrame:
+    """Apply `f` to a `list_calls` frame. A score or date bound drops calls without one."""
+    keep = pd.Series(True, index=calls.index)
+    if f.agents:
+        keep &= calls["agent_key"].isin(list(f.agents))
+    if f.date_from is not None or f.date_to is not None:
+        started = pd.to_datetime(calls["started_at"], errors="coerce")
+        days = started.map(lambda t: None if is_missing(t) else t.date())
+        keep &= days.notna()
+        if f.date_from is not None:
+            keep &= days.map(lambda d: d is not None and d >= f.date_from)
+        if f.date_to is not None:
+            keep &= days.map(lambda d: d is not None and d <= f.date_to)
+    if f.languages:
+        keep &= calls["language"].isin(list(f.languages))
+    if f.bands:
+        keep &= calls["band"].isin(list(f.bands))
+    if f.statuses:
+        keep &= calls["status"].isin(list(f.statuses))
+    score = pd.to_numeric(calls["score_pct"], errors="coerce")
+    if f.min_score is not None:
+        keep &= score >= f.min_score
+    if f.max_score is not None:
+        keep &= score <= f.max_score
+    if f.text and f.text.strip():
+        needle = f.text.strip().casefold()
+        hay = (
+            calls["call_id"].astype(str) + " " + calls["agent_id"].fillna("").astype(str) + " "
+            + calls["agent_name"].fillna("").astype(str)
+        )
+        keep &= hay.map(lambda s: needle in s.casefold())
+    return calls[keep.astype(bool)]
+
+
+def call_totals(calls: pd.DataFrame) -> Totals:
+    """Counts and the mean score (over scored calls) of a calls frame."""
+    score = pd.to_numeric(calls["score_pct"], errors="coerce").dropna()
+    return Totals(
+        calls=len(calls),
+        ok=int((calls["status"] == "ok").sum()),
+        failed=int((calls["status"] == "failed").sum()),
+        avg_score=round(float(score.mean()), 1) if len(score) else None,
+        auto_failed=int(calls["auto_failed"].fillna(False).astype(bool).sum()),
+        needs_coaching=int((calls["band"] == "needs_coaching").sum()),
+    )
+
+
+def get_call(db: str | Path, call_id: str) -> CallDetail | None:
+    """The call's row (None values for SQL NULLs) and its parsed metadata/stats JSON."""
+    df = _frame(db, "SELECT * FROM calls WHERE call_id = ?", [call_id], [])
+    if df.empty:
+        return None
+    row = _clean(df.iloc[0].to_dict())
+    parsed = []
+    for key in ("metadata_json", "stats_json"):
+        try:
+            value = json.loads(row.get(key) or "{}")
+        except (TypeError, json.JSONDecodeError):
+            value = {}
+        parsed.append(value if isinstance(value, dict) else {})
+    return CallDetail(row, parsed[0], parsed[1])
+
+
+def get_utterances(db: str | Path, call_id: str) -> pd.DataFrame:
+    """The call's utterances in time order."""
+    sql = f"SELECT {', '.join(UTTERANCE_COLUMNS)} FROM utterances WHERE call_id = ? ORDER BY start_s, idx"
+    return _frame(db, sql, [call_id], UTTERANCE_COLUMNS)
+
+
+def get_scores(db: str | Path, call_id: str) -> pd.DataFrame:
+    """Every score stored for the call (one per rubric id + version), latest first."""
+    sql = """SELECT rubric_id, rubric_version, score_pct, auto_failed, band, reason, sections_json, scored_at
+             FROM call_scores WHERE call_id = ? ORDER BY scored_at DESC, rubric_id, rubric_version DESC"""
+    df = _frame(db, sql, [call_id], [*SCORE_COLUMNS[:-2], "sections_json", "scored_at"])
+    df["sections"] = [_sections(s) for s in df["sections_json"]]
+    return df[SCORE_COLUMNS]
+
+
+def _sections(text: Any) -> dict[str, float | None]:
+    try:
+        value = json.loads(text) if isinstance(text, str) else {}
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def section_titles(rubric_id: str | None, rubric_dir: str | Path | None = None) -> dict[str, str]:
+    """Section id -> title from the rubric file ({} when the file is gone)."""
+    info = rubric_info(rubric_id, rubric_dir)
+    return dict(info.sections) if info else {}
+
+
+def with_rubric_titles(items: pd.DataFrame, rubric_dir: str | Path | None = None) -> pd.DataFrame:
+    """Add title, section_title, coaching and rubric order; ids stand in when the rubric is gone."""
+    items = items.copy()
+    titles, sections, coaching, order = [], [], [], []
+    for n, (rid, sid, iid) in enumerate(zip(items["rubric_id"], items["section_id"], items["item_id"])):
+        info = rubric_info(rid, rubric_dir)
+        item = info.items.get(iid) if info else None
+        titles.append(item.title if item else str(iid))
+        sections.append(info.section_title(sid) if info else str(sid))
+        coaching.append(item.coaching if item else "")
+        order.append(item.order if item else 10_000 + n)
+    items["title"], items["section_title"], items["coaching"], items["order"] = titles, sections, coaching, order
+    return items
+
+
+def get_item_results(
+    db: str | Path,
+    call_id: str,
+    rubric_id: str | None = None,
+    rubric_version: str | None = None,
+    rubric_dir: str | Path | None = None,
+) -> pd.DataFrame:
+    """Effective item results of one scoring of the call (default: its latest), in rubric order."""
+    if rubric_id is None or rubric_version is None:
+        scores = get_scores(db, call_id)
+        if scores.empty:
+            return pd.DataFrame(columns=ITEM_COLUMNS + ITEM_DISPLAY_COLUMNS)
+        rubric_id, rubric_version = scores.iloc[0]["rubric_id"], scores.iloc[0]["rubric_version"]
+    sql = f"""SELECT {', '.join(ITEM_COLUMNS)} FROM item_results
+              WHERE call_id = ? AND rubric_id = ? AND rubric_version = ?
+              QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY (source = 'reviewer') DESC, created_at DESC) = 1"""
+    items = _frame(db, sql, [call_id, rubric_id, str(rubric_version)], ITEM_COLUMNS)
+    items = with_rubric_titles(items, rubric_dir)
+    return items.sort_values("order", kind="stable").reset_index(drop=True)
+
+
+def failure_log(db: str | Path, call_id: str | None = None, limit: int = 200) -> pd.DataFrame:
+    """Failed processing attempts, newest first (all calls, or one call id)."""
+    where = "WHERE call_id = ?" if call_id else ""
+    sql = f"SELECT {', '.join(FAILURE_COLUMNS)} FROM failures {where} ORDER BY failed_at DESC LIMIT {int(limit)}"
+    return _frame(db, sql, [call_id] if call_id else None, FAILURE_COLUMNS)
+
+
+def agent_summary(db: str | Path) -> pd.DataFrame:
+    """Per agent over processed calls: calls, scored calls, mean score, auto-fails, last call."""
+    sql = f"""WITH {_LATEST}
+    SELECT coalesce(c.agent_id, c.agent_name) AS agent_key, any_value(c.agent_id) AS agent_id,
+           any_value(c.agent_name) AS agent_name, count(*) AS calls, count(l.score_pct) AS scored,
+           round(avg(l.score_pct), 1) AS avg_score, count(*) FILTER (WHERE l.auto_failed) AS auto_failed,
+           count(*) FILTER (WHERE l.band = 'needs_coaching') AS needs_coaching, max(c.started_at) AS last_call
+    FROM calls c LEFT JOIN latest l ON l.call_id = c.call_id
+    WHERE c.status = 'ok' AND coalesce(c.agent_id, c.agent_name) IS NOT NULL
+    GROUP BY 1 ORDER BY avg_score ASC NULLS LAST, agent_key"""
+    df = _frame(db, sql, None, [*AGENT_COLUMNS, "agent_id", "agent_name"])
+    df["agent"] = [agent_display(a, n) for a, n in zip(df["agent_id"], df["agent_name"])]
+    return df[AGENT_COLUMNS]
+
+
+def item_pass_rates(db: str | Path, agent_key: str | None = None, rubric_dir: str | Path | None = None) -> pd.DataFrame:
+    """Pass rate per rubric item (over pass+fail; n/a excluded), most-failed first; one agent or all."""
+    where = "WHERE coalesce(c.agent_id, c.agent_name) = ?" if agent_key else ""
+    sql = f"""WITH {_LATEST}, {_EFFECTIVE}
+    SELECT e.rubric_id, e.section_id, e.item_id, bool_or(e.critical) AS critical,
+           count(*) FILTER (WHERE e.outcome IN ('pass', 'fail')) AS applicable,
+           count(*) FILTER (WHERE e.outcome = 'pass') AS passed,
+           count(*) FILTER (WHERE e.outcome = 'fail') AS failed,
+           count(*) FILTER (WHERE e.outcome = 'na') AS na
+    FROM effective e JOIN calls c ON c.call_id = e.call_id {where}
+    GROUP BY 1, 2, 3"""
+    df = _frame(db, sql, [agent_key] if agent_key else None, ITEM_RATE_COLUMNS)
+    df["pass_rate"] = [
+        round(100.0 * p / a, 1) if a else None for p, a in zip(df["passed"], df["applicable"])
+    ]
+    df = with_rubric_titles(df, rubric_dir)
+    df = df.sort_values(
+        ["failed", "critical", "pass_rate", "order"], ascending=[False, False, True, True], na_position="last"
+    )
+    return df[ITEM_RATE_COLUMNS].reset_index(drop=True)

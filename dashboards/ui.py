@@ -1,0 +1,166 @@
+"""Streamlit glue shared by the pages: the database path, short-lived caches, empty states, the player.
+
+Caches live at most `CACHE_TTL_S` seconds so calls written by the nightly batch appear
+within seconds. The audio player seeks through `st.session_state[SEEK_KEY]`, which the
+"play from" buttons set before the rerun that re-renders the player.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from dashboards import data
+from dashboards.fmt import audio_format, mmss
+from dashboards.rubric_info import default_rubric_dir
+from qa.store import StoreBusy
+
+CACHE_TTL_S = 5
+DB_KEY = "callqa_db"
+SEEK_KEY = "callqa_seek"
+EMPTY_MESSAGE = "No calls yet — run `callqa process ...` to transcribe and score recordings into"
+
+
+def db_path() -> str:
+    """The database for this session: `--db`, else `CALLQA_DB`, else `callqa.duckdb`."""
+    if DB_KEY not in st.session_state:
+        st.session_state[DB_KEY] = str(data.resolve_db_path(sys.argv[1:]))
+    return str(st.session_state[DB_KEY])
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def store_status(db: str) -> data.StoreStatus:
+    return data.store_status(db)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def calls(db: str) -> pd.DataFrame:
+    return data.list_calls(db)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def agents(db: str) -> pd.DataFrame:
+    return data.agent_summary(db)
+
+
+def rubric_dir() -> str:
+    """Where rubric titles come from (part of cache keys, so a changed directory is honoured)."""
+    return str(default_rubric_dir())
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _item_rates(db: str, agent_key: str | None, rubrics: str) -> pd.DataFrame:
+    return data.item_pass_rates(db, agent_key, rubrics)
+
+
+def item_rates(db: str, agent_key: str | None) -> pd.DataFrame:
+    return _item_rates(db, agent_key, rubric_dir())
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def failures(db: str, call_id: str | None = None) -> pd.DataFrame:
+    return data.failure_log(db, call_id)
+
+
+def require_calls(db: str) -> data.StoreStatus | None:
+    """Show guidance and return None when there is nothing to show; else the store status."""
+    try:
+        status = store_status(db)
+    except Exception as exc:  # defensive: store_status itself catches the expected cases
+        st.error(f"Cannot read the call database {db}: {exc}")
+        return None
+    if status.state == "busy":
+        st.warning(f"The call database is busy (the batch is writing): {status.message}. Reload in a moment.",
+                   icon=":material/hourglass_top:")
+        return None
+    if status.state == "error":
+        st.error(f"Cannot read the call database: {status.message}", icon=":material/error:")
+        return None
+    if status.state in ("missing", "empty"):
+        st.info(f"{EMPTY_MESSAGE} `{db}`.", icon=":material/inbox:")
+        return None
+    return status
+
+
+def seek_to(call_id: str, seconds: float) -> None:
+    """Button callback: make the next run's player start at `seconds` (whole seconds)."""
+    st.session_state[SEEK_KEY] = {"call_id": call_id, "t": max(0, int(seconds)), "autoplay": True}
+
+
+def play_button(call_id: str, seconds: float | None, key: str, label: str | None = None) -> None:
+    """A small "play mm:ss" button that seeks the player; nothing when the time is unknown."""
+    if seconds is None or seconds != seconds:
+        return
+    st.button(
+        label or mmss(seconds),
+        key=key,
+        icon=":material/play_arrow:",
+        type="tertiary",
+        on_click=seek_to,
+        args=(call_id, float(seconds)),
+        help=f"Play the recording from {mmss(seconds)}",
+    )
+
+
+def audio_player(call_id: str, source_path: str | None) -> None:
+    """The call's recording, started where the last "play from" button asked; a warning if missing."""
+    if not source_path:
+        st.warning("No audio path is stored for this call.")
+        return
+    path = Path(source_path)
+    if not path.is_file():
+        st.warning(f"Audio file not found: `{source_path}` (moved or deleted since processing).", icon=":material/volume_off:")
+        return
+    seek = st.session_state.get(SEEK_KEY) or {}
+    start = int(seek.get("t", 0)) if seek.get("call_id") == call_id else 0
+    autoplay = bool(seek.get("autoplay")) and seek.get("call_id") == call_id
+    try:
+        st.audio(str(path), format=audio_format(path), start_time=start, autoplay=autoplay)
+    except OSError as exc:
+        st.warning(f"Cannot open the audio file `{source_path}`: {exc}", icon=":material/volume_off:")
+        return
+    st.caption(f"Playing from {mmss(start)}" if start else "Use the :material/play_arrow: buttons to jump to a moment.")
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def call_detail(db: str, call_id: str) -> data.CallDetail | None:
+    return data.get_call(db, call_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def utterances(db: str, call_id: str) -> pd.DataFrame:
+    return data.get_utterances(db, call_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def scores(db: str, call_id: str) -> pd.DataFrame:
+    return data.get_scores(db, call_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _item_results(db: str, call_id: str, rubric_id: str, rubric_version: str, rubrics: str) -> pd.DataFrame:
+    return data.get_item_results(db, call_id, rubric_id, rubric_version, rubrics)
+
+
+def item_results(db: str, call_id: str, rubric_id: str, rubric_version: str) -> pd.DataFrame:
+    return _item_results(db, call_id, rubric_id, rubric_version, rubric_dir())
+
+
+def section_titles(rubric_id: str) -> dict[str, str]:
+    return data.section_titles(rubric_id, rubric_dir())
+
+
+def run_page(render: Callable[[], None]) -> None:
+    """Run a page; a busy or unreadable database becomes a message instead of a traceback."""
+    try:
+        render()
+    except StoreBusy as exc:
+        st.warning(f"The call database is busy (the batch is writing): {exc}. Reload in a moment.",
+                   icon=":material/hourglass_top:")
+    except duckdb.Error as exc:
+        st.error(f"Cannot read the call database `{db_path()}`: {exc}", icon=":material/error:")

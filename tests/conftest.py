@@ -1,0 +1,51 @@
+"""Shared fixtures: paths to the shared real recordings, settings with a temp store, audio mixes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("CALLQA_SHARED_DATA", REPO.parent / "shared" / "data"))
+SAMPLES = REPO / "sample_audio"
+
+os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
+
+
+def shared(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared recording {path} not present")
+    return path
+
+
+@pytest.fixture(scope="session")
+def settings():
+    from qa.config import load_settings
+
+    return load_settings(asr_threads=2)
+
+
+@pytest.fixture
+def tmp_settings(settings, tmp_path):
+    return settings.model_copy(update={"db": tmp_path / "t.duckdb"})
+
+
+def mix_aws(call: int, out_dir: Path, layout: str) -> Path:
+    """The AWS role-played call `call` (40 or 49) as one stereo (agent left) or mono mix file."""
+    agent, sr = sf.read(shared("aws_lca", f"Auto_Repairs_{call}_UTC_agent.wav"), dtype="float32")
+    caller, _ = sf.read(shared("aws_lca", f"Auto_Repairs_{call}_UTC_caller.wav"), dtype="float32")
+    n = min(len(agent), len(caller))
+    out = out_dir / f"aws{call}_{layout}.wav"
+    data = np.stack([agent[:n], caller[:n]], axis=1) if layout == "stereo" else (agent[:n] + caller[:n]) / 2
+    sf.write(out, data, sr, subtype="PCM_16")
+    return out
+
+
+@pytest.fixture(scope="session")
+def aws_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("aws")

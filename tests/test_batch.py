@@ -1,0 +1,128 @@
+"""The Prefect batch flow and the CLI on a real folder: good calls, bad files, re-runs."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, shared
+
+
+@pytest.fixture(scope="module")
+def prefect_harness():
+    from pipelines import prefect_env
+
+    prefect_env.configure()
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield
+
+
+@pytest.fixture
+def inbox(tmp_path):
+    box = tmp_path / "inbox"
+    (box / "day1").mkdir(parents=True)
+    shutil.copy(shared("faster_whisper", "jfk.flac"), box / "jfk.flac")
+    (box / "jfk.json").write_text(json.dumps({"call_id": "jfk-1", "agent_id": "A7", "language": "en"}))
+    shutil.copy(shared("faster_whisper", "stereo_diarization.wav"), box / "day1" / "stereo.wav")
+    (box / "day1" / "stereo.json").write_text(json.dumps({"language": "en", "agent_channel": 1}))
+    (box / "day1" / "corrupt.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk")
+    (box / "day1" / "empty.mp3").write_bytes(b"")
+    shutil.copy(shared("faster_whisper", "jfk.flac"), box / "day1" / "badmeta.flac")
+    (box / "day1" / "badmeta.json").write_text("{ this is not json")
+    (box / "notes.txt").write_text("not audio, ignored")
+    return box
+
+
+def run_flow(inbox, db, **kw):
+    from pipelines.flows import batch_flow
+    from qa.config import load_settings
+
+    settings = load_settings(db=db)
+    return batch_flow([str(inbox)], settings.model_dump(mode="json"), progress=False, **kw)
+
+
+def by_status(outcomes):
+    out = {}
+    for o in outcomes:
+        out.setdefault(o["status"], []).append(o["call_id"])
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def test_batch_isolates_bad_files_and_reruns_idempotently(prefect_harness, inbox, tmp_path):
+    from qa.store import Store
+
+    db = tmp_path / "calls.duckdb"
+    first = run_flow(inbox, db)
+    assert by_status(first) == {"ok": ["jfk-1", "stereo"], "failed": ["badmeta", "corrupt", "empty"]}
+    reasons = {o["call_id"]: (o["stage"], o["reason"]) for o in first if o["status"] == "failed"}
+    assert reasons["empty"] == ("decode", "the file is empty (0 bytes)")
+    assert reasons["corrupt"][0] == "decode" and "cannot decode audio" in reasons["corrupt"][1]
+    assert reasons["badmeta"][0] == "metadata" and "badmeta.json is not valid JSON" in reasons["badmeta"][1]
+
+    store = Store(db)
+    assert store.query("SELECT status, count(*) FROM calls GROUP BY 1 ORDER BY 1") == [("failed", 3), ("ok", 2)]
+    assert store.query("SELECT agent_id FROM calls WHERE call_id = 'jfk-1'") == [("A7",)]
+    stored = store.query("SELECT call_id, processed_at FROM calls WHERE status = 'ok' ORDER BY 1")
+    n_utts = store.query("SELECT count(*) FROM utterances")[0][0]
+    assert n_utts >= 2
+
+    second = run_flow(inbox, db)
+    assert by_status(second) == {"skipped": ["jfk-1", "stereo"], "failed": ["badmeta", "corrupt", "empty"]}
+    assert store.query("SELECT call_id, processed_at FROM calls WHERE status = 'ok' ORDER BY 1") == stored
+    assert store.query("SELECT count(*) FROM utterances")[0][0] == n_utts
+    assert store.query("SELECT count(*) FROM calls") == [(5,)]
+
+    forced = run_flow(inbox, db, force=True)
+    assert sorted(by_status(forced)["ok"]) == ["jfk-1", "stereo"]
+    assert store.query("SELECT count(*) FROM calls WHERE status = 'ok'") == [(2,)]
+    assert store.query("SELECT count(*) FROM utterances")[0][0] == n_utts
+
+
+def test_same_audio_under_another_name_is_skipped_and_id_clash_is_refused(prefect_harness, inbox, tmp_path):
+    db = tmp_path / "calls.duckdb"
+    run_flow(inbox, db)
+    box2 = tmp_path / "inbox2"
+    box2.mkdir()
+    shutil.copy(inbox / "jfk.flac", box2 / "renamed_copy.flac")  # same bytes, new name
+    import soundfile as sf
+
+    data, sr = sf.read(inbox / "day1" / "stereo.wav")
+    sf.write(box2 / "other.wav", data[: sr * 4], sr)  # different audio
+    (box2 / "other.json").write_text(json.dumps({"call_id": "jfk-1"}))  # an id already used for other audio
+    outcomes = {o["path"].rsplit("/", 1)[-1]: o for o in run_flow(box2, db)}
+    assert outcomes["renamed_copy.flac"]["status"] == "skipped"
+    assert outcomes["renamed_copy.flac"]["call_id"] == "jfk-1"
+    assert outcomes["other.wav"]["status"] == "failed" and "already stored for different audio" in outcomes["other.wav"]["reason"]
+
+
+def test_cli_process_prints_summary(inbox, tmp_path):
+    db = tmp_path / "cli.duckdb"
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "process", str(inbox / "jfk.flac"), str(inbox / "day1" / "corrupt.wav"),
+         "--db", str(db)],
+        capture_output=True, text=True, cwd=REPO, env=env, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    assert "call id" in out and "score %" in out and "failed items" in out
+    assert "jfk-1" in out and "A7" in out and "0:11" in out
+    assert "1 processed, 0 skipped (already stored), 1 failed." in out
+    assert "FAILED corrupt.wav [decode]: cannot decode audio" in out
+    assert "callqa dashboard" in out
+    # nothing from the transcript reaches the console
+    assert "fellow Americans" not in out and "fellow Americans" not in proc.stderr
+
+
+def test_cli_reports_missing_path(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "process", str(tmp_path / "nope"), "--db", str(tmp_path / "x.duckdb")],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )
+    assert proc.returncode == 2 and "no such file or folder" in proc.stderr

