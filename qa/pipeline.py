@@ -19,8 +19,9 @@ from qa.config import Settings
 from qa.diarization import Diarization, diarize
 from qa.metadata import CallMetadata, read_metadata
 from qa.models import resolve_asr_model
+from qa.pii import PiiSpan, find_pii, redact_words
 from qa.roles import assign_roles
-from qa.rubric.engine import CallContext, CallScore, ItemResult, score_call
+from qa.rubric.engine import CallContext, CallScore, ItemResult, call_variables, score_call
 from qa.rubric.schema import Rubric, RubricError, find_rubric, load_rubric
 from qa.transcript import Utterance, build_utterances, drop_echo, label_words
 
@@ -50,6 +51,7 @@ class CallResult:
     role_confidence: float
     utterances: list[Utterance]
     activity: list[tuple[str, str, float, float]]  # (speaker, role, start, end) speech turns
+    pii: list[PiiSpan]  # what was redacted (kind, time, masked value), never the value itself
     item_results: list[ItemResult]
     call_score: CallScore | None
     stats: dict[str, Any] = field(default_factory=dict)
@@ -158,15 +160,24 @@ def process_call(
         roles = assign_roles(by_speaker, diar.speakers, language, meta.direction, companies, first, agent_speaker)
         if audio.n_channels == 2 and agent_speaker is None and roles.agent is None:
             roles = assign_roles(by_speaker, diar.speakers, language, agent_speaker=f"ch{meta.agent_channel}")
+    with clock.stage("pii"):
+        pii: list[PiiSpan] = []
+        if settings.redact_pii:  # nothing after this point sees the raw digits or addresses
+            ordered = sorted(words, key=lambda w: (w.start, w.end))
+            pii = find_pii(ordered, language)
+            labelled = label_words(redact_words(ordered, pii), diar)
         utterances = build_utterances(labelled, roles.roles)
     with clock.stage("scoring"):
         items: list[ItemResult] = []
         score: CallScore | None = None
         if rubric is not None:
-            ctx = CallContext(audio.duration_s, language, meta.direction, meta.queue)
+            ctx = CallContext(
+                audio.duration_s, language, meta.direction, meta.queue, variables=call_variables(meta.agent_name)
+            )
             items, score = score_call(rubric, utterances, ctx)
     stats = {
         "words": len(words),
+        "pii_redacted": {k: sum(p.kind == k for p in pii) for k in sorted({p.kind for p in pii})},
         "asr_dropped": dropped | {"echo": echo_dropped},
         "speech_s": {s: round(diar.speech_time(s), 2) for s in diar.speakers},
         "role_evidence": {k: round(v, 2) for k, v in roles.evidence.items()},
@@ -190,6 +201,7 @@ def process_call(
         role_method=roles.method,
         role_confidence=roles.confidence,
         utterances=utterances,
+        pii=pii,
         activity=[(t.speaker, roles.roles.get(t.speaker, "unknown"), t.start, t.end) for t in diar.turns],
         item_results=items,
         call_score=score,

@@ -10,6 +10,7 @@ Schema (analysts may query these tables directly; see README "Data model"):
   utterances     (call_id, idx) speaker_role agent|customer|unknown, start_s, end_s, text
   speech_turns   (call_id, idx) who spoke when (diarization), with speaker_role
   words          (call_id, idx) word timings, for evidence and audio redaction
+  pii_redactions (call_id, idx) personal data removed from the text: kind, time, masked value
   item_results   rubric item outcomes pass|fail|na with evidence; source auto|reviewer
   call_scores    (call_id, rubric_id, rubric_version) score_pct, auto_failed, band
   failures       every failed attempt, with stage and a readable reason
@@ -22,9 +23,12 @@ import random
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import duckdb
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCHEMA_VERSION = 1
 
@@ -64,6 +68,9 @@ DDL = [
     """CREATE TABLE IF NOT EXISTS speech_turns (
         call_id VARCHAR, idx INTEGER, speaker VARCHAR, speaker_role VARCHAR, start_s DOUBLE, end_s DOUBLE,
         PRIMARY KEY (call_id, idx))""",
+    """CREATE TABLE IF NOT EXISTS pii_redactions (
+        call_id VARCHAR, idx INTEGER, kind VARCHAR, start_s DOUBLE, end_s DOUBLE, masked VARCHAR,
+        checksum_valid BOOLEAN, PRIMARY KEY (call_id, idx))""",
     """CREATE TABLE IF NOT EXISTS words (
         call_id VARCHAR, idx INTEGER, utterance_idx INTEGER, start_s DOUBLE, end_s DOUBLE,
         text VARCHAR, probability DOUBLE, PRIMARY KEY (call_id, idx))""",
@@ -96,14 +103,16 @@ def _is_lock_error(exc: Exception) -> bool:
 class Store:
     """A DuckDB file accessed through short-lived connections."""
 
-    def __init__(self, path: str | Path, timeout_s: float = 60.0):
+    def __init__(self, path: str | Path, timeout_s: float = 60.0, read_timeout_s: float = 15.0):
         self.path = Path(path)
-        self.timeout_s = timeout_s
+        self.timeout_s = timeout_s  # writers wait longer: a batch must not drop a call
+        self.read_timeout_s = read_timeout_s  # a page should say "busy" rather than hang
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """Open, yield, close; retry with jittered backoff while the file is locked elsewhere."""
-        deadline = time.monotonic() + self.timeout_s
+        budget = self.read_timeout_s if read_only else self.timeout_s
+        deadline = time.monotonic() + budget
         delay = 0.02
         while True:
             try:
@@ -112,7 +121,7 @@ class Store:
             except duckdb.Error as exc:
                 if not _is_lock_error(exc) or time.monotonic() > deadline:
                     if _is_lock_error(exc):
-                        raise StoreBusy(f"{self.path} stayed locked by another process for {self.timeout_s:.0f} s") from exc
+                        raise StoreBusy(f"{self.path} stayed locked by another process for {budget:.0f} s") from exc
                     raise
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 1.6, 0.5)
@@ -138,7 +147,7 @@ class Store:
         with self.connect(read_only=True) as con:
             return con.execute(sql, params or []).fetchall()
 
-    def query_df(self, sql: str, params: list[Any] | None = None):
+    def query_df(self, sql: str, params: list[Any] | None = None) -> "pd.DataFrame":
         if not self.path.exists():
             import pandas as pd
 
@@ -178,7 +187,7 @@ class Store:
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                for table in ("utterances", "words", "speech_turns", "call_scores"):
+                for table in ("utterances", "words", "speech_turns", "pii_redactions", "call_scores"):
                     con.execute(f"DELETE FROM {table} WHERE call_id = ?", [result.call_id])
                 con.execute("DELETE FROM item_results WHERE call_id = ? AND source = 'auto'", [result.call_id])
                 con.execute("DELETE FROM calls WHERE call_id = ?", [result.call_id])
@@ -187,6 +196,12 @@ class Store:
                     con.executemany("INSERT INTO utterances VALUES (?, ?, ?, ?, ?, ?, ?, ?)", utt_rows)
                 if word_rows:
                     con.executemany("INSERT INTO words VALUES (?, ?, ?, ?, ?, ?, ?)", word_rows)
+                pii_rows = [
+                    [result.call_id, i, p.kind, p.start_s, p.end_s, p.masked, p.checksum_valid]
+                    for i, p in enumerate(result.pii)
+                ]
+                if pii_rows:
+                    con.executemany("INSERT INTO pii_redactions VALUES (?, ?, ?, ?, ?, ?, ?)", pii_rows)
                 turn_rows = [[result.call_id, i, *row] for i, row in enumerate(result.activity)]
                 if turn_rows:
                     con.executemany("INSERT INTO speech_turns VALUES (?, ?, ?, ?, ?, ?)", turn_rows)
@@ -233,8 +248,15 @@ class Store:
                 con.execute("ROLLBACK")
                 raise
 
-    def record_failure(self, source_path: str, sha: str | None, call_id: str | None, stage: str, error: str) -> None:
-        """Log a failed attempt; mark the call failed only if nothing good is stored for it."""
+    def record_failure(
+        self, source_path: str, sha: str | None, call_id: str | None, stage: str, error: str, meta=None
+    ) -> None:
+        """Log a failed attempt; mark the call failed only if nothing good is stored for it.
+
+        `meta` (a `CallMetadata`, when it was read before the failure) fills the agent, time
+        and queue columns so failed calls can be filtered like the others.
+        """
+        m = [getattr(meta, f, None) for f in ("agent_id", "agent_name", "started_at", "direction", "queue", "language")]
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
@@ -243,9 +265,10 @@ class Store:
                     existing = con.execute("SELECT status FROM calls WHERE call_id = ?", [call_id]).fetchall()
                     if not existing:
                         con.execute(
-                            "INSERT INTO calls (call_id, source_path, content_sha256, status, error, error_stage, processed_at)"
-                            " VALUES (?, ?, ?, 'failed', ?, ?, now())",
-                            [call_id, source_path, sha, error, stage],
+                            "INSERT INTO calls (call_id, source_path, content_sha256, agent_id, agent_name, started_at,"
+                            " direction, queue, language, status, error, error_stage, processed_at)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'failed', ?, ?, now())",
+                            [call_id, source_path, sha, *m, error, stage],
                         )
                     elif existing[0][0] == "failed":
                         con.execute(

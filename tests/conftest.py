@@ -49,3 +49,15 @@ def mix_aws(call: int, out_dir: Path, layout: str) -> Path:
 @pytest.fixture(scope="session")
 def aws_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("aws")
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One temporary Prefect server for the whole session (20-30 s to start)."""
+    from pipelines import prefect_env
+
+    prefect_env.configure()
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield

@@ -25,7 +25,7 @@ def make_result(call_id="c1", sha="aa", text="merhaba", score=80.0) -> CallResul
         metadata=CallMetadata(call_id=call_id, agent_id="A1", direction="inbound"), duration_s=10.0, channels=2,
         source_sample_rate=8000, codec="WAV/PCM_16", language="tr", language_probability=1.0, asr_model="bundled:base",
         diarization_method="stereo-channels", role_method="metadata", role_confidence=1.0, utterances=[utt],
-        activity=[("ch0", "agent", 0.4, 1.0)],
+        activity=[("ch0", "agent", 0.4, 1.0)], pii=[],
         item_results=items, call_score=CallScore("tr_inbound", "1", score, False, "meets", "", {"opening": score}),
     )
 

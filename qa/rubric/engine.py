@@ -24,6 +24,7 @@ class CallContext:
     direction: str | None = None
     queue: str | None = None
     facts: dict[str, Any] = field(default_factory=dict)  # metrics and flags usable in applies_when
+    variables: dict[str, list[str]] = field(default_factory=dict)  # e.g. agent_first_name for phrases
 
     def value(self, key: str) -> Any:
         if key in ("direction", "queue", "language"):
@@ -110,13 +111,13 @@ def run_phrase_check(rubric: Rubric, section: Section, item: Item, utterances, c
     base = dict(section_id=section.id, item_id=item.id, max_score=item.weight, critical=item.critical, method="phrases")
     # forbidden phrases fail the item whatever else was said
     if check.none:
-        hit = best_match(rubric.expand(check.none), scoped, lang, check.threshold, reject_negated=True)
+        hit = best_match(rubric.expand(check.none, ctx.variables), scoped, lang, check.threshold, reject_negated=True)
         if hit:
             res = ItemResult(outcome="fail", score=0.0, reason=f"said a forbidden phrase ~ {hit.phrase!r}", **base)
             return _evidence(res, by_idx[hit.utterance_idx], hit.similarity)
     if check.all:
         found = []
-        for phrase in rubric.expand(check.all):
+        for phrase in rubric.expand(check.all, ctx.variables):
             hit = best_match([phrase], scoped, lang, check.threshold)
             if hit is None:
                 return ItemResult(
@@ -127,7 +128,7 @@ def run_phrase_check(rubric: Rubric, section: Section, item: Item, utterances, c
         res = ItemResult(outcome="pass", score=item.weight, reason=f"all {len(found)} phrases said", **base)
         return _evidence(res, by_idx[weakest.utterance_idx], weakest.similarity)
     if check.any:
-        phrases = rubric.expand(check.any)
+        phrases = rubric.expand(check.any, ctx.variables)
         hit = best_match(phrases, scoped, lang, check.threshold)
         if hit is None:
             return ItemResult(
@@ -137,6 +138,14 @@ def run_phrase_check(rubric: Rubric, section: Section, item: Item, utterances, c
         res = ItemResult(outcome="pass", score=item.weight, reason=f"matched {hit.phrase!r}", **base)
         return _evidence(res, by_idx[hit.utterance_idx], hit.similarity)
     return ItemResult(outcome="pass", score=item.weight, reason="no forbidden phrase said", **base)
+
+
+def call_variables(agent_name: str | None) -> dict[str, list[str]]:
+    """Phrase variables a call's metadata provides (`{agent_name}`, `{agent_first_name}`)."""
+    if not agent_name or not agent_name.strip():
+        return {}
+    name = agent_name.strip()
+    return {"agent_name": [name], "agent_first_name": [name.split()[0]]}
 
 
 def score_call(rubric: Rubric, utterances, ctx: CallContext) -> tuple[list[ItemResult], CallScore]:

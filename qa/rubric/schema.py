@@ -113,14 +113,19 @@ class Rubric(_Strict):
     def items(self) -> list[tuple[Section, Item]]:
         return [(s, i) for s in self.sections for i in s.items]
 
-    def expand(self, phrases: list[str]) -> list[str]:
-        """Replace `{variable}` placeholders with each of the variable's values."""
+    def expand(self, phrases: list[str], call_variables: dict[str, list[str]] | None = None) -> list[str]:
+        """Replace `{variable}` placeholders with each of the variable's values.
+
+        Call-level variables (e.g. `agent_first_name` from the call's metadata) override the
+        rubric's; a phrase whose variable has no value is dropped.
+        """
+        variables = {**self.variables, **(call_variables or {})}
         out: list[str] = []
         for phrase in phrases:
             names = re.findall(r"\{(\w+)\}", phrase)
             variants = [phrase]
             for name in names:
-                values = self.variables.get(name, [])
+                values = [v for v in variables.get(name, []) if v]
                 variants = [v.replace("{" + name + "}", val) for v in variants for val in values]
             out.extend(variants)
         return out

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from qa.rubric.engine import CallContext, score_call
+from qa.rubric.engine import CallContext, call_variables, score_call
 from qa.rubric.schema import Rubric, RubricError, load_rubric
 from qa.transcript import Utterance
 
@@ -39,6 +39,7 @@ class RubricCase(BaseModel):
     direction: str | None = None
     queue: str | None = None
     facts: dict[str, Any] = {}
+    agent_name: str | None = None
     utterances: list[_CaseUtterance] = []
     expect: dict[str, str]
     expect_score_pct: float | None = None
@@ -63,7 +64,9 @@ def run_case(rubric: Rubric, raw: dict[str, Any], index: int, source: str) -> Ca
         Utterance(i, u.role, u.role, u.start, u.end, u.text, 1.0) for i, u in enumerate(case.utterances)
     ]
     duration = case.duration_s or max([u.end for u in utterances] + [1.0])
-    ctx = CallContext(duration, rubric.language, case.direction, case.queue, dict(case.facts))
+    ctx = CallContext(
+        duration, rubric.language, case.direction, case.queue, dict(case.facts), call_variables(case.agent_name)
+    )
     results, score = score_call(rubric, utterances, ctx)
     by_id = {r.item_id: r for r in results}
     problems = []

@@ -1,0 +1,191 @@
+"""`callqa eval`: accuracy of the whole pipeline on recordings with ground truth.
+
+Suites (each optional, skipped with a reason when its data is absent):
+  roles      the AWS role-played calls (agent and caller on separate tracks), mixed here to
+             stereo and to mono; reference = VAD on each clean track. DER at collar 0 and
+             0.25 s (pyannote.metrics) and the share of speech time given the right role.
+  pyannote   the pyannote sample: DER against its RTTM, WER/CER against its STM.
+  asr        WER/CER on clips with a reference transcript (jfk; the sample calls' scripts).
+  rubric     agreement of item outcomes with the hand labels of the sample calls; false
+             auto-fails (a critical failure the labels say did not happen) counted apart.
+Results are a JSON-able dict; `to_markdown` renders the tables shown in the README.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from qa.audio import load_audio
+from qa.config import Settings
+from qa.diarization import Turn, diarize
+from qa.evaluation import der, read_rttm, read_stm, role_accuracy, text_error, track_activity
+from qa.pipeline import process_call
+
+SUITES = ("roles", "pyannote", "asr", "rubric")
+
+
+def _hyp_role_turns(result) -> list[Turn]:
+    return [Turn(s, e, role) for _, role, s, e in result.activity if role in ("agent", "customer")]
+
+
+def _text(result) -> str:
+    return " ".join(u.text for u in result.utterances)
+
+
+def eval_roles(settings: Settings, shared: Path, work: Path) -> list[dict[str, Any]]:
+    rows = []
+    for call in (40, 49):
+        agent_p = shared / "aws_lca" / f"Auto_Repairs_{call}_UTC_agent.wav"
+        caller_p = shared / "aws_lca" / f"Auto_Repairs_{call}_UTC_caller.wav"
+        if not agent_p.exists():
+            continue
+        agent, sr = sf.read(agent_p, dtype="float32")
+        caller, _ = sf.read(caller_p, dtype="float32")
+        n = min(len(agent), len(caller))
+        ref = track_activity(load_audio(agent_p).mono(), "agent") + track_activity(load_audio(caller_p).mono(), "customer")
+        for layout in ("stereo", "mono"):
+            path = work / f"aws{call}_{layout}.wav"
+            mix = np.stack([agent[:n], caller[:n]], 1) if layout == "stereo" else (agent[:n] + caller[:n]) / 2
+            sf.write(path, mix, sr, subtype="PCM_16")
+            path.with_suffix(".json").write_text(json.dumps({"language": "en", "direction": "inbound"}))
+            t0 = time.perf_counter()
+            result = process_call(path, settings)
+            hyp = _hyp_role_turns(result)
+            roles = role_accuracy(ref, hyp, n / sr)
+            rows.append({
+                "recording": f"AWS call {call}", "layout": layout, "duration_s": round(n / sr, 1),
+                "der_collar0": der(ref, hyp, 0.0)["der"], "der_collar025": der(ref, hyp, 0.25)["der"],
+                "confusion_collar025": der(ref, hyp, 0.25)["confusion"],
+                "role_accuracy": roles["role_accuracy"], "agent_recall": roles["agent_recall"],
+                "customer_recall": roles["customer_recall"], "role_confidence": result.role_confidence,
+                "role_method": result.role_method, "seconds": round(time.perf_counter() - t0, 1),
+            })
+    return rows
+
+
+def eval_pyannote(settings: Settings, shared: Path) -> list[dict[str, Any]]:
+    wav = shared / "pyannote_sample" / "sample.wav"
+    if not wav.exists():
+        return []
+    ref = read_rttm(shared / "pyannote_sample" / "sample.rttm")
+    hyp = diarize(load_audio(wav), settings.diarization, settings.num_speakers, settings.pyannote_pipeline)
+    result = process_call(wav, settings.model_copy(update={"language": "en"}))
+    reference = " ".join(r[3] for r in read_stm(shared / "pyannote_sample" / "sample.stm"))
+    text = text_error(reference, _text(result), "en")
+    d0, d25 = der(ref, hyp.turns, 0.0), der(ref, hyp.turns, 0.25)
+    return [{
+        "recording": "pyannote sample (mono, 2 speakers, 1.9 s overlap)", "der_collar0": d0["der"],
+        "der_collar025": d25["der"], "missed_collar0": d0["missed"], "false_alarm_collar0": d0["false_alarm"],
+        "confusion_collar0": d0["confusion"], "wer": text.wer, "cer": text.cer,
+    }]
+
+
+def _sample_results(settings: Settings, samples: Path, cache: dict) -> list[tuple[dict, Any]]:
+    if "samples" not in cache:
+        out = []
+        for ref_path in sorted((samples / "reference").glob("*.json")):
+            ref = json.loads(ref_path.read_text(encoding="utf-8"))
+            audio = next((p for p in samples.glob(f"{ref['call_id']}.*") if p.suffix != ".json"), None)
+            if audio is not None:
+                out.append((ref, process_call(audio, settings)))
+        cache["samples"] = out
+    return cache["samples"]
+
+
+def eval_asr(settings: Settings, shared: Path, samples: Path, cache: dict) -> list[dict[str, Any]]:
+    rows = []
+    jfk = shared / "faster_whisper" / "jfk.flac"
+    if jfk.exists():
+        expected = json.loads((shared / "faster_whisper" / "expected_from_tests.json").read_text())
+        result = process_call(jfk, settings.model_copy(update={"language": "en"}))
+        s = text_error(expected["jfk.flac"]["text_sequential"], _text(result), "en")
+        rows.append({"clip": "jfk.flac", "language": "en", "audio": "44.1 kHz wideband", "wer": s.wer, "cer": s.cer, "ref_words": s.ref_words})
+    for ref, result in _sample_results(settings, samples, cache):
+        s = text_error(" ".join(t["text"] for t in ref["turns"]), _text(result), ref["language"])
+        rows.append({"clip": ref["call_id"], "language": ref["language"], "audio": f"8 kHz {ref['layout']}",
+                     "wer": s.wer, "cer": s.cer, "ref_words": s.ref_words})
+    return rows
+
+
+def eval_rubric(settings: Settings, samples: Path, cache: dict) -> dict[str, Any]:
+    per_item: dict[str, dict[str, int]] = {}
+    false_auto_fails = []
+    for ref, result in _sample_results(settings, samples, cache):
+        got = {r.item_id: r.outcome for r in result.item_results}
+        if result.call_score and result.call_score.auto_failed and ref["labels"].get("no_overpromise") == "pass":
+            false_auto_fails.append(ref["call_id"])
+        for item, label in ref["labels"].items():
+            if item not in got:
+                continue
+            stats = per_item.setdefault(item, {"n": 0, "agree": 0, "tp": 0, "fp": 0, "fn": 0})
+            stats["n"] += 1
+            stats["agree"] += got[item] == label
+            # "positive" = the item failed (what a reviewer acts on)
+            stats["tp"] += got[item] == "fail" and label == "fail"
+            stats["fp"] += got[item] == "fail" and label != "fail"
+            stats["fn"] += got[item] != "fail" and label == "fail"
+    n = sum(s["n"] for s in per_item.values())
+    agree = sum(s["agree"] for s in per_item.values())
+    return {"items": per_item, "agreement": round(agree / n, 3) if n else None, "decisions": n,
+            "false_auto_fails": false_auto_fails}
+
+
+def run_eval(settings: Settings, shared: Path, samples: Path, work: Path, suites=SUITES) -> dict[str, Any]:
+    work.mkdir(parents=True, exist_ok=True)
+    cache: dict = {}
+    t0 = time.perf_counter()
+    out: dict[str, Any] = {
+        "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
+                    "cores": __import__("os").cpu_count()},
+        "settings": {"asr_model": settings.asr_model, "compute_type": settings.asr_compute_type,
+                     "threads": settings.asr_threads, "beam_size": settings.asr_beam_size},
+    }
+    if "roles" in suites:
+        out["roles"] = eval_roles(settings, shared, work)
+    if "pyannote" in suites:
+        out["pyannote"] = eval_pyannote(settings, shared)
+    if "asr" in suites:
+        out["asr"] = eval_asr(settings, shared, samples, cache)
+    if "rubric" in suites:
+        out["rubric"] = eval_rubric(settings, samples, cache)
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def _table(rows: list[dict[str, Any]], cols: list[str]) -> str:
+    def fmt(v):
+        return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(fmt(r.get(c, "")) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def to_markdown(res: dict[str, Any]) -> str:
+    parts = [f"Machine: {res['machine']['cores']} cores, Python {res['machine']['python']}; "
+             f"ASR {res['settings']['asr_model']} {res['settings']['compute_type']}, beam {res['settings']['beam_size']}."]
+    if res.get("roles"):
+        parts += ["\n**Who spoke when, and who is the agent** (AWS role-played calls)\n",
+                  _table(res["roles"], ["recording", "layout", "der_collar0", "der_collar025", "role_accuracy",
+                                        "agent_recall", "customer_recall", "role_confidence"])]
+    if res.get("pyannote"):
+        parts += ["\n**pyannote sample**\n", _table(res["pyannote"], ["recording", "der_collar0", "der_collar025", "confusion_collar0", "wer", "cer"])]
+    if res.get("asr"):
+        parts += ["\n**Transcription** (Turkish-aware normalisation)\n", _table(res["asr"], ["clip", "language", "audio", "wer", "cer", "ref_words"])]
+    if res.get("rubric"):
+        r = res["rubric"]
+        rows = [{"item": k, "decisions": v["n"], "agreement": round(v["agree"] / v["n"], 3),
+                 "fail precision": round(v["tp"] / (v["tp"] + v["fp"]), 3) if v["tp"] + v["fp"] else "-",
+                 "fail recall": round(v["tp"] / (v["tp"] + v["fn"]), 3) if v["tp"] + v["fn"] else "-"}
+                for k, v in sorted(r["items"].items())]
+        parts += [f"\n**Rubric decisions vs hand labels**: agreement {r['agreement']} over {r['decisions']} decisions; "
+                  f"false auto-fails: {len(r['false_auto_fails'])}\n",
+                  _table(rows, ["item", "decisions", "agreement", "fail precision", "fail recall"])]
+    return "\n".join(parts) + "\n"
