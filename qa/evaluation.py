@@ -65,7 +65,10 @@ def role_accuracy(reference: list[Turn], hypothesis: list[Turn], duration_s: flo
     """Share of single-speaker reference speech whose hypothesised role is right.
 
     Turns carry role labels ("agent"/"customer"). Overlapped reference speech is left out
-    (either answer is defensible); reference speech with no hypothesis counts as wrong.
+    (either answer is defensible). `role_accuracy` counts reference speech with no
+    hypothesis as wrong; `attribution_accuracy` scores only the speech that was detected
+    (references built from script turns include the pauses inside a turn), and `coverage`
+    says how much of the reference was detected at all.
     """
     n = int(np.ceil(duration_s / FRAME_S)) + 1
     ref = _frames(reference, n)
@@ -77,7 +80,11 @@ def role_accuracy(reference: list[Turn], hypothesis: list[Turn], duration_s: flo
     single = r_agent ^ r_cust
     correct = (single & r_agent & h_agent & ~h_cust) | (single & r_cust & h_cust & ~h_agent)
     total = single.sum()
+    covered = single & (h_agent | h_cust)
     out = {"role_accuracy": round(float(correct.sum() / total), 4) if total else float("nan"),
+           # among reference speech the hypothesis did detect: was the role right?
+           "attribution_accuracy": round(float(correct.sum() / covered.sum()), 4) if covered.sum() else float("nan"),
+           "coverage": round(float(covered.sum() / total), 4) if total else float("nan"),
            "scored_speech_s": round(float(total * FRAME_S), 2)}
     for role, r in zip(roles, (r_agent, r_cust)):
         part = single & r
