@@ -106,10 +106,20 @@ def real_db(tmp_path_factory: pytest.TempPathFactory, rubric_dir: Path) -> Path:
     rubric = load_rubric(rubric_dir / "demo_qa.yaml")
     store = Store(db)
     store.init()
+    # jfk.flac is one voice; as a call it is the agent's channel of a stereo recording
+    # whose customer channel carries only a faint line noise
+    import numpy as np
+    import soundfile as sf
+
+    speech, sr = sf.read(JFK, dtype="float32")
+    speech = speech.mean(axis=1) if speech.ndim == 2 else speech
+    line = 0.0005 * np.random.default_rng(0).standard_normal(len(speech)).astype(np.float32)
+    jfk_call = root / "jfk-002.wav"
+    sf.write(jfk_call, np.stack([speech, line], axis=1), sr, subtype="PCM_16")
     calls = [
         (STEREO, CallMetadata(call_id="stereo-001", agent_id="a17", agent_name="Ayşe Yılmaz", direction="inbound",
                               queue="billing", language="en", started_at=datetime(2025, 2, 19, 9, 30, tzinfo=timezone.utc))),
-        (JFK, CallMetadata(call_id="jfk-002", agent_id="a23", agent_name="Mehmet Demir", direction="outbound",
+        (jfk_call, CallMetadata(call_id="jfk-002", agent_id="a23", agent_name="Mehmet Demir", direction="outbound", agent_channel=0,
                            queue="sales", language="en", started_at=datetime(2025, 2, 20, 14, 5, tzinfo=timezone.utc))),
     ]
     for path, meta in calls:
@@ -261,7 +271,7 @@ def test_call_totals(real_db: Path) -> None:
 def test_call_detail_utterances_and_items(real_db: Path, rubric_dir: Path) -> None:
     detail = data.get_call(real_db, "jfk-002")
     assert detail is not None and detail.row["agent_name"] == "Mehmet Demir" and detail.metadata["queue"] == "sales"
-    assert detail.row["source_path"] == str(JFK) and detail.stats["rubric"] == "demo_qa@3"
+    assert detail.row["source_path"].endswith("jfk-002.wav") and detail.stats["rubric"] == "demo_qa@3"
     assert data.get_call(real_db, "nope") is None
     utts = data.get_utterances(real_db, "jfk-002")
     assert "fellow americans" in " ".join(utts["text"]).lower()
