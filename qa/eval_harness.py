@@ -24,15 +24,11 @@ import soundfile as sf
 
 from qa.audio import load_audio
 from qa.config import Settings
-from qa.diarization import Turn, diarize
-from qa.evaluation import der, read_rttm, read_stm, role_accuracy, text_error, track_activity
+from qa.diarization import diarize
+from qa.evaluation import der, read_rttm, read_stm, role_accuracy, role_turns, text_error, track_activity
 from qa.pipeline import process_call
 
 SUITES = ("roles", "pyannote", "asr", "rubric")
-
-
-def _hyp_role_turns(result) -> list[Turn]:
-    return [Turn(s, e, role) for _, role, s, e in result.activity if role in ("agent", "customer")]
 
 
 def _text(result) -> str:
@@ -57,7 +53,7 @@ def eval_roles(settings: Settings, shared: Path, work: Path) -> list[dict[str, A
             path.with_suffix(".json").write_text(json.dumps({"language": "en", "direction": "inbound"}))
             t0 = time.perf_counter()
             result = process_call(path, settings)
-            hyp = _hyp_role_turns(result)
+            hyp = role_turns(result)
             roles = role_accuracy(ref, hyp, n / sr)
             rows.append({
                 "recording": f"AWS call {call}", "layout": layout, "duration_s": round(n / sr, 1),

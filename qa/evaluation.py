@@ -111,9 +111,9 @@ def text_error(reference: str, hypothesis: str, language: str) -> TextScore:
     return TextScore(round(jiwer.wer(ref, hyp), 4), round(jiwer.cer(ref, hyp), 4), len(ref.split()))
 
 
-def role_turns(utterances) -> list[Turn]:
-    """Hypothesis role timeline from stored or in-memory utterances."""
-    return [Turn(u.start, u.end, u.role) for u in utterances if u.role in ("agent", "customer")]
+def role_turns(result) -> list[Turn]:
+    """Hypothesis role timeline of a processed call: its speech turns labelled with roles."""
+    return [Turn(s, e, role) for _, role, s, e in result.activity if role in ("agent", "customer")]
 
 
 def read_rttm(path) -> list[Turn]:

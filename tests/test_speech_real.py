@@ -12,7 +12,7 @@ import pytest
 from qa.asr import load_model, transcribe
 from qa.audio import load_audio
 from qa.diarization import diarize
-from qa.evaluation import der, read_rttm, read_stm, role_accuracy, text_error, track_activity
+from qa.evaluation import der, read_rttm, read_stm, role_accuracy, role_turns, text_error, track_activity
 from qa.models import resolve_asr_model
 from qa.pipeline import process_call
 from tests.conftest import mix_aws, shared
@@ -82,18 +82,12 @@ def _aws_reference(call: int) -> tuple[list, float]:
     return ref, agent.duration_s
 
 
-def _hyp_turns(result):
-    from qa.diarization import Turn
-
-    return [Turn(s, e, role) for _, role, s, e in result.activity if role in ("agent", "customer")]
-
-
 def check_aws(call, layout, settings, aws_dir, floor):
     path = mix_aws(call, aws_dir, layout)
     (aws_dir / f"aws{call}_{layout}.json").write_text('{"language": "en", "direction": "inbound"}')
     result = process_call(path, settings)
     ref, duration = _aws_reference(call)
-    hyp = _hyp_turns(result)
+    hyp = role_turns(result)
     roles = role_accuracy(ref, hyp, duration)
     d0, d25 = der(ref, hyp, 0.0), der(ref, hyp, 0.25)
     print(f"AWS {call} {layout}: roles {roles} DER@0 {d0} DER@0.25 {d25} "
