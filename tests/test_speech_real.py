@@ -98,12 +98,14 @@ def check_aws(call, layout, settings, aws_dir, floor):
     return result
 
 
+@pytest.mark.slow
 def test_aws_call_40_stereo_roles(settings, aws_dir):
     result = check_aws(40, "stereo", settings, aws_dir, floor=0.9)
     # no sidecar agent_channel here: the agent side was recognised from what it said
     assert result.role_method == "phrases+turn-order" and result.role_confidence >= 0.8
 
 
+@pytest.mark.slow
 def test_aws_call_40_mono_roles(settings, aws_dir):
     check_aws(40, "mono", settings, aws_dir, floor=0.8)
 
