@@ -20,4 +20,5 @@ def configure(verbose: bool = False) -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "false")
     os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")  # pyannote telemetry off
-    os.environ.setdefault("HF_HUB_OFFLINE", "1") if not os.environ.get("CALLQA_ONLINE") else None
+    if not os.environ.get("CALLQA_ONLINE"):  # never reach for a model hub unless asked to
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")

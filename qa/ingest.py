@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,8 +65,6 @@ def handle_file(
     force: bool = False,
 ) -> FileOutcome:
     """Process and store one recording; never raises for a bad file (the outcome says why)."""
-    import time
-
     t0 = time.perf_counter()
     path = Path(path)
     sha: str | None = None
