@@ -19,13 +19,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import soundfile as sf
-
 from qa.audio import load_audio
 from qa.config import Settings
 from qa.diarization import diarize
-from qa.evaluation import der, read_rttm, read_stm, role_accuracy, role_turns, text_error, track_activity
+from qa.evaluation import (
+    der, mix_tracks, read_rttm, read_stm, role_accuracy, role_turns, text_error, two_track_reference,
+)
 from qa.pipeline import process_call
 
 SUITES = ("roles", "pyannote", "asr", "rubric")
@@ -42,23 +41,19 @@ def eval_roles(settings: Settings, shared: Path, work: Path) -> list[dict[str, A
         caller_p = shared / "aws_lca" / f"Auto_Repairs_{call}_UTC_caller.wav"
         if not agent_p.exists():
             continue
-        agent, sr = sf.read(agent_p, dtype="float32")
-        caller, _ = sf.read(caller_p, dtype="float32")
-        n = min(len(agent), len(caller))
-        ref = track_activity(load_audio(agent_p).mono(), "agent") + track_activity(load_audio(caller_p).mono(), "customer")
+        ref, duration = two_track_reference(agent_p, caller_p)
         for layout in ("stereo", "mono"):
-            path = work / f"aws{call}_{layout}.wav"
-            mix = np.stack([agent[:n], caller[:n]], 1) if layout == "stereo" else (agent[:n] + caller[:n]) / 2
-            sf.write(path, mix, sr, subtype="PCM_16")
+            path = mix_tracks(agent_p, caller_p, work / f"aws{call}_{layout}.wav", layout)
             path.with_suffix(".json").write_text(json.dumps({"language": "en", "direction": "inbound"}))
             t0 = time.perf_counter()
             result = process_call(path, settings)
             hyp = role_turns(result)
-            roles = role_accuracy(ref, hyp, n / sr)
+            roles = role_accuracy(ref, hyp, duration)
+            d25 = der(ref, hyp, 0.25)
             rows.append({
-                "recording": f"AWS call {call}", "layout": layout, "duration_s": round(n / sr, 1),
-                "der_collar0": der(ref, hyp, 0.0)["der"], "der_collar025": der(ref, hyp, 0.25)["der"],
-                "confusion_collar025": der(ref, hyp, 0.25)["confusion"],
+                "recording": f"AWS call {call}", "layout": layout, "duration_s": round(duration, 1),
+                "der_collar0": der(ref, hyp, 0.0)["der"], "der_collar025": d25["der"],
+                "confusion_collar025": d25["confusion"],
                 "role_accuracy": roles["role_accuracy"], "agent_recall": roles["agent_recall"],
                 "customer_recall": roles["customer_recall"], "role_confidence": result.role_confidence,
                 "role_method": result.role_method, "seconds": round(time.perf_counter() - t0, 1),

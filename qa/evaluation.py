@@ -8,6 +8,7 @@ same Turkish-aware rules as matching. Reference speech activity for two-track re
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -21,6 +22,27 @@ FRAME_S = 0.01
 def track_activity(samples: np.ndarray, label: str) -> list[Turn]:
     """Reference turns of one clean track (16 kHz mono) from VAD."""
     return [Turn(round(r.start, 3), round(r.end, 3), label) for r in speech_regions(samples)]
+
+
+def mix_tracks(agent_path: Path, caller_path: Path, out: Path, layout: str) -> Path:
+    """Write a two-track recording (agent, caller) as one stereo (agent left) or mono file."""
+    import soundfile as sf
+
+    agent, sr = sf.read(agent_path, dtype="float32")
+    caller, _ = sf.read(caller_path, dtype="float32")
+    n = min(len(agent), len(caller))
+    data = np.stack([agent[:n], caller[:n]], axis=1) if layout == "stereo" else (agent[:n] + caller[:n]) / 2
+    sf.write(out, data, sr, subtype="PCM_16")
+    return out
+
+
+def two_track_reference(agent_path: Path, caller_path: Path) -> tuple[list[Turn], float]:
+    """Reference role turns from each clean track's own speech, and the shorter track's length."""
+    from qa.audio import load_audio
+
+    agent, caller = load_audio(agent_path), load_audio(caller_path)
+    turns = track_activity(agent.mono(), "agent") + track_activity(caller.mono(), "customer")
+    return turns, min(agent.duration_s, caller.duration_s)
 
 
 def to_annotation(turns: list[Turn]):

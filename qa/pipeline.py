@@ -137,10 +137,17 @@ def process_call(
             model, audio, whisper_language, AsrOptions(beam_size=settings.asr_beam_size)
         )
     language = whisper_language or detected
+    echo_dropped = 0
+    if audio.n_channels == 2:
+        words, echo_dropped = drop_echo(words, diar)
+    n_words = len(words)
+    with clock.stage("pii"):
+        pii: list[PiiSpan] = []
+        if settings.redact_pii:  # nothing after this point sees the raw digits or addresses
+            words = sorted(words, key=lambda w: (w.start, w.end))
+            pii = find_pii(words, language)
+            words = redact_words(words, pii)
     with clock.stage("roles"):
-        echo_dropped = 0
-        if audio.n_channels == 2:
-            words, echo_dropped = drop_echo(words, diar)
         labelled = label_words(words, diar)
         by_speaker: dict[str, list[Word]] = {s: [] for s in diar.speakers}
         for w, spk in labelled:
@@ -160,12 +167,6 @@ def process_call(
         roles = assign_roles(by_speaker, diar.speakers, language, meta.direction, companies, first, agent_speaker)
         if audio.n_channels == 2 and agent_speaker is None and roles.agent is None:
             roles = assign_roles(by_speaker, diar.speakers, language, agent_speaker=f"ch{meta.agent_channel}")
-    with clock.stage("pii"):
-        pii: list[PiiSpan] = []
-        if settings.redact_pii:  # nothing after this point sees the raw digits or addresses
-            ordered = sorted(words, key=lambda w: (w.start, w.end))
-            pii = find_pii(ordered, language)
-            labelled = label_words(redact_words(ordered, pii), diar)
         utterances = build_utterances(labelled, roles.roles)
     with clock.stage("scoring"):
         items: list[ItemResult] = []
@@ -176,7 +177,7 @@ def process_call(
             )
             items, score = score_call(rubric, utterances, ctx)
     stats = {
-        "words": len(words),
+        "words": n_words,
         "pii_redacted": {k: sum(p.kind == k for p in pii) for k in sorted({p.kind for p in pii})},
         "asr_dropped": dropped | {"echo": echo_dropped},
         "speech_s": {s: round(diar.speech_time(s), 2) for s in diar.speakers},

@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("CALLQA_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -35,15 +33,16 @@ def tmp_settings(settings, tmp_path):
     return settings.model_copy(update={"db": tmp_path / "t.duckdb"})
 
 
+def aws_tracks(call: int) -> tuple[Path, Path]:
+    """The agent and caller tracks of AWS role-played call `call` (40 or 49)."""
+    return shared("aws_lca", f"Auto_Repairs_{call}_UTC_agent.wav"), shared("aws_lca", f"Auto_Repairs_{call}_UTC_caller.wav")
+
+
 def mix_aws(call: int, out_dir: Path, layout: str) -> Path:
-    """The AWS role-played call `call` (40 or 49) as one stereo (agent left) or mono mix file."""
-    agent, sr = sf.read(shared("aws_lca", f"Auto_Repairs_{call}_UTC_agent.wav"), dtype="float32")
-    caller, _ = sf.read(shared("aws_lca", f"Auto_Repairs_{call}_UTC_caller.wav"), dtype="float32")
-    n = min(len(agent), len(caller))
-    out = out_dir / f"aws{call}_{layout}.wav"
-    data = np.stack([agent[:n], caller[:n]], axis=1) if layout == "stereo" else (agent[:n] + caller[:n]) / 2
-    sf.write(out, data, sr, subtype="PCM_16")
-    return out
+    """The AWS call as one stereo (agent left) or mono mix file."""
+    from qa.evaluation import mix_tracks
+
+    return mix_tracks(*aws_tracks(call), out_dir / f"aws{call}_{layout}.wav", layout)
 
 
 @pytest.fixture(scope="session")

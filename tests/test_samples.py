@@ -103,6 +103,7 @@ def test_rubric_decisions_agree_with_hand_labels(sample_db):
 
 
 def test_personal_data_spoken_in_samples_is_not_stored(sample_db):
+    from qa.asr import Word
     from qa.pii import find_pii, redact_text
 
     store, _ = sample_db
@@ -114,8 +115,6 @@ def test_personal_data_spoken_in_samples_is_not_stored(sample_db):
             "SELECT evidence_text FROM item_results WHERE call_id = ? AND evidence_text IS NOT NULL", [r["call_id"]])]
         for text in texts:  # nothing the detector recognises is left in what we stored
             assert redact_text(text, r["language"])[1] == [], f"{r['call_id']}: personal data survived"
-        from qa.asr import Word
-
         words = [Word(s, e, t, 1.0) for t, s, e in store.query(
             "SELECT text, start_s, end_s FROM words WHERE call_id = ? ORDER BY idx", [r["call_id"]])]
         assert find_pii(words, r["language"]) == [], f"{r['call_id']}: personal data survived in words"

@@ -12,10 +12,10 @@ import pytest
 from qa.asr import load_model, transcribe
 from qa.audio import load_audio
 from qa.diarization import diarize
-from qa.evaluation import der, read_rttm, read_stm, role_accuracy, role_turns, text_error, track_activity
+from qa.evaluation import der, read_rttm, read_stm, role_accuracy, role_turns, text_error, two_track_reference
 from qa.models import resolve_asr_model
 from qa.pipeline import process_call
-from tests.conftest import mix_aws, shared
+from tests.conftest import aws_tracks, mix_aws, shared
 
 
 @pytest.fixture(scope="module")
@@ -75,18 +75,11 @@ def test_pyannote_sample_diarization_and_transcript(settings):
     assert score.wer <= 0.35
 
 
-def _aws_reference(call: int) -> tuple[list, float]:
-    agent = load_audio(shared("aws_lca", f"Auto_Repairs_{call}_UTC_agent.wav"))
-    caller = load_audio(shared("aws_lca", f"Auto_Repairs_{call}_UTC_caller.wav"))
-    ref = track_activity(agent.mono(), "agent") + track_activity(caller.mono(), "customer")
-    return ref, agent.duration_s
-
-
 def check_aws(call, layout, settings, aws_dir, floor):
     path = mix_aws(call, aws_dir, layout)
     (aws_dir / f"aws{call}_{layout}.json").write_text('{"language": "en", "direction": "inbound"}')
     result = process_call(path, settings)
-    ref, duration = _aws_reference(call)
+    ref, duration = two_track_reference(*aws_tracks(call))
     hyp = role_turns(result)
     roles = role_accuracy(ref, hyp, duration)
     d0, d25 = der(ref, hyp, 0.0), der(ref, hyp, 0.25)
