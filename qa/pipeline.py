@@ -15,6 +15,7 @@ from typing import Any
 
 from qa.asr import AsrOptions, Word, load_model, transcribe
 from qa.audio import Audio, load_audio
+from qa.callfacts import CallEvent
 from qa.config import Settings
 from qa.diarization import Diarization, diarize
 from qa.metadata import CallMetadata, read_metadata
@@ -54,6 +55,10 @@ class CallResult:
     pii: list[PiiSpan]  # what was redacted (kind, time, masked value), never the value itself
     item_results: list[ItemResult]
     call_score: CallScore | None
+    metrics: dict[str, float | None] = field(default_factory=dict)  # conversation metrics and acoustic cues
+    events: list[CallEvent] = field(default_factory=list)  # holds, interruptions
+    profiles: list[Any] = field(default_factory=list)  # customer profile tags (qa.profiles.ProfileTag)
+    sentiment: dict[str, Any] | None = None  # call-level summary (customer trajectory, agent tone)
     stats: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 

@@ -14,6 +14,9 @@ Schema (analysts may query these tables directly; see README "Data model"):
   item_results   rubric item outcomes pass|fail|na with evidence; source auto|reviewer
   call_scores    (call_id, rubric_id, rubric_version) score_pct, auto_failed, band
   failures       every failed attempt, with stage and a readable reason
+  call_metrics   (call_id, name) conversation metrics (talk ratio, interruptions, dead air, ...)
+  call_events    (call_id, idx) timed events: holds, interruptions (kind, start_s, end_s, details)
+  call_profiles  (call_id, profile) customer profile tags with reasons and the handling strategy
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import duckdb
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
@@ -87,7 +90,35 @@ DDL = [
     """CREATE TABLE IF NOT EXISTS failures (
         source_path VARCHAR, content_sha256 VARCHAR, call_id VARCHAR, stage VARCHAR, error VARCHAR,
         failed_at TIMESTAMPTZ)""",
+    """CREATE TABLE IF NOT EXISTS call_metrics (
+        call_id VARCHAR, name VARCHAR, value DOUBLE, PRIMARY KEY (call_id, name))""",
+    """CREATE TABLE IF NOT EXISTS call_events (
+        call_id VARCHAR, idx INTEGER, kind VARCHAR, start_s DOUBLE, end_s DOUBLE, details_json VARCHAR,
+        PRIMARY KEY (call_id, idx))""",
+    """CREATE TABLE IF NOT EXISTS call_profiles (
+        call_id VARCHAR, profile VARCHAR, confidence DOUBLE, reasons_json VARCHAR, strategy VARCHAR,
+        PRIMARY KEY (call_id, profile))""",
+    # schema 2: additive columns for stores made by schema 1
+    "ALTER TABLE utterances ADD COLUMN IF NOT EXISTS sentiment_label VARCHAR",
+    "ALTER TABLE utterances ADD COLUMN IF NOT EXISTS sentiment_score DOUBLE",
+    "ALTER TABLE utterances ADD COLUMN IF NOT EXISTS sentiment_polarity DOUBLE",
+    "ALTER TABLE calls ADD COLUMN IF NOT EXISTS sentiment_json VARCHAR",
 ]
+
+UTTERANCE_COLUMNS = (
+    "call_id, idx, speaker, speaker_role, start_s, end_s, text, confidence,"
+    " sentiment_label, sentiment_score, sentiment_polarity"
+)
+CALL_COLUMNS = (
+    "call_id, source_path, content_sha256, agent_id, agent_name, customer_id, started_at, direction, queue,"
+    " duration_s, language, language_probability, channels, source_sample_rate, codec, diarization_method,"
+    " role_method, role_confidence, asr_model, status, error, error_stage, metadata_json, stats_json,"
+    " sentiment_json, processed_at"
+)
+
+# per-call rows replaced whole when a call is (re)processed; item_results keep reviewer rows
+# and call_scores keep other rubric versions (handled in `_write_scores`)
+CALL_TABLES = ("utterances", "words", "speech_turns", "pii_redactions", "call_metrics", "call_events", "call_profiles")
 
 LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "lock on file")
 
@@ -176,9 +207,12 @@ class Store:
             result.language_probability, result.channels, result.source_sample_rate, result.codec,
             result.diarization_method, result.role_method, result.role_confidence, result.asr_model, "ok", None,
             None, meta.model_dump_json(), json.dumps(result.stats, ensure_ascii=False),
+            json.dumps(result.sentiment) if result.sentiment is not None else None,
         ]
         utt_rows = [
-            [result.call_id, u.idx, u.speaker, u.role, u.start, u.end, u.text, u.confidence] for u in result.utterances
+            [result.call_id, u.idx, u.speaker, u.role, u.start, u.end, u.text, u.confidence,
+             u.sentiment_label, u.sentiment_score, u.sentiment_polarity]
+            for u in result.utterances
         ]
         word_rows = []
         for u in result.utterances:
@@ -187,13 +221,13 @@ class Store:
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                for table in ("utterances", "words", "speech_turns", "pii_redactions", "call_scores"):
+                # scores under other rubric versions stay: they are kept per rubric id + version
+                for table in CALL_TABLES:
                     con.execute(f"DELETE FROM {table} WHERE call_id = ?", [result.call_id])
-                con.execute("DELETE FROM item_results WHERE call_id = ? AND source = 'auto'", [result.call_id])
                 con.execute("DELETE FROM calls WHERE call_id = ?", [result.call_id])
-                con.execute(f"INSERT INTO calls VALUES ({', '.join(['?'] * 24)}, now())", call_row)
+                con.execute(f"INSERT INTO calls ({CALL_COLUMNS}) VALUES ({', '.join(['?'] * 25)}, now())", call_row)
                 if utt_rows:
-                    con.executemany("INSERT INTO utterances VALUES (?, ?, ?, ?, ?, ?, ?, ?)", utt_rows)
+                    con.executemany(f"INSERT INTO utterances ({UTTERANCE_COLUMNS}) VALUES ({', '.join(['?'] * 11)})", utt_rows)
                 if word_rows:
                     con.executemany("INSERT INTO words VALUES (?, ?, ?, ?, ?, ?, ?)", word_rows)
                 pii_rows = [
@@ -205,11 +239,30 @@ class Store:
                 turn_rows = [[result.call_id, i, *row] for i, row in enumerate(result.activity)]
                 if turn_rows:
                     con.executemany("INSERT INTO speech_turns VALUES (?, ?, ?, ?, ?, ?)", turn_rows)
+                self._write_analysis(con, result)
                 self._write_scores(con, result.call_id, result.item_results, result.call_score)
                 con.execute("COMMIT")
             except Exception:
                 con.execute("ROLLBACK")
                 raise
+
+    def _write_analysis(self, con, result) -> None:
+        """Metrics, timed events and customer profiles of a call (rows already deleted by the caller)."""
+        metric_rows = [[result.call_id, k, float(v)] for k, v in sorted(result.metrics.items()) if v is not None]
+        if metric_rows:
+            con.executemany("INSERT INTO call_metrics VALUES (?, ?, ?)", metric_rows)
+        event_rows = [
+            [result.call_id, i, e.kind, e.start_s, e.end_s, json.dumps(e.details, ensure_ascii=False)]
+            for i, e in enumerate(result.events)
+        ]
+        if event_rows:
+            con.executemany("INSERT INTO call_events VALUES (?, ?, ?, ?, ?, ?)", event_rows)
+        profile_rows = [
+            [result.call_id, p.profile, p.confidence, json.dumps(p.reasons, ensure_ascii=False), p.strategy]
+            for p in result.profiles
+        ]
+        if profile_rows:
+            con.executemany("INSERT INTO call_profiles VALUES (?, ?, ?, ?, ?)", profile_rows)
 
     def _write_scores(self, con, call_id: str, items, score) -> None:
         if score is None:

@@ -20,6 +20,9 @@ class Utterance:
     text: str
     confidence: float
     words: list[Word] = field(default_factory=list, repr=False)
+    sentiment_label: str | None = None  # negative | neutral | positive (None: not analysed)
+    sentiment_score: float | None = None  # confidence of the label
+    sentiment_polarity: float | None = None  # P(positive) - P(negative), -1..1
 
 
 def label_words(words: list[Word], diarization: Diarization) -> list[tuple[Word, str | None]]:

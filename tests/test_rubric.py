@@ -29,7 +29,7 @@ def test_default_rubrics_validate_and_their_cases_pass(path):
         ("negative_weight.yaml", ["negative_weight.yaml:11:", "sections.0.items.0.weight", "greater than 0"]),
         ("unknown_check.yaml", ["unknown_check.yaml:11:", "check", "telepathy"]),
         ("duplicate_item.yaml", ["item id 'greet' is used twice"]),
-        ("bad_window.yaml", ["bad_window.yaml:13:", "window", "exactly one of first_s or last_s"]),
+        ("bad_window.yaml", ["bad_window.yaml:13:", "window", "exactly one of first_s, last_s or event"]),
         ("misspelt_field.yaml", ["misspelt_field.yaml:11:", "critcal", "Extra inputs are not permitted"]),
         ("no_sections.yaml", ["no_sections.yaml:5:", "sections", "at least 1 item"]),
     ],

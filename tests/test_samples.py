@@ -127,3 +127,77 @@ def test_personal_data_spoken_in_samples_is_not_stored(sample_db):
     # heard with 9 of its 11 digits); the figure is reported in the issue notes
     print(f"personal data items spoken {spoken}, redactions stored {redacted}")
     assert spoken >= 5 and redacted >= spoken * 0.5
+
+
+def test_rescore_with_a_new_rubric_version_needs_no_transcription(sample_db, tmp_path, monkeypatch, settings):
+    import shutil
+
+    import qa.asr
+    import qa.pipeline
+    from qa.rescore import rescore
+    from qa.rubric.schema import load_rubric, parse_rubric
+
+    store, _ = sample_db
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(store.path, db)
+    copy = Store(db)
+
+    def no_asr(*args, **kwargs):
+        raise AssertionError("re-scoring must not transcribe")
+
+    monkeypatch.setattr(qa.pipeline, "process_call", no_asr)
+    monkeypatch.setattr(qa.asr, "transcribe", no_asr)
+    words_before = copy.query("SELECT count(*), sum(length(text)) FROM words")
+    old = load_rubric(settings.rubric_dir / "tr_inbound.yaml")
+    text = (settings.rubric_dir / "tr_inbound.yaml").read_text(encoding="utf-8")
+    text = text.replace(f'version: "{old.version}"', 'version: "test-next"', 1)
+    new = parse_rubric(text, "edited.yaml")
+    assert new.version == "test-next"
+    outcomes = rescore(copy, settings, new)
+    turkish = {r[0] for r in copy.query("SELECT call_id FROM calls WHERE language = 'tr' AND status = 'ok'")}
+    assert {o.call_id for o in outcomes if o.status == "ok"} == turkish
+    assert all(o.status == "skipped" and "rubric is for 'tr'" in o.reason for o in outcomes if o.call_id not in turkish)
+    for call_id in turkish:  # the old version's score stays beside the new one
+        versions = {v for (v,) in copy.query("SELECT rubric_version FROM call_scores WHERE call_id = ?", [call_id])}
+        assert versions == {old.version, "test-next"}
+        old_items = copy.query("SELECT item_id, outcome FROM item_results WHERE call_id = ? AND rubric_version = ?"
+                               " ORDER BY item_id", [call_id, old.version])
+        new_items = copy.query("SELECT item_id, outcome FROM item_results WHERE call_id = ? AND rubric_version = ?"
+                               " ORDER BY item_id", [call_id, "test-next"])
+        assert old_items == new_items  # same rubric content, same stored analysis -> same decisions
+    assert copy.query("SELECT count(*), sum(length(text)) FROM words") == words_before
+    again = rescore(copy, settings, new)  # idempotent: replaces its own rows
+    assert [o.score_pct for o in again] == [o.score_pct for o in outcomes]
+    assert copy.query("SELECT count(*) FROM call_scores WHERE rubric_version = 'test-next'") == [(len(turkish),)]
+
+
+def test_redacted_audio_export_covers_personal_data(sample_db, tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from qa.export import TONE_HZ, export_redacted
+
+    store, _ = sample_db
+    call_id, n = store.query(
+        "SELECT call_id, count(*) FROM pii_redactions GROUP BY call_id ORDER BY count(*) DESC, call_id LIMIT 1")[0]
+    assert n >= 1
+    source = store.query("SELECT source_path FROM calls WHERE call_id = ?", [call_id])[0][0]
+    result = export_redacted(store, call_id, tmp_path / f"{call_id}.redacted.wav")
+    original, sr = sf.read(source, dtype="float32", always_2d=True)
+    redacted, sr2 = sf.read(result.out_path, dtype="float32", always_2d=True)
+    assert sr2 == sr == result.sample_rate and redacted.shape == original.shape
+    assert result.covered_s > 0 and len(result.ranges) >= 1
+    inside = np.zeros(len(original), dtype=bool)
+    for a, b in result.ranges:
+        inside[int(a * sr):int(np.ceil(b * sr))] = True
+    # outside the ranges the audio is the original (up to 16-bit rounding)
+    assert np.max(np.abs(redacted[~inside] - original[~inside])) < 2e-4
+    # inside, the speech is gone: what is left is a 1 kHz tone
+    a, b = result.ranges[0]
+    seg = redacted[int((a + 0.05) * sr):int((b - 0.05) * sr), 0]
+    spectrum = np.abs(np.fft.rfft(seg))
+    peak_hz = np.argmax(spectrum) * sr / len(seg)
+    assert abs(peak_hz - TONE_HZ) < 15
+    silent = export_redacted(store, call_id, tmp_path / "silent.flac", mode="silence")
+    quiet, _ = sf.read(silent.out_path, dtype="float32", always_2d=True)
+    assert np.max(np.abs(quiet[inside])) == 0.0

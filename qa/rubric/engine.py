@@ -2,8 +2,9 @@
 
 Arithmetic: an item that passes earns its weight, a failed one 0, an N/A one leaves the
 denominator. A section's percentage is its earned/possible weight; the call's is the
-section-weighted mean of applicable sections. A failed `critical` item zeroes the call and
-records why (`auto_failed`). Every result carries its evidence or, for a failure, the reason.
+section-weighted mean of applicable sections. A failed `critical` item zeroes the call
+(`auto_failed`, with the reason recorded) or, with `critical: section`, its section.
+Every result carries its evidence or, for a failure, the reason.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from qa.rubric.matching import best_match
-from qa.rubric.schema import Item, PhraseCheck, Rubric, Section
+from qa.rubric.checks import Outcome, evaluate
+from qa.rubric.schema import Item, Rubric, Section
 
 
 @dataclass
@@ -23,13 +24,32 @@ class CallContext:
     language: str
     direction: str | None = None
     queue: str | None = None
-    facts: dict[str, Any] = field(default_factory=dict)  # metrics and flags usable in applies_when
+    facts: dict[str, Any] = field(default_factory=dict)  # metrics and flags usable in checks and applies_when
     variables: dict[str, list[str]] = field(default_factory=dict)  # e.g. agent_first_name for phrases
+    events: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # e.g. {"hold": [(77.8, 87.8)]}
+    sentiment: dict[str, Any] | None = None  # call-level summary (customer_trajectory, ...)
+    evidence_times: dict[str, tuple[float, float]] = field(default_factory=dict)  # metric -> a moment showing it
+    embedding_model: str = "bundled:e5-small"
 
     def value(self, key: str) -> Any:
         if key in ("direction", "queue", "language"):
             return getattr(self, key)
         return self.facts.get(key)
+
+    def encoder(self):
+        """The (cached) sentence encoder for semantic checks; loaded on first use."""
+        return _encoder(self.embedding_model)
+
+
+_ENCODERS: dict[str, Any] = {}
+
+
+def _encoder(spec: str):
+    if spec not in _ENCODERS:
+        from qa.embeddings import CachedEncoder, get_embedder
+
+        _ENCODERS[spec] = CachedEncoder(get_embedder(spec))
+    return _ENCODERS[spec]
 
 
 @dataclass
@@ -61,83 +81,42 @@ class CallScore:
     sections: dict[str, float | None]
 
 
+def _condition_holds(actual: Any, wanted: Any) -> bool:
+    if isinstance(wanted, dict):  # {min: 1} / {max: 0.5}: a numeric fact within bounds
+        try:
+            value = float(actual)
+        except (TypeError, ValueError):
+            return False
+        lo, hi = wanted.get("min"), wanted.get("max")
+        return (lo is None or value >= lo) and (hi is None or value <= hi)
+    allowed = wanted if isinstance(wanted, list) else [wanted]
+    return actual in allowed
+
+
 def _applies(item: Item, ctx: CallContext) -> tuple[bool, str]:
     for key, wanted in (item.applies_when or {}).items():
         actual = ctx.value(key)
         if actual is None:
             continue  # unknown: assume the item applies
-        allowed = wanted if isinstance(wanted, list) else [wanted]
-        if actual not in allowed:
-            return False, f"not applicable: {key} is {actual!r}, item applies when {key} in {allowed}"
+        if not _condition_holds(actual, wanted):
+            return False, f"not applicable: {key} is {actual!r}, item applies when {key} is {wanted}"
     return True, ""
 
 
-def _in_scope(utterances, check: PhraseCheck, ctx: CallContext):
-    out = []
-    for u in utterances:
-        if check.speaker != "any" and u.role != check.speaker:
-            continue
-        if check.window and check.window.first_s is not None and u.start > check.window.first_s:
-            continue
-        if check.window and check.window.last_s is not None and u.end < ctx.duration_s - check.window.last_s:
-            continue
-        out.append(u)
-    return out
-
-
-def _scope_text(check: PhraseCheck) -> str:
-    who = "anyone" if check.speaker == "any" else f"the {check.speaker}"
-    if check.window is None:
-        return f"{who} (whole call)"
-    if check.window.first_s is not None:
-        return f"{who} in the first {check.window.first_s:g} s"
-    return f"{who} in the last {check.window.last_s:g} s"
-
-
-def _evidence(result: ItemResult, utterance, similarity: float) -> ItemResult:
-    result.evidence_text = utterance.text
-    result.evidence_speaker = utterance.role
-    result.evidence_start_s = utterance.start
-    result.evidence_end_s = utterance.end
-    result.similarity = similarity
-    return result
-
-
-def run_phrase_check(rubric: Rubric, section: Section, item: Item, utterances, ctx: CallContext) -> ItemResult:
-    check = item.check
-    scoped = _in_scope(utterances, check, ctx)
-    by_idx = {u.idx: u for u in scoped}
-    lang = rubric.language
-    base = dict(section_id=section.id, item_id=item.id, max_score=item.weight, critical=item.critical, method="phrases")
-    # forbidden phrases fail the item whatever else was said
-    if check.none:
-        hit = best_match(rubric.expand(check.none, ctx.variables), scoped, lang, check.threshold, reject_negated=True)
-        if hit:
-            res = ItemResult(outcome="fail", score=0.0, reason=f"said a forbidden phrase ~ {hit.phrase!r}", **base)
-            return _evidence(res, by_idx[hit.utterance_idx], hit.similarity)
-    if check.all:
-        found = []
-        for phrase in rubric.expand(check.all, ctx.variables):
-            hit = best_match([phrase], scoped, lang, check.threshold)
-            if hit is None:
-                return ItemResult(
-                    outcome="fail", score=0.0, reason=f"{phrase!r} not said by {_scope_text(check)}", **base
-                )
-            found.append(hit)
-        weakest = min(found, key=lambda h: h.similarity)
-        res = ItemResult(outcome="pass", score=item.weight, reason=f"all {len(found)} phrases said", **base)
-        return _evidence(res, by_idx[weakest.utterance_idx], weakest.similarity)
-    if check.any:
-        phrases = rubric.expand(check.any, ctx.variables)
-        hit = best_match(phrases, scoped, lang, check.threshold)
-        if hit is None:
-            return ItemResult(
-                outcome="fail", score=0.0,
-                reason=f"none of {len(phrases)} expected phrases said by {_scope_text(check)}", **base,
-            )
-        res = ItemResult(outcome="pass", score=item.weight, reason=f"matched {hit.phrase!r}", **base)
-        return _evidence(res, by_idx[hit.utterance_idx], hit.similarity)
-    return ItemResult(outcome="pass", score=item.weight, reason="no forbidden phrase said", **base)
+def item_result(section: Section, item: Item, out: Outcome) -> ItemResult:
+    """An engine outcome as a stored item result (score from the item's weight)."""
+    score = item.weight if out.status == "pass" else 0.0
+    res = ItemResult(
+        section.id, item.id, out.status, score, item.weight if out.status != "na" else 0.0,
+        item.critical_scope is not None, out.method, out.reason, similarity=out.similarity,
+    )
+    if out.utterance is not None:
+        u = out.utterance
+        res.evidence_text, res.evidence_speaker = u.text, u.role
+        res.evidence_start_s, res.evidence_end_s = u.start, u.end
+    elif out.at is not None:
+        res.evidence_start_s, res.evidence_end_s = out.at
+    return res
 
 
 def call_variables(agent_name: str | None) -> dict[str, list[str]]:
@@ -153,16 +132,18 @@ def score_call(rubric: Rubric, utterances, ctx: CallContext) -> tuple[list[ItemR
     for section, item in rubric.items():
         ok, why = _applies(item, ctx)
         if not ok:
-            results.append(ItemResult(section.id, item.id, "na", 0.0, 0.0, item.critical, "applies_when", why))
+            results.append(item_result(section, item, Outcome("na", why, "applies_when")))
             continue
-        results.append(run_phrase_check(rubric, section, item, utterances, ctx))
+        results.append(item_result(section, item, evaluate(item.check, rubric, utterances, ctx)))
     return results, aggregate(rubric, results)
 
 
 def aggregate(rubric: Rubric, results: list[ItemResult]) -> CallScore:
     """Section and call percentages from item results (reviewer overrides included when passed in)."""
+    scope = {item.id: item.critical_scope for _, item in rubric.items()}
     sections: dict[str, float | None] = {}
     num = den = 0.0
+    reasons: list[str] = []
     for section in rubric.sections:
         rs = [r for r in results if r.section_id == section.id and r.outcome != "na"]
         possible = sum(r.max_score for r in rs)
@@ -170,16 +151,19 @@ def aggregate(rubric: Rubric, results: list[ItemResult]) -> CallScore:
             sections[section.id] = None
             continue
         pct = 100.0 * sum(r.score for r in rs) / possible
+        zeroing = [r for r in rs if r.outcome == "fail" and scope.get(r.item_id) == "section"]
+        if zeroing:
+            pct = 0.0
+            reasons.append(f"section {section.id} zeroed by " + ", ".join(f"{r.item_id} ({r.reason})" for r in zeroing))
         sections[section.id] = round(pct, 1)
         num += section.weight * pct
         den += section.weight
-    critical = [r for r in results if r.critical and r.outcome == "fail"]
+    critical = [r for r in results if r.outcome == "fail" and scope.get(r.item_id, "call" if r.critical else None) == "call"]
     if den == 0:
         return CallScore(rubric.id, rubric.version, None, False, None, "no applicable items", sections)
     pct = round(num / den, 1)
-    reason = ""
     if critical:
-        reason = "critical item failed: " + ", ".join(f"{r.item_id} ({r.reason})" for r in critical)
+        reasons.insert(0, "critical item failed: " + ", ".join(f"{r.item_id} ({r.reason})" for r in critical))
         pct = 0.0
     band = next((b.name for b in sorted(rubric.bands, key=lambda b: -b.min_pct) if pct >= b.min_pct), None)
-    return CallScore(rubric.id, rubric.version, pct, bool(critical), band, reason, sections)
+    return CallScore(rubric.id, rubric.version, pct, bool(critical), band, "; ".join(reasons), sections)

@@ -1,7 +1,8 @@
 """The rubric file format (pydantic models) and a loader whose errors name file, line and field.
 
-A rubric has sections of items; each item has one check, a weight, optional `critical`
-and `applies_when`. Scores are keyed by rubric id + version: editing a rubric means a new
+A rubric has sections of items; each item has one check (phrases, regex, fuzzy, semantic,
+metric, sentiment, or all_of / any_of of those), a weight, optional `critical` (call or
+section scope) and `applies_when` (conditions on call facts that make the item N/A). Scores are keyed by rubric id + version: editing a rubric means a new
 version, and scores under the old version stay. `variables` (e.g. company names) expand
 `{name}` placeholders in phrases so one rubric serves several brands.
 """
@@ -28,28 +29,50 @@ class _Strict(BaseModel):
 
 
 class Window(_Strict):
-    """Restrict a check to the first or last N seconds of the call."""
+    """Where in the call a check looks: the first / last N seconds, or around an event.
+
+    `{first_s: 30}`, `{last_s: 60}`, `{event: hold, before_s: 30}` (the 30 s before each hold
+    starts) or `{event: hold, after_s: 30}` (the 30 s after each hold ends). An event window
+    is checked once per event; a call without the event makes the item N/A.
+    """
 
     first_s: float | None = Field(None, gt=0)
     last_s: float | None = Field(None, gt=0)
+    event: str | None = Field(None, pattern=_ID)
+    before_s: float | None = Field(None, gt=0)
+    after_s: float | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _one(self) -> "Window":
-        if (self.first_s is None) == (self.last_s is None):
-            raise ValueError("give exactly one of first_s or last_s")
+        kinds = [self.first_s is not None, self.last_s is not None, self.event is not None]
+        if sum(kinds) != 1:
+            raise ValueError("give exactly one of first_s, last_s or event")
+        if self.event is not None and (self.before_s is None) == (self.after_s is None):
+            raise ValueError("an event window needs exactly one of before_s or after_s")
+        if self.event is None and (self.before_s is not None or self.after_s is not None):
+            raise ValueError("before_s / after_s only go with an event")
         return self
 
 
-class PhraseCheck(_Strict):
-    """Pass when the scoped speaker says any / all of the phrases (and none of `none`)."""
-
-    type: Literal["phrases"]
+class _Scoped(_Strict):
     speaker: Speaker = "agent"
     window: Window | None = None
+
+
+class PhraseCheck(_Scoped):
+    """Pass when the scoped speaker says any / all of the phrases (and none of `none`).
+
+    Matching is token-level and fuzzy (Turkish-aware, suffixes allowed). With `semantic`
+    set, an utterance whose meaning is that close (cosine, 0-1) to a phrase also counts
+    when no phrase matched word for word.
+    """
+
+    type: Literal["phrases"]
     any: list[str] = []
     all: list[str] = []
     none: list[str] = []
     threshold: float = Field(82.0, ge=50, le=100, description="fuzzy similarity 0-100 needed for a match")
+    semantic: float | None = Field(None, gt=0, le=1, description="cosine similarity for a semantic fallback")
 
     @model_validator(mode="after")
     def _some(self) -> "PhraseCheck":
@@ -58,7 +81,122 @@ class PhraseCheck(_Strict):
         return self
 
 
-Check = Annotated[Union[PhraseCheck], Field(discriminator="type")]
+class RegexCheck(_Scoped):
+    """Pass when any pattern matches an utterance (and no `none` pattern does).
+
+    Patterns run on the utterance lower-cased with Turkish rules (NFC, punctuation kept).
+    """
+
+    type: Literal["regex"]
+    any: list[str] = []
+    none: list[str] = []
+
+    @model_validator(mode="after")
+    def _compile(self) -> "RegexCheck":
+        if not (self.any or self.none):
+            raise ValueError("a regex check needs at least one of any or none")
+        for pattern in self.any + self.none:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {exc}") from None
+        return self
+
+
+class FuzzyCheck(_Scoped):
+    """Character-level fuzzy matching (rapidfuzz) of whole phrases against utterances."""
+
+    type: Literal["fuzzy"]
+    any: list[str] = []
+    none: list[str] = []
+    threshold: float = Field(85.0, ge=50, le=100)
+    scorer: Literal["partial_ratio", "token_set_ratio", "WRatio"] = "partial_ratio"
+
+    @model_validator(mode="after")
+    def _some(self) -> "FuzzyCheck":
+        if not (self.any or self.none):
+            raise ValueError("a fuzzy check needs at least one of any or none")
+        return self
+
+
+class SemanticCheck(_Scoped):
+    """Pass when an utterance means what one of the example sentences means (sentence embeddings)."""
+
+    type: Literal["semantic"]
+    any: list[str] = []
+    none: list[str] = []
+    threshold: float = Field(0.9, gt=0, le=1, description="cosine similarity 0-1")
+
+    @model_validator(mode="after")
+    def _some(self) -> "SemanticCheck":
+        if not (self.any or self.none):
+            raise ValueError("a semantic check needs example sentences in any or none")
+        return self
+
+
+class _Bounds(_Strict):
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _bound(self):
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
+class MetricCheck(_Bounds):
+    """Pass when a conversation metric (e.g. `interruptions_by_agent`) lies within [min, max]."""
+
+    type: Literal["metric"]
+    metric: str = Field(pattern=_ID)
+
+
+class SentimentCheck(_Scoped):
+    """A condition on the sentiment of the scoped utterances, or on the customer's trajectory.
+
+    `measure`: mean_polarity (-1..1), negative_share / positive_share (0..1) with min/max,
+    or trajectory with `allowed` (improved | steady | worsened).
+    """
+
+    type: Literal["sentiment"]
+    measure: Literal["mean_polarity", "negative_share", "positive_share", "trajectory"]
+    min: float | None = None
+    max: float | None = None
+    allowed: list[Literal["improved", "steady", "worsened"]] = []
+
+    @model_validator(mode="after")
+    def _bound(self) -> "SentimentCheck":
+        if self.measure == "trajectory":
+            if not self.allowed:
+                raise ValueError("a trajectory condition needs `allowed`, e.g. [improved, steady]")
+        elif self.min is None and self.max is None:
+            raise ValueError(f"a {self.measure} condition needs min, max or both")
+        return self
+
+
+class AllOf(_Strict):
+    """Pass when every sub-check passes (N/A sub-checks are ignored)."""
+
+    type: Literal["all_of"]
+    checks: list["Check"] = Field(min_length=2)
+
+
+class AnyOf(_Strict):
+    """Pass when at least one sub-check passes."""
+
+    type: Literal["any_of"]
+    checks: list["Check"] = Field(min_length=2)
+
+
+Check = Annotated[
+    Union[PhraseCheck, RegexCheck, FuzzyCheck, SemanticCheck, MetricCheck, SentimentCheck, AllOf, AnyOf],
+    Field(discriminator="type"),
+]
+AllOf.model_rebuild()
+AnyOf.model_rebuild()
 
 
 class Item(_Strict):
@@ -66,10 +204,17 @@ class Item(_Strict):
     title: str
     description: str = ""
     weight: float = Field(1.0, gt=0)
-    critical: bool = False
+    # true / "call": failing it zeroes the call; "section": it zeroes its section
+    critical: bool | Literal["call", "section"] = False
     applies_when: dict[str, Any] | None = None
     check: Check
     coaching: str = ""
+
+    @property
+    def critical_scope(self) -> str | None:
+        if self.critical is True or self.critical == "call":
+            return "call"
+        return "section" if self.critical == "section" else None
 
 
 class Section(_Strict):

@@ -1,7 +1,8 @@
 """Rubric self-tests: the `tests:` cases a rubric file carries, run against the real engine.
 
-A case gives utterances (role, start, end, text), optional call facts (duration, direction,
-queue, metrics), and the expected outcome of some items:
+A case gives utterances (role, start, end, text, optional sentiment), optional call facts
+(duration, direction, queue, metrics as `facts`, `events` such as holds, `call_sentiment`),
+and the expected outcome of some items:
 
   tests:
     - name: greeting with company name
@@ -30,6 +31,11 @@ class _CaseUtterance(BaseModel):
     start: float = Field(ge=0)
     end: float = Field(ge=0)
     text: str
+    sentiment: str | None = Field(None, pattern="^(negative|neutral|positive)$")
+    polarity: float | None = Field(None, ge=-1, le=1)
+
+
+_POLARITY = {"negative": -0.8, "neutral": 0.0, "positive": 0.8}
 
 
 class RubricCase(BaseModel):
@@ -38,7 +44,9 @@ class RubricCase(BaseModel):
     duration_s: float | None = None
     direction: str | None = None
     queue: str | None = None
-    facts: dict[str, Any] = {}
+    facts: dict[str, Any] = {}  # conversation metrics and flags, e.g. {interruptions_by_agent: 2}
+    events: dict[str, list[tuple[float, float]]] = {}  # e.g. {hold: [[60, 75]]}
+    call_sentiment: dict[str, Any] | None = None  # e.g. {customer_trajectory: improved}
     agent_name: str | None = None
     utterances: list[_CaseUtterance] = []
     expect: dict[str, str]
@@ -60,12 +68,17 @@ def run_case(rubric: Rubric, raw: dict[str, Any], index: int, source: str) -> Ca
     except ValidationError as exc:
         msgs = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         return CaseResult(source, f"tests[{index}]", False, [f"malformed test case: {m}" for m in msgs])
-    utterances = [
-        Utterance(i, u.role, u.role, u.start, u.end, u.text, 1.0) for i, u in enumerate(case.utterances)
-    ]
+    utterances = []
+    for i, u in enumerate(case.utterances):
+        polarity = u.polarity if u.polarity is not None else _POLARITY.get(u.sentiment or "", None)
+        utterances.append(Utterance(
+            i, u.role, u.role, u.start, u.end, u.text, 1.0,
+            sentiment_label=u.sentiment, sentiment_score=1.0 if u.sentiment else None, sentiment_polarity=polarity,
+        ))
     duration = case.duration_s or max([u.end for u in utterances] + [1.0])
     ctx = CallContext(
-        duration, rubric.language, case.direction, case.queue, dict(case.facts), call_variables(case.agent_name)
+        duration, rubric.language, case.direction, case.queue, dict(case.facts), call_variables(case.agent_name),
+        events={k: [tuple(e) for e in v] for k, v in case.events.items()}, sentiment=case.call_sentiment,
     )
     results, score = score_call(rubric, utterances, ctx)
     by_id = {r.item_id: r for r in results}
