@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # pip looks in /opt/wheels (where these machines keep the CPU build of torch) when it exists
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
-.PHONY: install models run test test-slow test-all dashboard clean samples
+.PHONY: install models run test test-slow test-all dashboard clean samples eval bench
 
 install: $(STAMP)
 
@@ -40,6 +40,14 @@ test-slow: models
 
 test-all: models
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# accuracy on recordings with ground truth -> runs/eval/eval.{json,md}
+eval: models
+	$(BIN)/callqa eval --out runs/eval
+
+# speed and memory against bare faster-whisper, measured in the same run -> benchmarks/results/
+bench: models
+	$(BIN)/python -m benchmarks.run_all
 
 dashboard: install
 	$(BIN)/callqa dashboard --db $(DB)
