@@ -58,6 +58,10 @@ def test_a_failing_embedded_case_is_reported():
         ("i'm sorry", "Of course, I'm so sorry for the inconvenience", "en", 90, 100),
         ("başka yardımcı olabileceğim bir konu var mı", "faturanız yarın gelecek", "tr", 0, 60),
         ("thank you for calling", "the car is making a noise", "en", 0, 60),
+        # a short utterance inside a longer phrase is not that phrase
+        ("are you sure", "Sure.", "en", 0, 60),
+        ("beklediğiniz için teşekkürler", "Teşekkürler.", "tr", 0, 60),
+        ("hoş geldiniz", "hoşgeldiniz", "tr", 82, 100),
     ],
 )
 def test_phrase_similarity(phrase, text, language, at_least, at_most):

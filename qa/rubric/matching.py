@@ -38,6 +38,7 @@ def phrase_similarity(phrase: str, text: str, language: str) -> tuple[float, tup
     if not p_tokens or not u_tokens:
         return 0.0, (0, 0)
     n = len(p_tokens)
+    p_joined = " ".join(p_tokens)
     weights = [len(t) for t in p_tokens]
     total = sum(weights)
     best, span = 0.0, (0, 0)
@@ -52,9 +53,12 @@ def phrase_similarity(phrase: str, text: str, language: str) -> tuple[float, tup
                 window2 = longer[:skip] + longer[skip + 1 :]
                 s2 = sum(w * _token_sim(p, u) for p, u, w in zip(p_tokens, window2, weights)) / total - 4
                 score = max(score, s2)
-        if n > 1:  # ASR may split or join words: also compare the joined strings
-            joined = " ".join(u_tokens[i : i + n + 1])
-            score = max(score, fuzz.partial_ratio(" ".join(p_tokens), joined) - 3)
+        joined = " ".join(u_tokens[i : i + n + 1])
+        # ASR may split or join words: also compare the joined strings, but only when the
+        # utterance is about as long as the phrase (partial_ratio would otherwise score a
+        # short "sure" 100 against "are you sure")
+        if n > 1 and len(joined) >= 0.85 * len(p_joined):
+            score = max(score, fuzz.partial_ratio(p_joined, joined) - 3)
         if score > best:
             best, span = score, (i, min(i + n, len(u_tokens)))
     return round(best, 1), span
