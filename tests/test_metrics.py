@@ -186,3 +186,58 @@ def test_interval_helpers():
     assert merge_intervals([(5, 6), (0, 2), (1, 3), (3.2, 4)], gap=0.3) == [(0, 4), (5, 6)]
     assert subtract_intervals([(0, 10)], [(2, 3), (5, 12)]) == [(0, 2), (3, 5)]
     assert intersect_total([(0, 5), (6, 8)], [(4, 7)]) == pytest.approx(2.0)
+
+
+# ---------------------------------------------------------------- acoustic cues (qa.acoustics)
+
+
+def _tone(freq: float, seconds: float, sr: int = 16000, amp: float = 0.1):
+    import numpy as np
+
+    t = np.arange(int(seconds * sr)) / sr
+    return (amp * np.sin(2 * np.pi * freq * t)).astype("float32")
+
+
+def test_acoustic_cues_known_tone_and_raised_share():
+    import numpy as np
+
+    from qa.acoustics import acoustic_cues
+
+    sr = 16000
+    # 16 s at one level, then 4 s at +12 dB: a fifth of the frames are "raised"
+    x = np.concatenate([_tone(220, 16, amp=0.05), _tone(220, 4, amp=0.05 * 10 ** (12 / 20))])
+    c = acoustic_cues(x, sr, [(0.0, 20.0)])
+    assert c.pitch_median_hz == pytest.approx(220, rel=0.02)
+    assert c.pitch_std_st < 0.2
+    assert c.raised_share == pytest.approx(0.2, abs=0.02)
+    assert c.level_db_median == pytest.approx(20 * np.log10(0.05 / np.sqrt(2)), abs=0.5)
+    # only the turns are analysed, and max_seconds caps them
+    assert acoustic_cues(x, sr, [(0.0, 20.0)], max_seconds=10).raised_share == 0.0
+
+
+def test_acoustic_cues_none_with_too_little_speech():
+    from qa.acoustics import acoustic_cues
+
+    c = acoustic_cues(_tone(200, 10), 16000, [(0.0, 2.0)])
+    assert c.speech_s == pytest.approx(2.0, abs=0.1)
+    assert all(v is None for k, v in c.as_dict().items() if k != "speech_s")
+
+
+def test_acoustic_cues_on_a_sample_call_angry_customer_is_louder():
+    """tr_angry_03 (mono): the customer was rendered +5 dB louder and with a higher pitch setting
+    than his voice's default; the agent is the female MBROLA voice (higher pitch)."""
+    import json
+
+    from qa.acoustics import acoustic_cues
+    from qa.audio import load_audio
+    from tests.conftest import SAMPLES
+
+    ref = json.loads((SAMPLES / "reference" / "tr_angry_03.json").read_text(encoding="utf-8"))
+    audio = load_audio(SAMPLES / "tr_angry_03.mp3")
+    cues = {
+        role: acoustic_cues(audio.mono(), audio.sample_rate,
+                            [(t["start_s"], t["end_s"]) for t in ref["turns"] if t["role"] == role])
+        for role in ("agent", "customer")
+    }
+    assert cues["customer"].level_db_median > cues["agent"].level_db_median + 1.0
+    assert cues["agent"].pitch_median_hz > 1.3 * cues["customer"].pitch_median_hz
