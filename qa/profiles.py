@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from qa.rubric.matching import best_match
+from qa.rubric.matching import best_match, negated
 from qa.text import fold
 
 DATA = Path(__file__).resolve().parent / "profiles_data" / "profiles.yaml"
@@ -126,7 +126,9 @@ def _phrase_cues(cues: _Cues, profile: Profile, utterances: Sequence[Any], langu
             continue
         folded = fold(u.text, language)
         for rx in patterns:
-            if rx.search(folded):
+            found = rx.search(folded)
+            span = (len(folded[: found.start()].split()), len(folded[: found.end()].split())) if found else (0, 0)
+            if found and not negated(found.group(0), u.text, span, language):
                 cues.add(profile.id, profile.phrase_weight, f"customer wording matches the {profile.id} pattern /{rx.pattern}/",
                          _utt_evidence(u, pattern=rx.pattern))
                 hits += 1
