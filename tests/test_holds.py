@@ -88,6 +88,14 @@ def test_customer_saying_wait_is_not_an_announcement():
     assert detect_holds(activity, utts, duration, "tr") == []
 
 
+def test_a_bare_thanks_is_not_thanking_for_the_wait():
+    # "thanks" alone after the hold must not count as "thanks for holding" (short-utterance guard)
+    activity, utts, duration, _ = call([("agent", "may i put you on hold"), ("customer", "sure")],
+                                       [("agent", "thanks"), ("customer", "okay")], 12.0)
+    (h,) = detect_holds(activity, utts, duration, "en")
+    assert h.asked_permission and not h.thanked_after
+
+
 def test_word_less_speech_turn_is_not_busy():
     activity, utts, _, (gs, ge) = call([("agent", "please hold")], [("agent", "thanks for holding")], 12.0, True)
     busy = busy_intervals(activity, utts)

@@ -104,6 +104,12 @@ def test_customer_phrases_only_count_from_the_customer():
     assert "hasty" not in {t.profile for t in tag_profiles({}, utts, "tr")}
 
 
+def test_one_word_answers_do_not_match_longer_phrases():
+    # "Sure." is inside "are you sure" and "i'm not sure i understand", but says neither
+    utts = dialogue(("agent", "can I have your date of birth"), ("customer", "Sure."), ("customer", "Really."))
+    assert tag_profiles({}, utts, "en", min_confidence=0.0) == []
+
+
 def test_negated_phrase_does_not_count():
     utts = dialogue(("customer", "I'm not in a hurry, take your time"))
     assert "hasty" not in {t.profile for t in tag_profiles({}, utts, "en")}
