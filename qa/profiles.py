@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from qa.holds import match_phrases
+from qa.rubric.matching import best_match
 from qa.rubric.matching import negated
 from qa.text import fold
 
@@ -119,7 +119,7 @@ def _phrase_cues(cues: _Cues, profile: Profile, utterances: Sequence[Any], langu
     for u in utterances:
         if hits >= MAX_PHRASE_EVIDENCE:
             break
-        m = match_phrases(phrases, [u], language, threshold, reject_negated=True) if phrases else None
+        m = best_match(phrases, [u], language, threshold, reject_negated=True) if phrases else None
         if m is not None:
             cues.add(profile.id, profile.phrase_weight, f'customer said something like "{m.phrase}"',
                      _utt_evidence(u, phrase=m.phrase, similarity=m.similarity))
@@ -152,7 +152,7 @@ def _agent_phrase_cues(cues: _Cues, profile: Profile, agent: Sequence[Any], lang
         return
     hits = 0
     for u in agent:
-        m = match_phrases(phrases, [u], language, threshold, reject_negated=True)
+        m = best_match(phrases, [u], language, threshold, reject_negated=True)
         if m is not None and hits < MAX_PHRASE_EVIDENCE:
             cues.add(profile.id, profile.phrase_weight, f'the agent said something like "{m.phrase}"',
                      _utt_evidence(u, phrase=m.phrase, similarity=m.similarity))
