@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="accuracy on recordings with ground truth (JSON + markdown)")
     p.add_argument("--shared-data", default=str(prefect_env.PROJECT_ROOT.parent / "shared" / "data"),
                    help="folder with the evaluation recordings (default ../shared/data)")
-    p.add_argument("--suite", action="append", choices=["roles", "pyannote", "asr", "rubric"],
+    p.add_argument("--suite", action="append", choices=["roles", "pyannote", "asr", "rubric", "sentiment", "conversation"],
                    help="run only these suites (repeatable)")
     p.add_argument("--out", default="runs/eval", help="output folder (default runs/eval)")
     p.set_defaults(func=cmd_eval)

@@ -8,6 +8,10 @@ Suites (each optional, skipped with a reason when its data is absent):
   asr        WER/CER on clips with a reference transcript (jfk; the sample calls' scripts).
   rubric     agreement of item outcomes with the hand labels of the sample calls; false
              auto-fails (a critical failure the labels say did not happen) counted apart.
+  sentiment  accuracy and macro-F1 of the configured sentiment backend on the held-out labelled
+             call utterances (tests/data/sentiment) and the sample calls' per-turn labels.
+  conversation  holds found / missed / false against the sample calls' reference holds, and
+             customer-profile precision/recall against their reference profiles.
 Results are a JSON-able dict; `to_markdown` renders the tables shown in the README.
 """
 
@@ -27,7 +31,7 @@ from qa.evaluation import (
 )
 from qa.pipeline import process_call
 
-SUITES = ("roles", "pyannote", "asr", "rubric")
+SUITES = ("roles", "pyannote", "asr", "rubric", "sentiment", "conversation")
 
 
 def _text(result) -> str:
@@ -128,6 +132,29 @@ def eval_rubric(settings: Settings, samples: Path, cache: dict) -> dict[str, Any
             "false_auto_fails": false_auto_fails}
 
 
+def eval_sentiment(settings: Settings) -> list[dict[str, Any]]:
+    from qa.sentiment.evaluate import eval_sentiment_suite
+
+    rows = eval_sentiment_suite(settings.sentiment, settings.embedding_model)
+    return [{k: v for k, v in r.items() if k not in ("errors",)} for r in rows]
+
+
+def eval_conversation(settings: Settings, samples: Path, cache: dict) -> dict[str, Any]:
+    from qa.holds import match_holds
+    from qa.profiles import evaluate_profiles
+
+    holds = {"found": 0, "missed": 0, "false": 0}
+    predicted, reference = {}, {}
+    for ref, result in _sample_results(settings, samples, cache):
+        got = [(e.start_s, e.end_s) for e in result.events if e.kind == "hold"]
+        want = [(h["start_s"], h["end_s"]) for h in ref.get("holds", [])]
+        for k, v in match_holds(got, want).items():
+            holds[k] = holds.get(k, 0) + v
+        predicted[ref["call_id"]] = [p.profile for p in result.profiles]
+        reference[ref["call_id"]] = ref.get("customer_profiles", [])
+    return {"holds": holds, "profiles": evaluate_profiles(predicted, reference)}
+
+
 def run_eval(settings: Settings, shared: Path, samples: Path, work: Path, suites=SUITES) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     cache: dict = {}
@@ -136,7 +163,8 @@ def run_eval(settings: Settings, shared: Path, samples: Path, work: Path, suites
         "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
                     "cores": __import__("os").cpu_count()},
         "settings": {"asr_model": settings.asr_model, "compute_type": settings.asr_compute_type,
-                     "threads": settings.asr_threads, "beam_size": settings.asr_beam_size},
+                     "threads": settings.asr_threads, "beam_size": settings.asr_beam_size,
+                     "sentiment": settings.sentiment, "embedding_model": settings.embedding_model},
     }
     if "roles" in suites:
         out["roles"] = eval_roles(settings, shared, work)
@@ -146,6 +174,10 @@ def run_eval(settings: Settings, shared: Path, samples: Path, work: Path, suites
         out["asr"] = eval_asr(settings, shared, samples, cache)
     if "rubric" in suites:
         out["rubric"] = eval_rubric(settings, samples, cache)
+    if "sentiment" in suites:
+        out["sentiment"] = eval_sentiment(settings)
+    if "conversation" in suites:
+        out["conversation"] = eval_conversation(settings, samples, cache)
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
 
@@ -179,4 +211,17 @@ def to_markdown(res: dict[str, Any]) -> str:
         parts += [f"\n**Rubric decisions vs hand labels**: agreement {r['agreement']} over {r['decisions']} decisions; "
                   f"false auto-fails: {len(r['false_auto_fails'])}\n",
                   _table(rows, ["item", "decisions", "agreement", "fail precision", "fail recall"])]
+    if res.get("sentiment"):
+        rows = [{"set": r["set"], "language": r["language"], "n": r["n"], "accuracy": r["accuracy"],
+                 "macro_f1": r["macro_f1"]} for r in res["sentiment"]]
+        parts += [f"\n**Sentiment** ({res['settings'].get('sentiment', '')})\n",
+                  _table(rows, ["set", "language", "n", "accuracy", "macro_f1"])]
+    if res.get("conversation"):
+        c = res["conversation"]
+        h, micro = c["holds"], c["profiles"]["micro"]
+        rows = [{"profile": k, "tp": v["tp"], "fp": v["fp"], "fn": v["fn"], "precision": v["precision"],
+                 "recall": v["recall"]} for k, v in c["profiles"]["per_profile"].items()]
+        parts += [f"\n**Holds** (sample calls): found {h['found']}, missed {h['missed']}, false {h['false']}\n",
+                  f"**Customer profiles** (sample calls): micro precision {micro['precision']}, recall {micro['recall']}\n",
+                  _table(rows, ["profile", "tp", "fp", "fn", "precision", "recall"])]
     return "\n".join(parts) + "\n"
