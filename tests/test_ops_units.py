@@ -126,6 +126,7 @@ def test_quarantine_moves_file_sidecar_and_reason(tmp_path):
 
 def test_process_task_quarantines_bad_files_only(tmp_path, tmp_settings):
     from pipelines.flows import process_call_task
+    from pipelines.worker import shutdown_workers
 
     inbox, q = tmp_path / "inbox", tmp_path / "quarantine"
     inbox.mkdir()
@@ -135,7 +136,10 @@ def test_process_task_quarantines_bad_files_only(tmp_path, tmp_settings):
     from qa.store import Store
 
     Store(tmp_settings.db).init()
-    out = process_call_task.fn(str(inbox / "empty.mp3"), cfg)
+    try:
+        out = process_call_task.fn(str(inbox / "empty.mp3"), cfg)
+    finally:
+        shutdown_workers()
     assert (out["status"], out["stage"]) == ("failed", "decode")
     assert sorted(p.name for p in q.iterdir()) == ["empty.json", "empty.mp3", "empty.mp3.reason.txt"]
     assert list(inbox.iterdir()) == []
