@@ -29,8 +29,8 @@ import pandas as pd
 
 from dashboards.fmt import flag, is_missing
 from dashboards.rubric_info import default_rubric_dir, rubric_info
-from qa.reviews import Review, ReviewStore, reviewed_score
-from qa.rubric.engine import CallScore, ItemResult
+from qa.reviews import Review, ReviewStore, apply_reviews, reviewed_score
+from qa.rubric.engine import CallScore, ItemResult, aggregate
 from qa.rubric.schema import Rubric, RubricError, find_rubric, load_rubric
 from qa.store import Store, StoreBusy
 
@@ -465,6 +465,23 @@ def _overlay_reviews(items: pd.DataFrame, reviews: dict[str, Review], rubric: Ru
     return items
 
 
+def _auto_items(db: str | Path, keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], list[ItemResult]]:
+    """Automatic item results of several scorings, in one query."""
+    if not keys:
+        return {}
+    marks = ", ".join(["(?, ?, ?)"] * len(keys))
+    rows = _frame(db, f"""SELECT call_id, rubric_id, rubric_version, section_id, item_id, outcome, score, max_score,
+                                critical, method, reason FROM item_results
+                         WHERE source = 'auto' AND (call_id, rubric_id, rubric_version) IN ({marks})""",
+                  [v for k in keys for v in k], [])
+    out: dict[tuple[str, str, str], list[ItemResult]] = {}
+    for r in rows.itertuples():
+        out.setdefault((str(r.call_id), str(r.rubric_id), str(r.rubric_version)), []).append(ItemResult(
+            r.section_id, r.item_id, r.outcome, float(r.score or 0), float(r.max_score or 0), bool(r.critical),
+            r.method or "", r.reason or ""))
+    return out
+
+
 def reviewed_call_score(
     db: str | Path, call_id: str, rubric_id: str, rubric_version: str, rubric_dir: str | Path | None = None,
     reviews: dict[str, Review] | None = None,
@@ -476,12 +493,8 @@ def reviewed_call_score(
     rubric = _load_rubric(rubric_id, rubric_version, rubric_dir)
     if rubric is None:
         return None
-    rows = _frame(db, """SELECT section_id, item_id, outcome, score, max_score, critical, method, reason
-                         FROM item_results WHERE call_id = ? AND rubric_id = ? AND rubric_version = ? AND source = 'auto'""",
-                  [call_id, str(rubric_id), str(rubric_version)], [])
-    results = [ItemResult(r.section_id, r.item_id, r.outcome, float(r.score or 0), float(r.max_score or 0),
-                          bool(r.critical), r.method or "", r.reason or "") for r in rows.itertuples()]
-    return reviewed_score(rubric, results, reviews)
+    key = (str(call_id), str(rubric_id), str(rubric_version))
+    return reviewed_score(rubric, _auto_items(db, [key]).get(key, []), reviews)
 
 
 def _with_review_scores(db: str | Path, calls: pd.DataFrame, rubric_dir: str | Path | None = None) -> pd.DataFrame:
@@ -494,15 +507,17 @@ def _with_review_scores(db: str | Path, calls: pd.DataFrame, rubric_dir: str | P
     latest = _reviews(db).latest_all()
     if not latest:
         return calls
+    keys = [(str(c), str(r), str(v)) for c, r, v in zip(calls["call_id"], calls["rubric_id"], calls["rubric_version"])]
+    items = _auto_items(db, [k for k in keys if k in latest])
     calls = calls.astype({"band": object, "auto_fail_reason": object, "auto_failed": object, "failed_items": object})
-    for i, call_id, rid, ver in zip(calls.index, calls["call_id"], calls["rubric_id"], calls["rubric_version"]):
-        reviews = latest.get((str(call_id), str(rid), str(ver)))
-        score = reviewed_call_score(db, call_id, rid, ver, rubric_dir, reviews) if reviews else None
-        if score is None:
+    for i, key in zip(calls.index, keys):
+        rubric = _load_rubric(key[1], key[2], rubric_dir) if key in latest else None
+        if rubric is None:
             continue
-        items = get_item_results(db, call_id, rid, ver, rubric_dir)
+        results = apply_reviews(rubric, items.get(key, []), latest[key])
+        score = aggregate(rubric, results)
         calls.at[i, "score_pct"], calls.at[i, "band"] = score.score_pct, score.band
         calls.at[i, "auto_failed"], calls.at[i, "auto_fail_reason"] = score.auto_failed, score.reason
-        calls.at[i, "failed_items"] = int((items["outcome"] == "fail").sum())
+        calls.at[i, "failed_items"] = sum(r.outcome == "fail" for r in results)
         calls.at[i, "reviewed"] = True
     return calls
