@@ -209,3 +209,20 @@ def test_make_task_runner(kind, cls):
     assert type(make_task_runner(kind, 2)).__name__ == cls
     with pytest.raises(ValueError, match="unknown runner"):
         make_task_runner("celery", 2)
+
+
+def test_processes_runner_runs_the_batch_and_records_failures(prefect_harness, tmp_path, tmp_settings):
+    """The process-pool runner end to end on files that fail fast (no model needed)."""
+    from pipelines.flows import run_batch
+    from qa.store import Store
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "empty.wav").write_bytes(b"")
+    (inbox / "junk.mp3").write_bytes(b"ID3 not really an mp3" * 10)
+    outcomes = run_batch([str(inbox)], tmp_settings, runner="processes", workers=2, progress=False)
+    assert sorted((o["call_id"], o["status"], o["stage"]) for o in outcomes) == [
+        ("empty", "failed", "decode"), ("junk", "failed", "decode")]
+    store = Store(tmp_settings.db)
+    assert store.query("SELECT call_id FROM failures ORDER BY 1") == [("empty",), ("junk",)]
+    assert store.query("SELECT status, calls_total, calls_failed FROM runs") == [("completed", 2, 2)]
