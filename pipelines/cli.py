@@ -139,7 +139,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     rows = []
     for r in runs:
         rows.append({
-            "run_id": r.run_id, "status": r.status, "started": f"{r.started_at:%Y-%m-%d %H:%M:%S}" if r.started_at else None,
+            "run_id": r.run_id, "status": r.status,
+            "started": f"{r.started_at:%Y-%m-%d %H:%M:%S}" if r.started_at else None,
             "finished": f"{r.finished_at:%H:%M:%S}" if r.finished_at else None,
             "calls": f"{r.calls_ok + r.calls_failed + r.calls_skipped}/{r.calls_total}",
             "ok": r.calls_ok, "failed": r.calls_failed, "skipped": r.calls_skipped,

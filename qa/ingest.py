@@ -167,6 +167,7 @@ def quarantine(path: str | Path, dest_dir: str | Path, stage: str, reason: str) 
         shutil.move(str(sidecar), target.with_suffix(".json"))
     note = target.parent / (target.name + ".reason.txt")
     tmp = note.with_suffix(".tmp")
-    tmp.write_text(f"source: {path}\nstage: {stage}\nreason: {reason}\nmoved_at: {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n")
+    moved_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    tmp.write_text(f"source: {path}\nstage: {stage}\nreason: {reason}\nmoved_at: {moved_at}\n")
     os.replace(tmp, note)
     return target

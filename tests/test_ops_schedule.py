@@ -34,7 +34,8 @@ def prefect_server(tmp_path):
                PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_SERVER_UI_ENABLED="false", PYTHONPATH=str(REPO),
                CALLQA_ASR_BEAM_SIZE="1")
     server = subprocess.Popen([PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                              cwd=tmp_path, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              cwd=tmp_path, start_new_session=True, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 180
     while True:
         try:
@@ -59,7 +60,8 @@ def _deployment(env: dict, name: str):
             "    d = c.read_deployment_by_name(sys.argv[1])\n"
             "    runs = c.read_flow_runs()\n"
             "    print(json.dumps({'id': str(d.id), 'pool': d.work_pool_name, 'parameters': d.parameters,\n"
-            "        'schedules': [{'cron': s.schedule.cron, 'tz': s.schedule.timezone, 'active': s.active} for s in d.schedules],\n"
+            "        'schedules': [{'cron': s.schedule.cron, 'tz': s.schedule.timezone, 'active': s.active}\n"
+            "                      for s in d.schedules],\n"
             "        'runs': [{'state': r.state_type.value, 'deployment': str(r.deployment_id)} for r in runs]}))\n")
     out = subprocess.run([sys.executable, "-c", code, name], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]

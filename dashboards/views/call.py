@@ -85,7 +85,8 @@ def _score(call_id: str, db: str) -> pd.Series | None:
     if reviewed is not None:  # reviewers' outcomes win; the automatic score stays visible
         chosen = chosen.copy()
         auto_pct = chosen["score_pct"]
-        chosen["score_pct"], chosen["band"], chosen["auto_failed"] = reviewed.score_pct, reviewed.band, reviewed.auto_failed
+        chosen["score_pct"], chosen["band"] = reviewed.score_pct, reviewed.band
+        chosen["auto_failed"] = reviewed.auto_failed
         chosen["reason"], chosen["sections"] = reviewed.reason, reviewed.sections
     cols = st.columns([1, 4])
     cols[0].metric("Score", pct(chosen["score_pct"]))
