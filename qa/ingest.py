@@ -2,25 +2,33 @@
 
 `handle_file` is the unit of work of a batch: hash the content, skip a call already
 stored for that content, process it, store it, or record a readable failure. Prefect
-tasks wrap it (`pipelines/flows.py`); tests and benchmarks call it directly.
+tasks wrap it (`pipelines/flows.py`, which runs the processing in a killable worker
+process through `processor`); tests and benchmarks call it directly. `probe_duration`
+(a header read) sizes timeouts and ETAs; `quarantine` moves a failed file aside.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import logging
+import os
+import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from qa.audio import AUDIO_EXTENSIONS, AudioError
 from qa.config import Settings
-from qa.metadata import MetadataError, read_metadata
-from qa.pipeline import StageError, file_sha256, process_call
+from qa.metadata import CallMetadata, MetadataError, read_metadata, sidecar_path
+from qa.pipeline import CallResult, StageError, file_sha256, process_call
 from qa.rubric.schema import Rubric
 from qa.store import Store
 
 log = logging.getLogger("callqa.ingest")
+
+# (path, settings, rubric, sha256, metadata) -> CallResult; raises StageError on failure
+Processor = Callable[[Path, Settings, "Rubric | None", str, CallMetadata], CallResult]
 
 
 @dataclass
@@ -63,8 +71,13 @@ def handle_file(
     store: Store,
     rubric: Rubric | None = None,
     force: bool = False,
+    processor: Processor | None = None,
 ) -> FileOutcome:
-    """Process and store one recording; never raises for a bad file (the outcome says why)."""
+    """Process and store one recording; never raises for a bad file (the outcome says why).
+
+    `processor` does the work (default: `process_call` in this process). Store errors
+    (`StoreBusy`) do propagate: they are transient and the caller retries.
+    """
     t0 = time.perf_counter()
     path = Path(path)
     sha: str | None = None
@@ -86,7 +99,10 @@ def handle_file(
                 )
                 store.record_failure(str(path), sha, None, "ingest", reason)
                 return FileOutcome(str(path), "failed", call_id, reason, "ingest")
-        result = process_call(path, settings, rubric=rubric, sha256=sha, metadata=meta)
+        if processor is None:
+            result = process_call(path, settings, rubric=rubric, sha256=sha, metadata=meta)
+        else:
+            result = processor(path, settings, rubric, sha, meta)
         store.save_call(result)
         if result.stats.get("rubric_error"):
             store.record_failure(str(path), sha, result.call_id, "rubric", result.stats["rubric_error"])
@@ -105,3 +121,53 @@ def handle_file(
         store.record_failure(str(path), sha, call_id, stage, reason, meta)
         log.warning("call %s failed at %s: %s", call_id, stage, reason)
         return FileOutcome(str(path), "failed", call_id, reason, stage, seconds=time.perf_counter() - t0)
+
+
+def probe_duration(path: str | Path) -> float | None:
+    """Duration from the file header (milliseconds per file), or None when it cannot be read cheaply."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except Exception:
+        return None
+    return float(info.duration) if info.duration and info.duration > 0 else None
+
+
+def duration_bound(path: str | Path) -> float:
+    """A duration to plan with: the header's, else an upper bound from the size at 8 kbit/s.
+
+    8 kbit/s is below every telephone codec in use (G.729; GSM is 13), so the bound is
+    generous: it sizes a timeout, never a bill.
+    """
+    known = probe_duration(path)
+    if known is not None:
+        return known
+    try:
+        return max(1.0, Path(path).stat().st_size / 1000.0)
+    except OSError:
+        return 1.0
+
+
+def quarantine(path: str | Path, dest_dir: str | Path, stage: str, reason: str) -> Path:
+    """Move a failed recording (and its JSON sidecar) into `dest_dir` with `<name>.reason.txt`.
+
+    Names that already exist there get a numeric suffix; returns where the audio went.
+    """
+    path, dest_dir = Path(path), Path(dest_dir)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    target = dest_dir / path.name
+    n = 1
+    while target.exists() or target.with_suffix(".json").exists():
+        target = dest_dir / f"{path.stem}.{n}{path.suffix}"
+        n += 1
+    sidecar = sidecar_path(path)
+    shutil.move(str(path), target)
+    if sidecar.is_file() and sidecar != path:
+        shutil.move(str(sidecar), target.with_suffix(".json"))
+    note = target.parent / (target.name + ".reason.txt")
+    tmp = note.with_suffix(".tmp")
+    moved_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    tmp.write_text(f"source: {path}\nstage: {stage}\nreason: {reason}\nmoved_at: {moved_at}\n")
+    os.replace(tmp, note)
+    return target

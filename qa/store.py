@@ -17,6 +17,7 @@ Schema (analysts may query these tables directly; see README "Data model"):
   call_metrics   (call_id, name) conversation metrics (talk ratio, interruptions, dead air, ...)
   call_events    (call_id, idx) timed events: holds, interruptions (kind, start_s, end_s, details)
   call_profiles  (call_id, profile) customer profile tags with reasons and the handling strategy
+  runs           batch run history: started/finished, status, call counts, audio and wall seconds
 """
 
 from __future__ import annotations
@@ -103,6 +104,11 @@ DDL = [
     "ALTER TABLE utterances ADD COLUMN IF NOT EXISTS sentiment_score DOUBLE",
     "ALTER TABLE utterances ADD COLUMN IF NOT EXISTS sentiment_polarity DOUBLE",
     "ALTER TABLE calls ADD COLUMN IF NOT EXISTS sentiment_json VARCHAR",
+    # batch run history (qa/runs.py): written at start, after each call, and at the end
+    """CREATE TABLE IF NOT EXISTS runs (
+        run_id VARCHAR PRIMARY KEY, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, status VARCHAR,
+        calls_total INTEGER, calls_ok INTEGER, calls_failed INTEGER, calls_skipped INTEGER,
+        audio_s DOUBLE, wall_s DOUBLE, host VARCHAR, pid INTEGER, args VARCHAR)""",
 ]
 
 UTTERANCE_COLUMNS = (
@@ -120,7 +126,10 @@ CALL_COLUMNS = (
 # and call_scores keep other rubric versions (handled in `_write_scores`)
 CALL_TABLES = ("utterances", "words", "speech_turns", "pii_redactions", "call_metrics", "call_events", "call_profiles")
 
-LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "lock on file")
+# the last two: another thread of this process is opening the file, or has it open with
+# another read_only flag (DuckDB shares one instance per file within a process)
+LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "lock on file", "different configuration",
+                "Unique file handle conflict")
 
 
 class StoreBusy(RuntimeError):

@@ -94,9 +94,10 @@ def test_batch_isolates_bad_files_and_reruns_idempotently(prefect_harness, inbox
 def test_cli_process_prints_summary(inbox, tmp_path):
     db = tmp_path / "cli.duckdb"
     env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect"))
+    quarantine = tmp_path / "quarantine"
     proc = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "process", str(inbox / "jfk.flac"), str(inbox / "day1" / "corrupt.wav"),
-         "--db", str(db)],
+         "--db", str(db), "--quarantine", str(quarantine)],
         capture_output=True, text=True, cwd=REPO, env=env, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -106,6 +107,15 @@ def test_cli_process_prints_summary(inbox, tmp_path):
     assert "1 processed, 0 skipped (already stored), 1 failed." in out
     assert "FAILED corrupt.wav [decode]: cannot decode audio" in out
     assert "callqa dashboard" in out
+    assert "[2/2]" in out and "ETA" in out and "audio hours per wall hour" in out
+    # the bad file went to quarantine with its reason; the good one stays where it was
+    assert sorted(p.name for p in quarantine.iterdir()) == ["corrupt.wav", "corrupt.wav.reason.txt"]
+    assert "stage: decode" in (quarantine / "corrupt.wav.reason.txt").read_text()
+    assert (inbox / "jfk.flac").exists() and not (inbox / "day1" / "corrupt.wav").exists()
+    runs = subprocess.run([sys.executable, "-m", "pipelines.cli", "runs", "--db", str(db)],
+                          capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    assert runs.returncode == 0 and "completed" in runs.stdout and "threads x1" in runs.stdout
+    assert runs.stdout.splitlines()[2].split()[5:8] == ["2/2", "1", "1"]  # done, ok, failed
     # nothing from the transcript reaches the console
     assert "fellow Americans" not in out and "fellow Americans" not in proc.stderr
 

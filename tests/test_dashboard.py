@@ -520,3 +520,77 @@ def test_busy_database_is_reported_not_raised(real_db: Path, tmp_path: Path, app
         holder.kill()
         holder.wait()
     assert data.store_status(db).state == "ok"  # readable again once the writer is gone
+
+
+# --- reviewer overrides (a separate reviews file beside the store) ------------------------------
+
+
+def _copy_store(real_db: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "reviewed.duckdb"
+    shutil.copyfile(real_db, copy)
+    return copy
+
+
+def test_reviews_override_beside_auto_results_and_rescore(real_db: Path, tmp_path: Path, rubric_dir: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa.reviews import ReviewError, ReviewStore, reviews_path
+
+    monkeypatch.setenv("CALLQA_RUBRIC_DIR", str(rubric_dir))
+    db = _copy_store(real_db, tmp_path)
+    before = data.list_calls(db).set_index("call_id")
+    assert not before["reviewed"].any() and before.loc["stereo-001", "score_pct"] == 0.0
+    auto_rows = duckdb.connect(str(db), read_only=True).execute("SELECT * FROM item_results ORDER BY ALL").fetchall()
+    items = data.get_item_results(db, "stereo-001", rubric_dir=rubric_dir).set_index("item_id")
+    rid, ver = items.loc["no_wizard", "rubric_id"], items.loc["no_wizard", "rubric_version"]
+    assert items.loc["no_wizard", "outcome"] == "fail"
+
+    # two reviews of the critical item: the later one wins; both stay in the history
+    data.save_review(db, "stereo-001", rid, ver, "no_wizard", "fail", "zeynep", "agreed")
+    data.save_review(db, "stereo-001", rid, ver, "no_wizard", "pass", "ali", "the customer said wizard, not the agent")
+    with pytest.raises(ReviewError, match="outcome must be one of"):
+        data.save_review(db, "stereo-001", rid, ver, "no_wizard", "maybe", "ali")
+    with pytest.raises(ReviewError, match="reviewer's name"):
+        data.save_review(db, "stereo-001", rid, ver, "no_wizard", "pass", "  ")
+    assert reviews_path(db).name == "reviewed.reviews.duckdb" and reviews_path(db).is_file()
+
+    items = data.get_item_results(db, "stereo-001", rubric_dir=rubric_dir).set_index("item_id")
+    row = items.loc["no_wizard"]
+    assert (row["outcome"], row["auto_outcome"], row["source"], row["reviewer"]) == ("pass", "fail", "reviewer", "ali")
+    assert row["score"] == row["max_score"] == 1.0 and row["review_comment"].startswith("the customer said")
+    score = data.reviewed_call_score(db, "stereo-001", rid, ver, rubric_dir)
+    assert score is not None and not score.auto_failed and score.score_pct > 0
+    after = data.list_calls(db).set_index("call_id")
+    assert bool(after.loc["stereo-001", "reviewed"]) and after.loc["stereo-001", "score_pct"] == score.score_pct
+    assert after.loc["stereo-001", "auto_score_pct"] == 0.0 and not bool(after.loc["stereo-001", "auto_failed"])
+    assert not bool(after.loc["jfk-002", "reviewed"])
+    history = data.review_history(db, "stereo-001")
+    assert list(history["reviewer"]) == ["ali", "zeynep"] and list(history["outcome"]) == ["pass", "fail"]
+    rates = data.item_pass_rates(db, "a17", rubric_dir).set_index("item_id")
+    assert (rates.loc["no_wizard", "passed"], rates.loc["no_wizard", "failed"]) == (1, 0)
+    assert data.agent_summary(db).set_index("agent_key").loc["a17", "auto_failed"] == 0
+    # the automatic results in the store are untouched
+    assert duckdb.connect(str(db), read_only=True).execute(
+        "SELECT * FROM item_results ORDER BY ALL").fetchall() == auto_rows
+    assert len(ReviewStore(db).history()) == 2
+
+
+def test_call_page_saves_a_review_and_shows_the_reviewed_score(real_db: Path, tmp_path: Path, app_env) -> None:
+    db = _copy_store(real_db, tmp_path)
+    app_env(db)
+    at = _run("views/call.py", "stereo-001")
+    assert any("AUTO-FAIL" in e.value for e in at.error)
+    at.radio(key="review_no_wizard_outcome").set_value("pass")
+    at.text_input(key="review_no_wizard_reviewer").input("Zeynep")
+    at.text_input(key="review_no_wizard_comment").input("customer said it")
+    at.button(key="FormSubmitter:review_no_wizard-Save review").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not any("AUTO-FAIL" in e.value for e in at.error)
+    text = _texts(at)
+    assert "after review · automatic 0.0 %" in text
+    assert "reviewed by Zeynep" in text and "Saved: pass" in text
+    assert data.review_history(db, "stereo-001")["reviewer"].tolist() == ["Zeynep"]
+    # an empty name is refused with a message, nothing saved
+    at.text_input(key="review_goodbye_reviewer").input("")
+    at.button(key="FormSubmitter:review_goodbye-Save review").click().run()
+    assert not at.exception and any("needs the reviewer's name" in e.value for e in at.error)
+    assert len(data.review_history(db, "stereo-001")) == 1

@@ -2,6 +2,8 @@
 
 The call comes from `?call_id=...` (set by the Calls page) or the picker in the sidebar.
 Play buttons next to utterances and evidence re-render the sidebar player from that second.
+Each item has a "Review" form: a reviewer's outcome is saved beside the automatic one
+(`qa.reviews`), the latest review wins in the score shown, and the history stays listed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import data, ui
+from qa.reviews import OUTCOMES, ReviewError
+from qa.store import StoreBusy
 from dashboards.fmt import (
     LOW_ROLE_CONFIDENCE, OUTCOME_ICONS, ROLE_AVATARS, ROLE_COLOURS, band_label, flag, is_missing, md_escape, mmss,
     outcome_label, pct, role_label, score_text, text_or_empty, when,
@@ -19,6 +23,7 @@ from dashboards.fmt import (
 
 BAND_COLOURS = {"exceeds": "green", "meets": "blue", "needs_coaching": "orange"}
 TRANSCRIPT_TABLE_KEY = "transcript_table"
+REVIEWER_KEY = "reviewer_name"
 HANDLED_KEY = "transcript_table_handled"
 
 
@@ -76,8 +81,17 @@ def _score(call_id: str, db: str) -> pd.Series | None:
         labels = [f"{r.rubric_id} v{r.rubric_version} · scored {when(r.scored_at)}" for r in scores.itertuples()]
         pick = st.selectbox("Scored with", range(len(scores)), format_func=lambda i: labels[i])
         chosen = scores.iloc[pick]
+    reviewed = ui.reviewed_score(db, call_id, str(chosen["rubric_id"]), str(chosen["rubric_version"]))
+    if reviewed is not None:  # reviewers' outcomes win; the automatic score stays visible
+        chosen = chosen.copy()
+        auto_pct = chosen["score_pct"]
+        chosen["score_pct"], chosen["band"] = reviewed.score_pct, reviewed.band
+        chosen["auto_failed"] = reviewed.auto_failed
+        chosen["reason"], chosen["sections"] = reviewed.reason, reviewed.sections
     cols = st.columns([1, 4])
     cols[0].metric("Score", pct(chosen["score_pct"]))
+    if reviewed is not None:
+        cols[0].caption(f"after review · automatic {pct(auto_pct)}")
     band = chosen["band"]
     with cols[1]:
         if not is_missing(band):
@@ -92,7 +106,38 @@ def _score(call_id: str, db: str) -> pd.Series | None:
     return chosen
 
 
-def _item(call_id: str, r: Any) -> None:
+def _save_review(db: str, call_id: str, score: pd.Series, item_id: str, key: str) -> None:
+    """Form callback: store the review; a busy or invalid save becomes a message, never a traceback."""
+    state = st.session_state
+    try:
+        data.save_review(db, call_id, str(score["rubric_id"]), str(score["rubric_version"]), item_id,
+                         state[f"{key}_outcome"], state[f"{key}_reviewer"], state[f"{key}_comment"])
+    except (ReviewError, StoreBusy) as exc:
+        state[f"{key}_result"] = ("error", str(exc))
+        return
+    state[REVIEWER_KEY] = state[f"{key}_reviewer"]
+    state[f"{key}_result"] = ("ok", f"Saved: {state[f'{key}_outcome']}")
+    ui.forget_cached_reads()
+
+
+def _review_form(db: str, call_id: str, score: pd.Series, r: Any) -> None:
+    key = f"review_{r.item_id}"
+    with st.expander("Review this item", icon=":material/rate_review:"):
+        with st.form(key, border=False):
+            current = r.outcome if r.outcome in OUTCOMES else "pass"
+            st.radio("Outcome", OUTCOMES, index=OUTCOMES.index(current), key=f"{key}_outcome", horizontal=True,
+                     format_func=outcome_label)
+            st.text_input("Your name", value=st.session_state.get(REVIEWER_KEY, ""), key=f"{key}_reviewer")
+            st.text_input("Comment (optional)", key=f"{key}_comment")
+            st.form_submit_button("Save review", on_click=_save_review, args=(db, call_id, score, r.item_id, key))
+        result = st.session_state.pop(f"{key}_result", None)
+        if result and result[0] == "error":
+            st.error(f"Review not saved: {result[1]}")
+        elif result:
+            st.success(result[1])
+
+
+def _item(call_id: str, r: Any, db: str | None = None, score: pd.Series | None = None) -> None:
     with st.container(border=True):
         head = f"{OUTCOME_ICONS.get(r.outcome, '•')} **{md_escape(r.title)}** · {score_text(r.score, r.max_score)}"
         if flag(r.critical):
@@ -114,6 +159,10 @@ def _item(call_id: str, r: Any) -> None:
                 st.info(f"**Coaching:** {md_escape(r.coaching)}", icon=":material/lightbulb:")
         elif text_or_empty(r.reason):
             st.caption(md_escape(r.reason))
+        if r.source == "reviewer" and text_or_empty(getattr(r, "auto_outcome", "")) not in ("", r.outcome):
+            st.caption(f"Automatic result: {outcome_label(r.auto_outcome)}")
+        if db is not None and score is not None:
+            _review_form(db, call_id, score, r)
 
 
 def _scorecard(call_id: str, db: str, score: pd.Series) -> None:
@@ -126,7 +175,11 @@ def _scorecard(call_id: str, db: str, score: pd.Series) -> None:
         section_pct = sections.get(section_id)
         st.markdown(f"#### {md_escape(group.iloc[0]['section_title'])} · {pct(section_pct, 0)}")
         for r in group.itertuples():
-            _item(call_id, r)
+            _item(call_id, r, db, score)
+    history = ui.review_history(db, call_id)
+    if not history.empty:
+        with st.expander(f"Review history ({len(history)})", icon=":material/history:"):
+            st.dataframe(history, hide_index=True)
 
 
 def _transcript(call_id: str, db: str) -> None:

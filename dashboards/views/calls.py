@@ -68,6 +68,7 @@ def _table(calls: pd.DataFrame) -> pd.DataFrame:
             "band": [band_label(b) if s == "ok" else "–" for b, s in zip(calls["band"], calls["status"])],
             "auto-failed": calls["auto_failed"].astype("boolean"),
             "failed items": pd.to_numeric(calls["failed_items"], errors="coerce").astype("Int64"),
+            "reviewed": calls["reviewed"].astype("boolean") if "reviewed" in calls else False,
             "status": calls["status"],
             "problem": problem,
         }
@@ -112,6 +113,8 @@ def render() -> None:
                 "channels": st.column_config.NumberColumn(width="small"),
                 "auto-failed": st.column_config.CheckboxColumn(width="small"),
                 "failed items": st.column_config.NumberColumn(width="small"),
+                "reviewed": st.column_config.CheckboxColumn(
+                    width="small", help="A reviewer changed an item; the score includes the review"),
                 "status": st.column_config.TextColumn(width="small"),
                 "score %": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.1f %%"),
                 "problem": st.column_config.TextColumn(width="large", help="Why the call failed or auto-failed"),
