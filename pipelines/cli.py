@@ -3,10 +3,12 @@
   callqa process PATH... [--db FILE] [--rubric ID|FILE] [--language tr|en|auto] [--force]
                  [--runner threads|processes|dask] [--workers N] [--quarantine DIR]
   callqa runs [--db FILE] [--limit N]
+  callqa rescore [--db FILE] [--rubric ID|FILE] [CALL_ID...]
+  callqa export CALL_ID --out FILE.wav|.flac [--mode tone|silence] [--source AUDIO]
   callqa schedule --inbox DIR --cron "0 2 * * *" [--timezone Europe/Istanbul] [--pool NAME]
   callqa models
   callqa rubric check FILE|DIR...
-  callqa eval [--suite roles|pyannote|asr|rubric] [--out DIR]
+  callqa eval [--suite roles|pyannote|asr|rubric|sentiment|conversation] [--out DIR]
   callqa dashboard [--db FILE] [--port N]
 """
 
@@ -125,6 +127,52 @@ def cmd_process(args: argparse.Namespace) -> int:
               f"({r.audio_hours_per_hour:.1f} audio hours per wall hour).")
     print(f"\nOpen the dashboard: make dashboard   (or: callqa dashboard --db {settings.db})")
     return EXIT_FAILED_CALLS if failed and args.strict else EXIT_OK
+
+
+def cmd_rescore(args: argparse.Namespace) -> int:
+    """Score stored calls again (new rubric version, or another rubric) without re-transcribing."""
+    from qa.rescore import rescore
+    from qa.rubric.schema import RubricError, find_rubric, load_rubric
+    from qa.store import Store
+
+    settings = _settings(args)
+    if not Path(settings.db).exists():
+        print(f"No store at {settings.db}.", file=sys.stderr)
+        return EXIT_USAGE
+    rubric = None
+    if args.rubric:
+        try:
+            rubric = load_rubric(find_rubric(args.rubric, settings.rubric_dir))
+        except RubricError as exc:
+            print(str(exc), file=sys.stderr)
+            return EXIT_USAGE
+    outcomes = rescore(Store(settings.db), settings, rubric, args.call_ids or None)
+    rows = [{"call": o.call_id, "rubric": o.rubric, "status": o.status,
+             "score": f"{o.score_pct:.1f}%" if o.score_pct is not None else None,
+             "band": o.band, "note": "AUTO-FAIL: " + o.reason if o.auto_failed else o.reason} for o in outcomes]
+    print_table(rows, [("call", "call"), ("rubric", "rubric"), ("status", "status"), ("score", "score"),
+                       ("band", "band"), ("note", "note")])
+    done = sum(o.status == "ok" for o in outcomes)
+    failed = sum(o.status == "failed" for o in outcomes)
+    print(f"Re-scored {done} call(s); {len(outcomes) - done - failed} skipped, {failed} failed.")
+    return EXIT_OK if failed == 0 else EXIT_FAILED_CALLS
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write a copy of a call's recording with the spoken personal data covered."""
+    from qa.audio import AudioError
+    from qa.export import export_redacted
+    from qa.store import Store
+
+    settings = _settings(args)
+    try:
+        res = export_redacted(Store(settings.db), args.call_id, args.out, args.mode, source=args.source)
+    except (LookupError, FileNotFoundError, AudioError, ValueError) as exc:
+        print(f"export failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED_CALLS
+    print(f"Wrote {res.out_path}: {len(res.ranges)} range(s), {res.covered_s:.1f} s covered with "
+          f"{args.mode} ({res.sample_rate} Hz, {res.channels} channel(s)).")
+    return EXIT_OK
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -264,6 +312,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", help="DuckDB file (default callqa.duckdb)")
     p.add_argument("--limit", type=int, default=20)
     p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("rescore", help="score stored calls again (e.g. a new rubric version) without re-transcribing")
+    p.add_argument("call_ids", nargs="*", help="calls to re-score (default: every call stored ok)")
+    p.add_argument("--db", help="DuckDB file (default callqa.duckdb)")
+    p.add_argument("--rubric", help="rubric id or YAML file (default: each call's <language>_inbound)")
+    p.set_defaults(func=cmd_rescore)
+
+    p = sub.add_parser("export", help="a redacted copy of a call's audio (tone or silence over personal data)")
+    p.add_argument("call_id")
+    p.add_argument("--out", required=True, help="output file, .wav or .flac")
+    p.add_argument("--mode", choices=["tone", "silence"], default="tone")
+    p.add_argument("--source", help="the recording's current path, if it moved since processing")
+    p.add_argument("--db", help="DuckDB file (default callqa.duckdb)")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("schedule", help="create (or update) the nightly Prefect deployment for an inbox")
     p.add_argument("--inbox", required=True, help="folder of new recordings (recursive)")

@@ -71,6 +71,7 @@ def rescore(
     pick: Callable[[Settings, str], Rubric | None] | None = None,
 ) -> list[RescoreOutcome]:
     """Score stored calls with `rubric` (calls in its language only) or each call's default rubric."""
+    store.init()  # a store written by an older callqa gains the columns rescoring reads
     if call_ids is None:
         call_ids = [r[0] for r in store.query("SELECT call_id FROM calls WHERE status = 'ok' ORDER BY call_id")]
     if pick is None:

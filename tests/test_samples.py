@@ -201,3 +201,52 @@ def test_redacted_audio_export_covers_personal_data(sample_db, tmp_path):
     silent = export_redacted(store, call_id, tmp_path / "silent.flac", mode="silence")
     quiet, _ = sf.read(silent.out_path, dtype="float32", always_2d=True)
     assert np.max(np.abs(quiet[inside])) == 0.0
+
+
+def test_conversation_analysis_is_stored_and_matches_the_scripts(sample_db):
+    from qa.holds import match_holds
+
+    store, _ = sample_db
+    found = missed = false = 0
+    for path in REFERENCES:
+        r = json.loads(path.read_text(encoding="utf-8"))
+        metrics = dict(store.query("SELECT name, value FROM call_metrics WHERE call_id = ?", [r["call_id"]]))
+        ref_agent = sum(t["end_s"] - t["start_s"] for t in r["turns"] if t["role"] == "agent")
+        ref_total = sum(t["end_s"] - t["start_s"] for t in r["turns"])
+        # talk ratio from speech activity, against the script's turn spans (which include pauses)
+        assert metrics["talk_ratio_agent"] == pytest.approx(ref_agent / ref_total, abs=0.12), r["call_id"]
+        assert metrics["duration_s"] == pytest.approx(r["duration_s"], abs=0.5)
+        holds = [(s, e) for s, e in store.query(
+            "SELECT start_s, end_s FROM call_events WHERE call_id = ? AND kind = 'hold'", [r["call_id"]])]
+        m = match_holds(holds, [(h["start_s"], h["end_s"]) for h in r["holds"]])
+        found, missed, false = found + m["found"], missed + m["missed"], false + m["false"]
+        assert metrics["hold_count"] == len(holds)
+        labels = store.query("SELECT count(*), count(sentiment_label) FROM utterances WHERE call_id = ?", [r["call_id"]])[0]
+        assert labels[0] == labels[1] > 0  # every utterance has a sentiment
+        for profile, strategy in store.query("SELECT profile, strategy FROM call_profiles WHERE call_id = ?", [r["call_id"]]):
+            assert strategy and len(strategy) > 20, profile
+    print(f"holds: found {found}, missed {missed}, false {false}")
+    assert missed <= 1 and false <= 1
+
+
+def test_rescore_and_export_from_the_command_line(sample_db, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    store, _ = sample_db
+    db = tmp_path / "cli.duckdb"
+    shutil.copy(store.path, db)
+    run = subprocess.run([sys.executable, "-m", "pipelines.cli", "rescore", "--db", str(db), "--rubric", "en_inbound"],
+                         capture_output=True, text=True, timeout=300)
+    english = store.query("SELECT count(*) FROM calls WHERE language = 'en' AND status = 'ok'")[0][0]
+    assert run.returncode == 0, run.stderr
+    assert f"Re-scored {english} call(s); {len(REFERENCES) - english} skipped, 0 failed." in run.stdout
+    call_id = store.query("SELECT call_id FROM pii_redactions ORDER BY call_id LIMIT 1")[0][0]
+    out = tmp_path / "x.flac"
+    run = subprocess.run([sys.executable, "-m", "pipelines.cli", "export", call_id, "--db", str(db), "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and out.exists(), run.stderr
+    run = subprocess.run([sys.executable, "-m", "pipelines.cli", "export", "no-such-call", "--db", str(db), "--out",
+                          str(tmp_path / "y.wav")], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1 and "not in the store" in run.stderr
