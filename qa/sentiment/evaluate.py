@@ -160,6 +160,29 @@ def anchor_cv(language: str, embedding_model: str = "bundled:e5-small", c_values
     return rows
 
 
+def eval_call_summaries(backend: SentimentBackend, samples_dir: str | Path = SAMPLES_DIR) -> list[dict[str, Any]]:
+    """Per sample call: customer trajectory and agent tone from the backend's sentiments vs the same
+    summary computed from the reference labels (as polarity -1 / 0 / +1). No texts in the rows."""
+    from qa.sentiment import Sentiment
+    from qa.sentiment.summary import summarise
+
+    gold_polarity = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
+    calls: dict[str, list[dict[str, Any]]] = {}
+    for rec in reference_records(samples_dir):
+        calls.setdefault(rec["call_id"], []).append(rec)
+    rows = []
+    for call_id, recs in calls.items():
+        language = json.loads(Path(samples_dir, "reference", f"{call_id}.json").read_text(encoding="utf-8"))["language"]
+        roles, starts = [r["role"] for r in recs], [r["start"] for r in recs]
+        pred = summarise(roles, starts, backend.predict([r["text"] for r in recs], language))
+        gold = summarise(roles, starts, [Sentiment(r["label"], 1.0, gold_polarity[r["label"]]) for r in recs])
+        rows.append({"call": call_id, "language": language,
+                     "trajectory": pred.customer_trajectory, "trajectory_ref": gold.customer_trajectory,
+                     "agent_tone": pred.agent_tone, "agent_tone_ref": gold.agent_tone,
+                     "customer_start": pred.customer_start, "customer_end": pred.customer_end})
+    return rows
+
+
 def eval_sentiment_suite(spec: str = "anchors", embedding_model: str = "bundled:e5-small",
                          languages: Iterable[str] = ("tr", "en"), samples_dir: str | Path | None = SAMPLES_DIR,
                          backend: SentimentBackend | None = None) -> list[dict[str, Any]]:
@@ -209,6 +232,15 @@ def main(argv: list[str] | None = None) -> None:
     backend = load_sentiment(args.spec, args.embedding_model)
     print(_fmt_rows(eval_sentiment_suite(args.spec, args.embedding_model, args.languages,
                                          None if args.no_samples else SAMPLES_DIR, backend=backend)))
+    if backend is not None and not args.no_samples:
+        calls = eval_call_summaries(backend)
+        traj = sum(r["trajectory"] == r["trajectory_ref"] for r in calls)
+        tone = sum(r["agent_tone"] == r["agent_tone_ref"] for r in calls)
+        print(f"\nsample calls: trajectory agrees with the reference labels in {traj}/{len(calls)}, "
+              f"agent tone in {tone}/{len(calls)}")
+        for r in calls:
+            print(f"  {r['call']:16s} trajectory {r['trajectory']} (ref {r['trajectory_ref']}), "
+                  f"agent tone {r['agent_tone']} (ref {r['agent_tone_ref']})")
     if args.errors and backend is not None:
         for lang in args.languages:
             for e in evaluate_sentiment(backend, heldout_path(lang), lang).errors:
