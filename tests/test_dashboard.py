@@ -594,3 +594,59 @@ def test_call_page_saves_a_review_and_shows_the_reviewed_score(real_db: Path, tm
     at.button(key="FormSubmitter:review_goodbye-Save review").click().run()
     assert not at.exception and any("needs the reviewer's name" in e.value for e in at.error)
     assert len(data.review_history(db, "stereo-001")) == 1
+
+
+# --- conversation panel and coaching by customer profile -------------------------------------
+
+_ANGRY = ("INSERT INTO call_profiles VALUES ('{call}', 'angry', 0.8, '[\"customer raised their voice\"]', "
+          "'Let them vent without interrupting, acknowledge the feeling, then move to a concrete next step.')")
+_EVENTS = [
+    "DELETE FROM call_events WHERE call_id = 'stereo-001'",
+    "INSERT INTO call_events VALUES ('stereo-001', 0, 'hold', 2.0, 4.5, "
+    "'{\"asked_permission\": true, \"thanked_after\": false, \"kind\": \"silence\"}')",
+    "INSERT INTO call_events VALUES ('stereo-001', 1, 'interruption', 6.0, 6.8, "
+    "'{\"by\": \"agent\", \"of\": \"customer\", \"overlap_s\": 0.8}')",
+]
+
+
+def test_real_pipeline_stores_conversation_analysis(real_db: Path) -> None:
+    from dashboards import conversation
+
+    conv = conversation.get_conversation(real_db, "stereo-001")
+    assert 0.0 <= conv.metrics["talk_ratio_agent"] <= 1.0
+    assert conv.metrics["duration_s"] > 0 and "interruptions_by_agent" in conv.metrics
+    assert conv.sentiment is not None and conv.sentiment["agent_tone"] in ("negative", "neutral", "positive")
+    moods = conversation.utterance_sentiment(real_db, "stereo-001")
+    assert len(moods) == len(data.get_utterances(real_db, "stereo-001")) > 0
+
+
+def test_call_page_conversation_panel(real_db: Path, tmp_path: Path, app_env) -> None:
+    db = _variant(real_db, tmp_path, _ANGRY.format(call="stereo-001"), *_EVENTS)
+    app_env(db)
+    at = _run("views/call.py", "stereo-001")
+    text = _texts(at)
+    assert "Customer profile" in text and "angry" in text.lower()
+    assert "Let them vent without interrupting" in text and "customer raised their voice" in text
+    assert "Hold" in text and "asked first" in text and "no thanks" in text
+    assert "Agent cut in" in text and "0.8 s overlap" in text
+    assert any(m.label == "Agent talk share" for m in at.metric)
+    assert any(b in text for b in ("negative]", "neutral]", "positive]"))  # sentiment badges in the transcript
+    at.button(key="event_1").click().run()
+    assert not at.exception and at.get("audio")[0].proto.start_time == 6
+
+
+def test_agents_page_coaching_by_customer_profile(real_db: Path, tmp_path: Path, app_env) -> None:
+    from dashboards import conversation
+
+    db = _variant(real_db, tmp_path, _ANGRY.format(call="jfk-002"))
+    per = conversation.profile_coaching(db, "a23").set_index("profile")
+    score = data.list_calls(db).set_index("call_id").loc["jfk-002", "score_pct"]
+    assert per.loc["angry", "calls"] == 1 and per.loc["angry", "avg_score"] == pytest.approx(score)
+    assert conversation.profile_coaching(db, "a17").empty
+    app_env(db)
+    at = _run("views/agents.py")
+    at.selectbox(key="coach_agent").select("a23").run()
+    assert not at.exception
+    labels = [e.label for e in at.expander]
+    assert any(lab.startswith("Angry customer (1 call): average") for lab in labels), labels
+    assert "Let them vent without interrupting" in _texts(at)

@@ -1,11 +1,12 @@
-"""Agents page: per-agent averages, item pass rates and the most-failed items (a first coaching view)."""
+"""Agents page: per-agent averages, item pass rates, the most-failed items, and how each agent does
+with each kind of customer (profile) with the recommended handling (the coaching view)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from dashboards import ui
+from dashboards import conversation_ui, ui
 from dashboards.fmt import band_label, flag, md_escape, mmss, pct
 
 ALL = "__all__"
@@ -98,6 +99,7 @@ def render() -> None:
     left, right = st.columns([2, 3], gap="large")
     with left:
         _most_failed(rates)
+        conversation_ui.profile_coaching(db, agent_key, names.get(agent_key, "All agents") if agent_key else "All agents")
         if agent_key:
             _agent_calls(db, agent_key)
     with right:

@@ -1,4 +1,5 @@
-"""Call page: metadata, score and auto-fail banner, scorecard with evidence, transcript, audio player.
+"""Call page: metadata, how the conversation went (metrics, holds, interruptions, sentiment, customer
+profile), score and auto-fail banner, scorecard with evidence, transcript, audio player.
 
 The call comes from `?call_id=...` (set by the Calls page) or the picker in the sidebar.
 Play buttons next to utterances and evidence re-render the sidebar player from that second.
@@ -13,7 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboards import data, ui
+from dashboards import conversation_ui, data, ui
 from qa.reviews import OUTCOMES, ReviewError
 from qa.store import StoreBusy
 from dashboards.fmt import (
@@ -187,6 +188,7 @@ def _transcript(call_id: str, db: str) -> None:
     if utts.empty:
         st.info("No speech was transcribed in this call.")
         return
+    moods = conversation_ui.utterance_sentiment(db, call_id)
     counts = utts["speaker_role"].value_counts()
     st.caption(" · ".join(f"{role_label(k)}: {v}" for k, v in counts.items()) + " utterances")
     if st.toggle("Compact table", key="transcript_as_table", help="Select a row to play from it"):
@@ -214,6 +216,7 @@ def _transcript(call_id: str, db: str) -> None:
             st.markdown(
                 f":{ROLE_COLOURS[role]}[**{md_escape(label)}**] · {mmss(u.start_s)}–{mmss(u.end_s)}"
                 + (" · :gray-badge[role unknown]" if role == "unknown" else "")
+                + (" · " + conversation_ui.SENTIMENT_BADGES.get(moods[u.idx][0], "") if u.idx in moods else "")
             )
             st.markdown(md_escape(u.text))
             ui.play_button(call_id, float(u.start_s), key=f"utt_{u.idx}")
@@ -253,6 +256,7 @@ def render() -> None:
         st.subheader("Recording")
         player = st.container()  # filled last, after every "play from" source had its say
     _header(row)
+    conversation_ui.call_panel(call_id, db)
     score = _score(call_id, db)
     left, right = st.columns([1, 1], gap="large")
     with left:

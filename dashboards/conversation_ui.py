@@ -1,0 +1,104 @@
+"""Streamlit pieces for the conversation side: the call page's "How the conversation went" panel
+(metrics, sentiment trajectory, customer profiles with handling strategy, holds and
+interruptions with play buttons) and the agents page's coaching by customer profile.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import conversation, ui
+from dashboards.fmt import md_escape, mmss
+
+SENTIMENT_BADGES = {"negative": ":red-badge[negative]", "neutral": ":gray-badge[neutral]",
+                    "positive": ":green-badge[positive]"}
+TRAJECTORY_TEXT = {"improved": ":green[improved]", "worsened": ":red[worsened]", "steady": ":gray[steady]"}
+
+
+@st.cache_data(ttl=ui.CACHE_TTL_S, show_spinner=False)
+def _conversation(db: str, call_id: str) -> conversation.Conversation:
+    return conversation.get_conversation(db, call_id)
+
+
+@st.cache_data(ttl=ui.CACHE_TTL_S, show_spinner=False)
+def utterance_sentiment(db: str, call_id: str) -> dict[int, tuple[str, float]]:
+    return conversation.utterance_sentiment(db, call_id)
+
+
+@st.cache_data(ttl=ui.CACHE_TTL_S, show_spinner=False)
+def _profile_coaching(db: str, agent_key: str | None) -> pd.DataFrame:
+    return conversation.profile_coaching(db, agent_key)
+
+
+def _metric_value(value: float, unit: str) -> str:
+    if unit == "pct":
+        return f"{100 * value:.0f} %"
+    if unit == "s":
+        return mmss(value) if value >= 60 else f"{value:.1f} s"
+    return f"{value:.0f}"
+
+
+def _sentiment_line(s: dict) -> str:
+    parts = []
+    if s.get("customer_start") is not None and s.get("customer_end") is not None:
+        traj = TRAJECTORY_TEXT.get(s.get("customer_trajectory") or "", s.get("customer_trajectory") or "")
+        parts.append(f"**Customer mood** {s['customer_start']:+.2f} → {s['customer_end']:+.2f} ({traj})")
+    if s.get("agent_tone"):
+        share = s.get("agent_negative_share")
+        parts.append(f"**Agent tone** {s['agent_tone']}" + (f" ({100 * share:.0f} % negative sentences)" if share is not None else ""))
+    return " · ".join(parts)
+
+
+def call_panel(call_id: str, db: str) -> None:
+    """The "How the conversation went" panel of the call page."""
+    conv = _conversation(db, call_id)
+    if not conv.metrics and conv.profiles.empty and conv.sentiment is None:
+        return
+    with st.expander("How the conversation went", expanded=True, icon=":material/forum:"):
+        shown = [(name, label, unit) for name, label, unit in conversation.SHOWN_METRICS if name in conv.metrics]
+        for row in range(0, len(shown), 6):
+            cols = st.columns(6)
+            for col, (name, label, unit) in zip(cols, shown[row:row + 6]):
+                col.metric(label, _metric_value(conv.metrics[name], unit))
+        if conv.sentiment:
+            st.markdown(_sentiment_line(conv.sentiment))
+        if not conv.profiles.empty:
+            st.markdown("**Customer profile** — " + " ".join(
+                f":blue-badge[{md_escape(conversation.profile_label(p))} {c:.0%}]"
+                for p, c in zip(conv.profiles["profile"], conv.profiles["confidence"])))
+            for p in conv.profiles.itertuples():
+                with st.popover(f"How to handle: {conversation.profile_label(p.profile)}"):
+                    st.markdown(md_escape(p.strategy))
+                    if p.reasons:
+                        st.caption("Why this tag: " + md_escape("; ".join(p.reasons)))
+        for i, e in enumerate(conv.events.itertuples()):
+            d = e.details or {}
+            if e.kind == "hold":
+                asked = ":green[asked first]" if d.get("asked_permission") else ":orange[not asked]"
+                thanked = ":green[thanked after]" if d.get("thanked_after") else ":orange[no thanks]"
+                text = f":material/pause_circle: **Hold** {mmss(e.start_s)}–{mmss(e.end_s)} · {asked} · {thanked}"
+            else:
+                text = (f":material/record_voice_over: **{str(d.get('by', '?')).capitalize()} cut in** on the "
+                        f"{d.get('of', '?')} at {mmss(e.start_s)} ({float(d.get('overlap_s', 0)):.1f} s overlap)")
+            left, right = st.columns([5, 1])
+            left.markdown(text)
+            with right:
+                ui.play_button(call_id, float(e.start_s), key=f"event_{i}")
+
+
+def profile_coaching(db: str, agent_key: str | None, agent_name: str) -> None:
+    """Agents page: how this agent does with each kind of customer, and what to do about it."""
+    per = _profile_coaching(db, agent_key)
+    if per.empty:
+        return
+    st.markdown("**By customer profile**")
+    for r in per.itertuples():
+        label = conversation.profile_label(r.profile)
+        diff = "" if pd.isna(r.avg_score) or pd.isna(r.overall_avg) else f" ({r.avg_score - r.overall_avg:+.1f} vs overall)"
+        score = "unscored" if pd.isna(r.avg_score) else f"average {r.avg_score:.1f} %{diff}"
+        missed = (f"; most missed: **{md_escape(r.most_failed_item)}** ({r.failed} of {r.applicable})"
+                  if isinstance(r.most_failed_item, str) else "")
+        with st.expander(f"{label} ({r.calls} call{'s' if r.calls != 1 else ''}): {score}"):
+            st.markdown(f"{md_escape(agent_name)}: {score}{missed}.")
+            st.markdown(f"**Recommended handling:** {md_escape(r.strategy or '')}")
