@@ -72,7 +72,9 @@ def speech_regions_blocks(
             r = Region(round(r.start + lead, 3), round(r.end + lead, 3))
             if r.end <= t:
                 continue  # warm-up context: the previous block already decided this part
-            if out and r.start <= out[-1].end + min_silence_ms / 1000:
+            gap = min_silence_ms / 1000
+            at_boundary = r.start <= t + gap and out and out[-1].end >= t - gap
+            if at_boundary and r.start <= out[-1].end + gap:  # one turn cut by the block boundary
                 out[-1] = Region(out[-1].start, max(out[-1].end, r.end))
             else:
                 out.append(Region(max(r.start, t), r.end))
@@ -100,7 +102,7 @@ def plan_chunks(
     while duration_s - start > max_chunk_s:
         limit = start + max_chunk_s
         lo = start + max_chunk_s / 2
-        inside = [(e - s, (s + e) / 2) for s, e in gaps if (s + e) / 2 > lo and (s + e) / 2 < limit]
+        inside = [(e - s, (s + e) / 2) for s, e in gaps if lo < (s + e) / 2 <= limit]
         cut = max(inside)[1] if inside else limit
         spans.append((start, round(cut, 3)))
         start = round(cut, 3)
