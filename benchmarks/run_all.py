@@ -3,8 +3,9 @@
 Sections: pipeline vs bare faster-whisper with the per-stage breakdown, batch throughput
 with 1 and 2 workers, peak memory against call length, store and dashboard queries. Each
 section runs in order in this process or its own children; a failing section is recorded
-and the others still run. The defaults are sized for a 2-core machine (see each module for
-the full options); `--quick` runs the harness on tiny inputs.
+and the others still run. `--only` re-runs some sections and keeps the others from the last
+result file (each section records when and under what load it ran). `--quick` runs the
+harness on tiny inputs and writes `quick.json`/`quick.md`.
 
     python -m benchmarks.run_all
     python -m benchmarks.run_all --only store,memory
@@ -27,6 +28,9 @@ SECTIONS = ("pipeline", "throughput", "memory", "store")
 
 
 def _sections(quick: bool, work: Path) -> dict[str, tuple[Callable[[], dict], Callable[[dict], str]]]:
+    """Section name -> (run, render). The full set is sized for a 2-core machine: the 9 sample calls and
+    AWS call 40 (stereo and mono mix) against bare whisper; throughput over the 9 samples; memory at
+    5/30/120 min; the store at 10k/100k calls."""
     if quick:
         jfk = SHARED / "faster_whisper" / "jfk.flac"
         return {
@@ -43,33 +47,54 @@ def _sections(quick: bool, work: Path) -> dict[str, tuple[Callable[[], dict], Ca
     }
 
 
-def run(only: tuple[str, ...] = SECTIONS, quick: bool = False, out_dir: Path = RESULTS) -> dict[str, Any]:
-    result: dict[str, Any] = {"machine": machine(), "quick": quick, "sections": {}}
+RENDER = {"pipeline": bench_pipeline.to_markdown, "throughput": bench_throughput.to_markdown,
+          "memory": bench_memory.to_markdown, "store": bench_store.to_markdown}
+
+
+def render(result: dict[str, Any]) -> str:
+    """The markdown for every section in `result`, in the usual order, each with the date it ran."""
     parts = []
+    for name in SECTIONS:
+        sec = result["sections"].get(name)
+        if sec is None:
+            continue
+        if "error" in sec:
+            parts.append(f"**{name}**: failed ({sec['error']})\n")
+            continue
+        ran = sec.get("machine", {}).get("date", "")
+        parts.append(RENDER[name](sec) + (f"\n_{name}: ran {ran}, {sec.get('seconds', 0) / 60:.0f} min, load average "
+                                          f"at start {sec.get('machine', {}).get('load_avg_1m')}_\n"))
+    m = result["machine"]
+    return (
+        f"Benchmarks on: {machine_line(m)}. Ratios are measured in the same run; absolute seconds depend on the "
+        "machine and on whatever else was running.\n\n" + "\n".join(parts)
+    )
+
+
+def run(only: tuple[str, ...] = SECTIONS, quick: bool = False, out_dir: Path = RESULTS) -> dict[str, Any]:
+    """Run the `only` sections; with a subset, the other sections of an earlier result file are kept."""
+    name = "quick" if quick else "latest"
+    path = out_dir / f"{name}.json"
+    result: dict[str, Any] = {"machine": machine(), "quick": quick, "sections": {}}
+    if set(only) != set(SECTIONS) and path.exists():
+        result["sections"] = json.loads(path.read_text()).get("sections", {})
     with tempfile.TemporaryDirectory(prefix="callqa-bench-") as work:
-        for name, (fn, render) in _sections(quick, Path(work)).items():
-            if name not in only:
+        for sec, (fn, _) in _sections(quick, Path(work)).items():
+            if sec not in only:
                 continue
             t0 = time.perf_counter()
+            started = machine()
             try:
                 res = fn()
                 res["seconds"] = round(time.perf_counter() - t0, 1)
-                result["sections"][name] = res
-                parts.append(render(res))
+                res["machine"] = started
             except Exception as exc:  # one broken section must not lose the others
-                result["sections"][name] = {"error": f"{type(exc).__name__}: {exc}",
-                                            "trace": traceback.format_exc()[-2000:]}
-                parts.append(f"**{name}**: failed ({type(exc).__name__}: {exc})\n")
-            print(f"[{name}] {time.perf_counter() - t0:.0f} s", flush=True)
-    result["seconds"] = round(sum(s.get("seconds", 0) for s in result["sections"].values()), 1)
-    md = (
-        f"Benchmarks run {result['machine']['date']} on: {machine_line(result['machine'])}. "
-        f"Total {result['seconds'] / 60:.0f} min. Ratios are measured in the same run; absolute seconds depend on "
-        "the machine and on whatever else was running.\n\n" + "\n".join(parts)
-    )
+                res = {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()[-2000:]}
+            result["sections"][sec] = res
+            print(f"[{sec}] {time.perf_counter() - t0:.0f} s", flush=True)
+    md = render(result)
     out_dir.mkdir(parents=True, exist_ok=True)
-    name = "quick" if quick else "latest"
-    (out_dir / f"{name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str))
     (out_dir / f"{name}.md").write_text(md)
     result["markdown"] = md
     return result
