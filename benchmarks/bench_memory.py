@@ -28,7 +28,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from benchmarks.common import REPO, aws_mix, child_env, machine, machine_line, run_child, table, write_result
 

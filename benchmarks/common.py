@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -220,7 +220,3 @@ def write_result(name: str, result: dict[str, Any], markdown: str, out_dir: Path
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str))
     (out_dir / f"{name}.md").write_text(markdown)
     return path
-
-
-def as_dict(obj: Any) -> dict[str, Any]:
-    return asdict(obj)
