@@ -28,7 +28,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-
 from benchmarks.common import REPO, aws_mix, child_env, machine, machine_line, run_child, table, write_result
 
 DEFAULT_MINUTES = (5.0, 30.0, 120.0)
