@@ -4,6 +4,8 @@ Whisper invents text on silence and music ("Altyazı M.K.", "Thank you for watch
 and can loop on one n-gram. We use VAD, `condition_on_previous_text=False`, the
 compression-ratio / log-prob / no-speech thresholds and `hallucination_silence_threshold`,
 then drop known credit phrases and collapse repetition loops in the words we keep.
+Long calls are transcribed in chunks cut at silences (`transcribe_spans`), so whisper never
+holds a whole long call's audio and features.
 """
 
 from __future__ import annotations
@@ -118,8 +120,12 @@ def transcribe(
     language: str | None,
     options: AsrOptions = AsrOptions(),
     channel: int | None = None,
+    offset: float = 0.0,
 ) -> Transcript:
-    """Transcribe 16 kHz mono `samples`; `language=None` lets whisper detect it."""
+    """Transcribe 16 kHz mono `samples`; `language=None` lets whisper detect it.
+
+    `offset` (seconds) is added to every word time: the position of `samples` in the call.
+    """
     segments, info = model.transcribe(
         samples.astype(np.float32, copy=False),
         language=language,
@@ -142,7 +148,7 @@ def transcribe(
     dropped = {"hallucination_phrase": 0, "no_speech": 0, "repetition_loop": 0}
     for seg in segments:
         seg_words = [
-            Word(float(w.start), float(w.end), w.word.strip(), float(w.probability), channel)
+            Word(float(w.start) + offset, float(w.end) + offset, w.word.strip(), float(w.probability), channel)
             for w in (seg.words or [])
             if w.word.strip()
         ]
@@ -156,3 +162,30 @@ def transcribe(
     kept = collapse_loops(words)
     dropped["repetition_loop"] = len(words) - len(kept)
     return Transcript(kept, info.language, float(info.language_probability), dropped)
+
+
+def transcribe_spans(
+    model,
+    read,
+    spans: list[tuple[float, float]],
+    language: str | None,
+    options: AsrOptions = AsrOptions(),
+    channel: int | None = None,
+) -> Transcript:
+    """Transcribe a long signal chunk by chunk: `read(start_s, end_s)` -> 16 kHz mono samples.
+
+    `spans` should be cut in silences (`qa.vad.plan_chunks`), so no word straddles a cut;
+    chunks do not overlap, so no word is transcribed twice. The language detected on the
+    first chunk (when `language` is None) is kept for the rest of the call.
+    """
+    words: list[Word] = []
+    dropped: dict[str, int] = {}
+    detected, probability = language, 1.0
+    for i, (start, end) in enumerate(spans):
+        tr = transcribe(model, read(start, end), language or detected, options, channel, offset=start)
+        if i == 0:
+            detected, probability = tr.language, tr.language_probability
+        words.extend(tr.words)
+        for k, v in tr.dropped.items():
+            dropped[k] = dropped.get(k, 0) + v
+    return Transcript(words, detected or "", probability, dropped)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qa.asr import AsrOptions, Word, load_model, transcribe
+from qa import audio as audio_module
+from qa.asr import AsrOptions, Word, load_model, transcribe_spans
 from qa.audio import Audio, load_audio
 from qa import analysis
 from qa.callfacts import CallEvent, rubric_context
@@ -27,6 +28,7 @@ from qa.roles import assign_roles
 from qa.rubric.engine import CallScore, ItemResult, score_call
 from qa.rubric.schema import Rubric, RubricError, find_rubric, load_rubric
 from qa.transcript import Utterance, build_utterances, drop_echo, label_words
+from qa.vad import Region, plan_chunks
 
 
 class StageError(RuntimeError):
@@ -105,15 +107,26 @@ class _Clock:
         return _Stage()
 
 
-def _transcribe_audio(model, audio: Audio, language: str | None, options: AsrOptions):
-    """Stereo: each channel on its own (words carry their channel); mono: the mix."""
+def _transcribe_audio(
+    model, audio: Audio, language: str | None, options: AsrOptions, diar: Diarization | None = None,
+    chunk_s: float | None = None,
+):
+    """Stereo: each channel on its own (words carry their channel); mono: the mix.
+
+    A call longer than `chunk_s` (default `qa.audio.CHUNK_S`) is transcribed in chunks cut in
+    the middle of pauses where nobody speaks (from `diar`), read from `audio` one at a time.
+    """
+    regions = [Region(t.start, t.end) for t in diar.turns] if diar is not None else []
+    spans = plan_chunks(regions, audio.duration_s, chunk_s or audio_module.CHUNK_S)
     if audio.n_channels == 2:
-        first = transcribe(model, audio.channels[0], language, options, channel=0)
-        second = transcribe(model, audio.channels[1], language or first.language, options, channel=1)
+        first = transcribe_spans(model, lambda a, b: audio.read(a, b)[0], spans, language, options, channel=0)
+        second = transcribe_spans(
+            model, lambda a, b: audio.read(a, b)[1], spans, language or first.language, options, channel=1
+        )
         dropped = {k: first.dropped.get(k, 0) + second.dropped.get(k, 0) for k in first.dropped}
         words = sorted(first.words + second.words, key=lambda w: w.start)
         return words, first.language, first.language_probability, dropped
-    tr = transcribe(model, audio.mono(), language, options)
+    tr = transcribe_spans(model, audio.read_mono, spans, language, options)
     return tr.words, tr.language, tr.language_probability, tr.dropped
 
 
@@ -141,7 +154,7 @@ def process_call(
         diar: Diarization = diarize(audio, settings.diarization, settings.num_speakers, settings.pyannote_pipeline)
     with clock.stage("asr"):
         words, detected, lang_prob, dropped = _transcribe_audio(
-            model, audio, whisper_language, AsrOptions(beam_size=settings.asr_beam_size)
+            model, audio, whisper_language, AsrOptions(beam_size=settings.asr_beam_size), diar
         )
     language = whisper_language or detected
     echo_dropped = 0

@@ -85,19 +85,25 @@ def drop_short(mask: np.ndarray, min_len: int) -> np.ndarray:
     return out
 
 
-def diarize(audio, backend: str = "auto", num_speakers: int = 2, pyannote_pipeline: str | None = None) -> Diarization:
-    """Speaker turns for `audio` (a `qa.audio.Audio`)."""
+def diarize(
+    audio,
+    backend: str = "auto",
+    num_speakers: int = 2,
+    pyannote_pipeline: str | None = None,
+    chunk_s: float | None = None,
+) -> Diarization:
+    """Speaker turns for `audio` (a `qa.audio.Audio`), read in blocks of `chunk_s` (default `qa.audio.CHUNK_S`)."""
     if audio.n_channels == 2 and backend in ("auto", "embedding"):
-        from qa.diarization.stereo import diarize_stereo
+        from qa.diarization.stereo import diarize_stereo_audio
 
-        return diarize_stereo(audio.channels, audio.sample_rate)
-    mono = audio.mono()
+        return diarize_stereo_audio(audio, chunk_s)
     if backend == "pyannote" or (backend == "auto" and pyannote_pipeline):
         if not pyannote_pipeline:
             raise ValueError("diarization backend 'pyannote' needs `pyannote_pipeline` (a local directory or hub id)")
         from qa.diarization.pyannote_backend import diarize_pyannote
 
-        return diarize_pyannote(mono, audio.sample_rate, pyannote_pipeline, num_speakers)
-    from qa.diarization.embedding import diarize_mono
+        # pyannote takes the whole waveform: a long call costs its full array here
+        return diarize_pyannote(audio.mono(), audio.sample_rate, pyannote_pipeline, num_speakers)
+    from qa.diarization.embedding import diarize_mono_audio
 
-    return diarize_mono(mono, audio.sample_rate, num_speakers)
+    return diarize_mono_audio(audio, num_speakers, chunk_s)

@@ -2,7 +2,8 @@
 
 A frame is active on a channel when Silero VAD hears speech there and the channel is not
 merely carrying the other side's echo (its level, relative to its own speech level, is
-within `echo_margin_db` of the other channel's). Cost ~0.005x real time.
+within `echo_margin_db` of the other channel's). Cost ~0.005x real time. Levels and VAD
+are computed block by block (`diarize_stereo_audio`), so a long call is never held whole.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from qa.diarization import Diarization, Turn, drop_short, fill_gaps, frames_to_turns
-from qa.vad import speech_regions
+from qa.vad import speech_regions, speech_regions_blocks
 
 HOP_S = 0.01
 WIN_S = 0.03
@@ -27,6 +28,28 @@ def frame_db(x: np.ndarray, sr: int, hop_s: float = HOP_S, win_s: float = WIN_S)
     return 10 * np.log10(energy + 1e-12)
 
 
+def frame_db_blocks(read, n_samples: int, sr: int, block_s: float, hop_s: float = HOP_S, win_s: float = WIN_S):
+    """`frame_db` of each channel, computed block by block: `read(a, b)` -> (n_channels, b - a) samples.
+
+    Gives the same frames as `frame_db` on the whole signal (each block is read with the
+    context its edge frames need), with memory bounded by the block length.
+    """
+    hop, win = int(sr * hop_s), int(sr * win_s)
+    n = max(1, int(np.ceil(n_samples / hop)))
+    per_block = max(1, int(block_s * sr) // hop)
+    out = []
+    for f0 in range(0, n, per_block):
+        f1 = min(n, f0 + per_block)
+        a = f0 * hop - win // 2
+        b = (f1 - 1) * hop - win // 2 + win
+        seg = read(max(0, a), min(n_samples, b)).astype(np.float64)
+        seg = np.pad(seg, ((0, 0), (max(0, -a), b - a - seg.shape[1] - max(0, -a))))
+        sq = np.concatenate([np.zeros((seg.shape[0], 1)), np.cumsum(seg**2, axis=1)], axis=1)
+        starts = np.arange(f1 - f0) * hop
+        out.append(10 * np.log10((sq[:, starts + win] - sq[:, starts]) / win + 1e-12))
+    return np.concatenate(out, axis=1)
+
+
 def _mask_from_regions(regions, n: int, hop_s: float) -> np.ndarray:
     mask = np.zeros(n, dtype=bool)
     for r in regions:
@@ -34,12 +57,11 @@ def _mask_from_regions(regions, n: int, hop_s: float) -> np.ndarray:
     return mask
 
 
-def channel_activity(channels: np.ndarray, sr: int, echo_margin_db: float = 15.0) -> list[np.ndarray]:
-    """Boolean activity per channel on a 10 ms grid."""
-    levels = [frame_db(ch, sr) for ch in channels]
+def activity_from(levels: list[np.ndarray], regions: list[list], echo_margin_db: float = 15.0) -> list[np.ndarray]:
+    """Boolean activity per channel on a 10 ms grid from frame levels (dBFS) and VAD regions."""
     n = min(len(lv) for lv in levels)
     levels = [lv[:n] for lv in levels]
-    vad = [_mask_from_regions(speech_regions(ch), n, HOP_S) for ch in channels]
+    vad = [_mask_from_regions(r, n, HOP_S) for r in regions]
     # level relative to the channel's own loud speech, so unequal gains do not matter
     rel = []
     for lv, m in zip(levels, vad):
@@ -59,10 +81,32 @@ def channel_activity(channels: np.ndarray, sr: int, echo_margin_db: float = 15.0
     return masks
 
 
-def diarize_stereo(channels: np.ndarray, sr: int) -> Diarization:
-    masks = channel_activity(channels, sr)
+def channel_activity(channels: np.ndarray, sr: int, echo_margin_db: float = 15.0) -> list[np.ndarray]:
+    """Boolean activity per channel on a 10 ms grid (whole arrays in memory)."""
+    levels = [frame_db(ch, sr) for ch in channels]
+    return activity_from(levels, [speech_regions(ch) for ch in channels], echo_margin_db)
+
+
+def _turns(masks: list[np.ndarray]) -> Diarization:
     turns: list[Turn] = []
     for i, m in enumerate(masks):
         turns.extend(frames_to_turns(m, HOP_S, f"ch{i}"))
     turns.sort(key=lambda t: (t.start, t.speaker))
     return Diarization(turns, "stereo-channels", ["ch0", "ch1"])
+
+
+def diarize_stereo(channels: np.ndarray, sr: int) -> Diarization:
+    return _turns(channel_activity(channels, sr))
+
+
+def diarize_stereo_audio(audio, chunk_s: float | None = None) -> Diarization:
+    """`diarize_stereo` for a `qa.audio.Audio`, reading it in blocks of `chunk_s` (default `CHUNK_S`)."""
+    from qa import audio as audio_mod
+
+    step = chunk_s or audio_mod.CHUNK_S
+    sr, n = audio.sample_rate, audio.n_samples
+    levels = frame_db_blocks(lambda a, b: audio.read(a / sr, b / sr), n, sr, step)
+    regions = [
+        speech_regions_blocks(lambda a, b, i=i: audio.read(a, b)[i], audio.duration_s, step) for i in range(2)
+    ]
+    return _turns(activity_from(list(levels), regions))
