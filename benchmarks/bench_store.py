@@ -68,14 +68,28 @@ def build_store(path: Path, n_calls: int, seed: int = 7) -> dict[str, Any]:
               0.95, CASE WHEN i % 3 = 0 THEN 1 ELSE 2 END, 8000, 'WAV/PCM_16', 'stereo-channels', 'metadata', 1.0,
               'bundled:base', CASE WHEN i % 50 = 0 THEN 'failed' ELSE 'ok' END,
               CASE WHEN i % 50 = 0 THEN 'cannot decode audio' END, CASE WHEN i % 50 = 0 THEN 'decode' END,
-              '{{"direction": "inbound"}}', '{{"words": 420}}', now()
+              '{{"direction": "inbound"}}', '{{"words": 420}}', now(),
+              '{{"customer_trajectory": "steady", "agent_tone": "neutral"}}'
             FROM range({n_calls}) t(i)""")
         con.execute(f"""
             INSERT INTO utterances SELECT
               printf('call-%07d', c.i), u.j, CASE WHEN u.j % 2 = 0 THEN 'ch0' ELSE 'ch1' END,
               CASE WHEN u.j % 2 = 0 THEN 'agent' ELSE 'customer' END, u.j * 7.5, u.j * 7.5 + 6.0,
-              {filler}[1 + (hash(c.i * 100 + u.j) % {len(_FILLER)})::BIGINT], 0.8
+              {filler}[1 + (hash(c.i * 100 + u.j) % {len(_FILLER)})::BIGINT], 0.8,
+              ['negative', 'neutral', 'positive'][1 + (hash(c.i * 7 + u.j) % 3)::BIGINT], 0.8, 0.0
             FROM range({n_calls}) c(i), range({UTTERANCES_PER_CALL}) u(j) WHERE c.i % 50 <> 0""")
+        con.execute(f"""
+            INSERT INTO call_metrics SELECT printf('call-%07d', c.i), m.name, (hash(c.i * 13 + m.k) % 1000) / 10.0
+            FROM range({n_calls}) c(i),
+                 (SELECT unnest(['talk_ratio_agent', 'overtalk_s', 'interruptions_by_agent', 'dead_air_total_s',
+                                 'hold_count', 'agent_wpm', 'customer_wpm', 'agent_response_latency_mean_s']) AS name,
+                         generate_subscripts(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'], 1) AS k) m
+            WHERE c.i % 50 <> 0""")
+        con.execute(f"""
+            INSERT INTO call_profiles SELECT printf('call-%07d', i),
+              ['angry', 'hasty', 'confused', 'loyal', 'sceptical'][1 + (hash(i) % 5)::BIGINT], 0.7, '[]',
+              'Recommended handling text for this kind of customer.'
+            FROM range({n_calls}) t(i) WHERE i % 50 <> 0 AND i % 3 = 0""")
         con.execute(f"""
             INSERT INTO speech_turns SELECT
               printf('call-%07d', c.i), u.j, CASE WHEN u.j % 2 = 0 THEN 'ch0' ELSE 'ch1' END,
@@ -135,7 +149,7 @@ def _call_result(call_id: str):
 
 def queries(db: Path, n_calls: int, rng: random.Random) -> dict[str, Callable[[], Any]]:
     """Name -> zero-argument callable, for every read a dashboard page or the ingest path makes."""
-    from dashboards import data
+    from dashboards import conversation, data
     from qa.store import Store
 
     store = Store(db)
@@ -160,6 +174,9 @@ def queries(db: Path, n_calls: int, rng: random.Random) -> dict[str, Callable[[]
         "get_scores": lambda: data.get_scores(db, some_call()),
         "get_item_results": lambda: data.get_item_results(db, some_call()),
         "failure_log": lambda: data.failure_log(db),
+        "get_conversation": lambda: conversation.get_conversation(db, some_call()),
+        "profile_coaching (all)": lambda: conversation.profile_coaching(db),
+        "profile_coaching (one agent)": lambda: conversation.profile_coaching(db, "A007"),
         "Store.find_by_sha": lambda: store.find_by_sha("0" * 64),
         "Store.find_call": lambda: store.find_call(some_call()),
     }
