@@ -85,7 +85,7 @@ def test_orphaned_worker_exits_when_its_parent_is_killed(tmp_path):
     assert _alive(child)
     parent.kill()
     parent.wait()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # it checks every second; a busy machine may delay it
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _alive(child)
