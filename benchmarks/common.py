@@ -81,15 +81,20 @@ def child_env(pythonpath: Sequence[Path | str] | None = None, threads: int | Non
 
 
 def run_child(args: Sequence[str], env: dict[str, str] | None = None, timeout_s: float = 7200.0) -> ChildRun:
-    """Run `python ARGS` in a fresh process; peak RSS from the kernel (`wait4`'s ru_maxrss, KiB on Linux).
+    """Run `python ARGS` in a fresh process; peak RSS from the kernel's high-water mark of the child.
 
-    The child is expected to print one JSON object as its last stdout line.
+    The child's `/proc/<pid>/status` VmHWM (its own address space, started fresh at exec) is
+    polled every 10 ms; `wait4`'s ru_maxrss is not used alone because Linux carries the parent's
+    high-water mark into a forked child, so a child of a big process would report the parent's
+    size. The child is expected to print one JSON object as its last stdout line.
     """
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen([sys.executable, *args], stdout=out, stderr=err, env=env or child_env(), cwd=REPO)
         deadline = t0 + timeout_s
+        hwm_kb = 0
         while True:
+            hwm_kb = max(hwm_kb, _vm_hwm_kb(proc.pid))
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
@@ -97,7 +102,7 @@ def run_child(args: Sequence[str], env: dict[str, str] | None = None, timeout_s:
                 proc.kill()
                 pid, status, usage = os.wait4(proc.pid, 0)
                 break
-            time.sleep(0.05)
+            time.sleep(0.01)
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: keep Popen from waiting again
         out.seek(0)
@@ -109,7 +114,20 @@ def run_child(args: Sequence[str], env: dict[str, str] | None = None, timeout_s:
                 output = json.loads(lines[-1])
             except json.JSONDecodeError:
                 output = {}
-        return ChildRun(proc.returncode, round(wall, 2), round(usage.ru_maxrss / 1024, 1), output, err.read()[-2000:])
+        peak_kb = hwm_kb or usage.ru_maxrss  # a child too short to be sampled: the kernel's figure
+        return ChildRun(proc.returncode, round(wall, 2), round(peak_kb / 1024, 1), output, err.read()[-2000:])
+
+
+def _vm_hwm_kb(pid: int) -> int:
+    """The peak resident set size (KiB) of a running process's current address space, 0 if unknown."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 # --- the machine ---------------------------------------------------------------------

@@ -75,19 +75,25 @@ def _recv(fd: int, deadline: float | None = None) -> Any:
 
 
 # --- parent side -------------------------------------------------------------------------
+FIRST_CALL_GRACE_S = 300.0  # extra time for a fresh worker's first call, which loads the models
+
+
 class CallWorker:
     """One child process; `run` processes a call in it within a timeout."""
 
-    def __init__(self, startup_timeout_s: float = STARTUP_TIMEOUT_S):
+    def __init__(self, startup_timeout_s: float = STARTUP_TIMEOUT_S, first_call_grace_s: float = FIRST_CALL_GRACE_S):
         self.startup_timeout_s = startup_timeout_s
+        self.first_call_grace_s = first_call_grace_s
         self.proc: subprocess.Popen | None = None
         self.calls = 0
+        self.warm = False  # a fresh child loads its models (ASR, embeddings, sentiment) on its first call
 
     @property
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
 
     def start(self) -> None:
+        self.warm = False
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p)
         self.proc = subprocess.Popen(
@@ -125,6 +131,8 @@ class CallWorker:
             self.kill()
             self.start()
         timeout = call_timeout(settings, duration_s)
+        if not self.warm:
+            timeout += self.first_call_grace_s  # model loading is not the call's fault
         try:
             _send(self.proc.stdin, (str(path), settings.model_dump(mode="json"), rubric, sha, meta))
             reply = _recv(self.proc.stdout.fileno(), time.monotonic() + timeout)
@@ -137,6 +145,7 @@ class CallWorker:
             raise StageError("worker", f"the worker process died while processing (exit code {code}; "
                                        "out of memory or a crash in a native library)") from None
         self.calls += 1
+        self.warm = True
         if reply[0] == "ok":
             return reply[1]
         raise StageError(reply[1], reply[2])

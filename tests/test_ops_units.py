@@ -36,7 +36,7 @@ def test_timed_out_call_is_killed_recorded_and_the_worker_replaced(tmp_settings)
     settings = tmp_settings.model_copy(update={"call_timeout_min_s": 0.3, "call_timeout_factor": 0.01})
     store = Store(settings.db)
     store.init()
-    worker = CallWorker()
+    worker = CallWorker(first_call_grace_s=0.0)  # no allowance for loading models: time out at once
     worker.start()
     first_pid = worker.pid
 
