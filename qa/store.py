@@ -166,6 +166,8 @@ class Store:
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 1.6, 0.5)
         try:
+            # no progress bar: long reads would otherwise draw on the CLI's and dashboard's stderr
+            con.execute("SET enable_progress_bar = false")
             yield con
         finally:
             con.close()
