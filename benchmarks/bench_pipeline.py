@@ -65,7 +65,7 @@ def bare_whisper(model, path: Path, channels: int, language: str, beam_size: int
             segments, _ = model.transcribe(
                 samples, language=language, beam_size=opts.beam_size, word_timestamps=True, vad_filter=True,
                 vad_parameters={"min_silence_duration_ms": opts.vad_min_silence_ms,
-                                "speech_pad_ms": opts.vad_speech_pad_ms},
+                                "speech_pad_ms": opts.vad_speech_pad_ms, "threshold": opts.vad_threshold},
                 condition_on_previous_text=False, no_speech_threshold=opts.no_speech_threshold,
                 log_prob_threshold=opts.log_prob_threshold,
                 compression_ratio_threshold=opts.compression_ratio_threshold,

@@ -59,15 +59,17 @@ ITEM_RATE_COLUMNS = [
     "failed", "na", "pass_rate", "coaching",
 ]
 
-# Latest score per call, and per item the reviewer's result over the automatic one.
+# Latest score per call, and its automatic item results. Reviewers' outcomes live in a separate
+# file (qa.reviews) and are laid over these in Python; item_results rows are unique per
+# (call, rubric, version, item) because a re-save deletes the old ones, so a plain join does
+# (a per-item window here cost 1.2 s of a 100k-call list, benchmarks/bench_store.py).
 _LATEST = """latest AS (
     SELECT * FROM call_scores
     QUALIFY row_number() OVER (PARTITION BY call_id ORDER BY scored_at DESC, rubric_id, rubric_version DESC) = 1)"""
 _EFFECTIVE = """effective AS (
     SELECT i.* FROM item_results i
     JOIN latest l ON i.call_id = l.call_id AND i.rubric_id = l.rubric_id AND i.rubric_version = l.rubric_version
-    QUALIFY row_number() OVER (
-        PARTITION BY i.call_id, i.item_id ORDER BY (i.source = 'reviewer') DESC, i.created_at DESC) = 1)"""
+    WHERE i.source = 'auto')"""
 
 
 @dataclass(frozen=True)
@@ -311,8 +313,7 @@ def get_item_results(
             return pd.DataFrame(columns=ITEM_COLUMNS + ITEM_DISPLAY_COLUMNS)
         rubric_id, rubric_version = scores.iloc[0]["rubric_id"], scores.iloc[0]["rubric_version"]
     sql = f"""SELECT {', '.join(ITEM_COLUMNS[:-2])} FROM item_results
-              WHERE call_id = ? AND rubric_id = ? AND rubric_version = ?
-              QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY (source = 'reviewer') DESC, created_at DESC) = 1"""
+              WHERE call_id = ? AND rubric_id = ? AND rubric_version = ? AND source = 'auto'"""
     items = _frame(db, sql, [call_id, rubric_id, str(rubric_version)], ITEM_COLUMNS[:-2])
     reviews = _reviews(db).latest(call_id, str(rubric_id), str(rubric_version))
     items = _overlay_reviews(items, reviews, _load_rubric(rubric_id, rubric_version, rubric_dir) if reviews else None)

@@ -4,6 +4,9 @@ Whisper invents text on silence and music ("Altyazı M.K.", "Thank you for watch
 and can loop on one n-gram. We use VAD, `condition_on_previous_text=False`, the
 compression-ratio / log-prob / no-speech thresholds and `hallucination_silence_threshold`,
 then drop known credit phrases and collapse repetition loops in the words we keep.
+The VAD gate is ours (`qa.vad.speech_regions`, level-normalised, a lower threshold than
+for turn boundaries because whisper's own no-speech test follows); the speech is joined and
+times mapped back with faster-whisper's own `collect_chunks` / `restore_speech_timestamps`.
 Long calls are transcribed in chunks cut at silences (`transcribe_spans`), so whisper never
 holds a whole long call's audio and features.
 """
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from qa.audio import SAMPLE_RATE
 from qa.text import normalize
 
 # Whole-segment texts whisper produces from silence/music (normalised, regex full match).
@@ -61,6 +65,7 @@ class AsrOptions:
     beam_size: int = 5
     vad_min_silence_ms: int = 1000
     vad_speech_pad_ms: int = 300
+    vad_threshold: float = 0.35
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4
@@ -126,16 +131,29 @@ def transcribe(
 
     `offset` (seconds) is added to every word time: the position of `samples` in the call.
     """
+    from faster_whisper.transcribe import restore_speech_timestamps
+    from faster_whisper.vad import collect_chunks
+
+    from qa.vad import speech_regions
+
+    samples = samples.astype(np.float32, copy=False)
+    regions = speech_regions(
+        samples,
+        min_silence_ms=options.vad_min_silence_ms,
+        speech_pad_ms=options.vad_speech_pad_ms,
+        threshold=options.vad_threshold,
+        min_speech_ms=0,
+    )
+    chunks = [{"start": int(r.start * SAMPLE_RATE), "end": int(r.end * SAMPLE_RATE)} for r in regions]
+    if not chunks:
+        return Transcript([], language or "", 0.0, {"hallucination_phrase": 0, "no_speech": 0, "repetition_loop": 0})
+    speech = np.concatenate(collect_chunks(samples, chunks)[0])
     segments, info = model.transcribe(
-        samples.astype(np.float32, copy=False),
+        speech,
         language=language,
         beam_size=options.beam_size,
         word_timestamps=True,
-        vad_filter=True,
-        vad_parameters={
-            "min_silence_duration_ms": options.vad_min_silence_ms,
-            "speech_pad_ms": options.vad_speech_pad_ms,
-        },
+        vad_filter=False,
         condition_on_previous_text=False,
         no_speech_threshold=options.no_speech_threshold,
         log_prob_threshold=options.log_prob_threshold,
@@ -144,6 +162,7 @@ def transcribe(
         initial_prompt=options.initial_prompt,
         hotwords=options.hotwords,
     )
+    segments = restore_speech_timestamps(segments, chunks, SAMPLE_RATE)
     words: list[Word] = []
     dropped = {"hallucination_phrase": 0, "no_speech": 0, "repetition_loop": 0}
     for seg in segments:

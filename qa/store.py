@@ -11,7 +11,7 @@ Schema (analysts may query these tables directly; see README "Data model"):
   speech_turns   (call_id, idx) who spoke when (diarization), with speaker_role
   words          (call_id, idx) word timings, for evidence and audio redaction
   pii_redactions (call_id, idx) personal data removed from the text: kind, time, masked value
-  item_results   rubric item outcomes pass|fail|na with evidence; source auto|reviewer
+  item_results   automatic rubric item outcomes pass|fail|na with evidence (reviews: qa.reviews)
   call_scores    (call_id, rubric_id, rubric_version) score_pct, auto_failed, band
   failures       every failed attempt, with stage and a readable reason
   call_metrics   (call_id, name) conversation metrics (talk ratio, interruptions, dead air, ...)
@@ -122,8 +122,8 @@ CALL_COLUMNS = (
     " sentiment_json, processed_at"
 )
 
-# per-call rows replaced whole when a call is (re)processed; item_results keep reviewer rows
-# and call_scores keep other rubric versions (handled in `_write_scores`)
+# per-call rows replaced whole when a call is (re)processed; item_results (automatic only:
+# reviewers write to qa.reviews) and call_scores keep other rubric versions (`_write_scores`)
 CALL_TABLES = ("utterances", "words", "speech_turns", "pii_redactions", "call_metrics", "call_events", "call_profiles")
 
 # the last two: another thread of this process is opening the file, or has it open with

@@ -1,6 +1,9 @@
 """Voice activity detection with the Silero v6 ONNX model that ships inside faster-whisper.
 
-Runs offline at ~0.004x real time. The settings here segment speech into turns
+Runs offline at ~0.004x real time. Silero's output depends on the input level: a hot
+telephone track (speech peaks near 0 dBFS) lost up to two thirds of one caller's speech, so
+loud signals are turned down to a fixed level first (`vad_gain`; quiet ones are left alone,
+so silence and line noise are never amplified). The settings here segment speech into turns
 (short silences split regions), unlike `vad_filter=True` defaults which merge a whole
 call into one chunk. Long signals are read in blocks (`speech_regions_blocks`), and
 `plan_chunks` cuts a long call into ASR chunks in the middle of silences.
@@ -25,6 +28,24 @@ class Region:
         return self.end - self.start
 
 
+VAD_LEVEL_DBFS = -30.0  # loud frames (95th percentile) are brought down to this level
+_LEVEL_FRAME = 512
+_AUDIBLE_DB = -60.0
+
+
+def vad_gain(samples: np.ndarray, target_db: float = VAD_LEVEL_DBFS) -> float:
+    """The gain (<= 1) that brings the 95th-percentile frame level of `samples` down to `target_db`."""
+    n = len(samples) // _LEVEL_FRAME
+    if n == 0:
+        return 1.0
+    frames = samples[: n * _LEVEL_FRAME].reshape(n, _LEVEL_FRAME).astype(np.float64)
+    db = 10 * np.log10((frames**2).mean(axis=1) + 1e-12)
+    audible = db[db > _AUDIBLE_DB]
+    if audible.size == 0:
+        return 1.0
+    return float(min(1.0, 10 ** ((target_db - np.percentile(audible, 95)) / 20)))
+
+
 def speech_regions(
     samples: np.ndarray,
     min_silence_ms: int = 300,
@@ -41,7 +62,11 @@ def speech_regions(
         speech_pad_ms=speech_pad_ms,
         min_speech_duration_ms=min_speech_ms,
     )
-    stamps = get_speech_timestamps(samples.astype(np.float32, copy=False), opts, sampling_rate=SAMPLE_RATE)
+    x = samples.astype(np.float32, copy=False)
+    gain = vad_gain(x)
+    if gain < 1.0:
+        x = x * np.float32(gain)
+    stamps = get_speech_timestamps(x, opts, sampling_rate=SAMPLE_RATE)
     return [Region(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
 
 

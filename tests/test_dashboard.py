@@ -311,15 +311,17 @@ def test_rubric_info_repo_rubrics(rubric_id: str, item_id: str | None, title: st
 
 
 def test_reviewer_result_overrides_auto(real_db: Path, tmp_path: Path, rubric_dir: Path) -> None:
-    db = _variant(real_db, tmp_path, """INSERT INTO item_results
-        SELECT call_id, rubric_id, rubric_version, section_id, item_id, 'pass', max_score, max_score, critical,
-               'reviewer', NULL, 'said goodbye off-mic', NULL, NULL, NULL, NULL, 'reviewer', 'zeynep', now()
-        FROM item_results WHERE call_id = 'jfk-002' AND item_id = 'goodbye'""")
+    db = _variant(real_db, tmp_path)
+    score = data.get_scores(db, "jfk-002").iloc[0]
+    data.save_review(db, "jfk-002", score["rubric_id"], str(score["rubric_version"]), "goodbye", "pass", "zeynep",
+                     "said goodbye off-mic")
     items = data.get_item_results(db, "jfk-002", rubric_dir=rubric_dir).set_index("item_id")
     assert (items.loc["goodbye", "outcome"], items.loc["goodbye", "reviewer"]) == ("pass", "zeynep")
-    assert len(items) == 6
+    assert items.loc["goodbye", "auto_outcome"] == "fail" and len(items) == 6
     rates = data.item_pass_rates(db, "a23", rubric_dir).set_index("item_id")
     assert rates.loc["goodbye", "passed"] == 1 and rates.loc["goodbye", "failed"] == 0
+    before = data.item_pass_rates(real_db, "a23", rubric_dir).set_index("item_id")
+    assert (before.loc["goodbye", "passed"], before.loc["goodbye", "failed"]) == (0, 1)
 
 
 def test_agents_and_pass_rates(real_db: Path, rubric_dir: Path) -> None:
