@@ -41,9 +41,9 @@ test-slow: models
 test-all: models
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# accuracy on recordings with ground truth -> runs/eval/eval.{json,md}
+# accuracy on recordings with ground truth -> benchmarks/results/eval/eval.{json,md} (the README's table)
 eval: models
-	$(BIN)/callqa eval --out runs/eval
+	$(BIN)/callqa eval --out benchmarks/results/eval
 
 # speed and memory against bare faster-whisper, measured in the same run -> benchmarks/results/
 bench: models

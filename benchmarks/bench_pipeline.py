@@ -70,6 +70,7 @@ def bare_whisper(model, path: Path, channels: int, language: str, beam_size: int
                 log_prob_threshold=opts.log_prob_threshold,
                 compression_ratio_threshold=opts.compression_ratio_threshold,
                 hallucination_silence_threshold=opts.hallucination_silence_threshold,
+                temperature=list(opts.temperatures),
             )
             words += sum(len(s.words or []) for s in segments)
     return {"decode": t_decode.seconds, "asr": t_asr.seconds, "total": t_decode.seconds + t_asr.seconds,

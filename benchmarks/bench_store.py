@@ -5,7 +5,10 @@ A DuckDB file is built with the store's own DDL (`Store.init`) and filled with b
 the 8 items of the real `tr_inbound` rubric and one score; agents, queues, dates, bands
 and outcomes vary. Texts are made-up filler (no personal data); the `words` table is left
 empty (the dashboard never reads it). Then the dashboard's data functions
-(`dashboards/data.py`) and the store's look-ups run against it, each repeated.
+(`dashboards/data.py`), the store's look-ups and whole dashboard pages (Streamlit's headless
+`AppTest`, the page script run as a browser session would run it) go against it, each
+repeated. The baseline, measured in the same run, is the floor of any read: open the file
+read-only, fetch one row, close. Each row prints its p50 as a multiple of that floor.
 
     python -m benchmarks.bench_store                 # 10k and 100k calls
     python -m benchmarks.bench_store --quick         # 300 calls (harness test)
@@ -14,14 +17,16 @@ empty (the dashboard never reads it). Then the dashboard's data functions
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from benchmarks.common import machine, machine_line, percentiles, table, timed, write_result
+from benchmarks.common import machine, machine_line, percentiles, ratio, table, timed, write_result
 
 UTTERANCES_PER_CALL = 40
 TURNS_PER_CALL = 40
@@ -160,6 +165,7 @@ def queries(db: Path, n_calls: int, rng: random.Random) -> dict[str, Callable[[]
         return f"call-{i + 1 if i % 50 == 0 else i:07d}"  # an ok call
 
     return {
+        FLOOR: lambda: _floor_read(db),
         "store_status": lambda: data.store_status(db),
         "list_calls": lambda: data.list_calls(db),
         "filter_calls (agent + score)": lambda: data.filter_calls(
@@ -179,7 +185,56 @@ def queries(db: Path, n_calls: int, rng: random.Random) -> dict[str, Callable[[]
         "profile_coaching (one agent)": lambda: conversation.profile_coaching(db, "A007"),
         "Store.find_by_sha": lambda: store.find_by_sha("0" * 64),
         "Store.find_call": lambda: store.find_call(some_call()),
+        "page: Calls (cold)": lambda: _page_seconds(db, None),
+        "page: Agents (cold)": lambda: _page_seconds(db, "views/agents.py"),
+        "page: Call (cold)": lambda: _page_seconds(db, "views/call.py", some_call()),
     }
+
+
+FLOOR = "floor: open read-only, one row, close"
+APP = Path(__file__).resolve().parent.parent / "dashboards" / "app.py"
+
+
+@dataclass
+class PageSeconds:
+    """What a page callable returns: the seconds of the page run alone (set-up excluded)."""
+
+    seconds: float
+
+
+def _floor_read(db: Path) -> None:
+    """The least any dashboard read pays: a read-only connection, one fetched row, close."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        con.execute("SELECT call_id FROM calls LIMIT 1").fetchall()
+    finally:
+        con.close()
+
+
+def _page_seconds(db: Path, page: str | None, call_id: str | None = None) -> PageSeconds:
+    """Run the dashboard headless on `db` and time one page's script run, caches cold (Calls is the default).
+
+    Another page is reached the way a user reaches it: the app starts on Calls, then switches
+    (with `call_id` in the URL for the Call page); only that last run is timed.
+    """
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["CALLQA_DB"] = str(db)
+    at = AppTest.from_file(str(APP), default_timeout=300)
+    if page is not None:
+        at.run()
+        at.switch_page(page)
+        if call_id:
+            at.query_params["call_id"] = call_id
+    st.cache_data.clear()  # cold: what the first reader waits for after the cache's TTL or a batch
+    with timed() as t:
+        at.run()
+    if at.exception:
+        raise RuntimeError(f"page {page or 'calls'} raised: {[e.value for e in at.exception]}")
+    return PageSeconds(t.seconds)
 
 
 def bench_size(n_calls: int, work: Path, repeats: int = 5, seed: int = 7) -> dict[str, Any]:
@@ -196,8 +251,8 @@ def bench_size(n_calls: int, work: Path, repeats: int = 5, seed: int = 7) -> dic
         times = []
         for _ in range(repeats):
             with timed() as t:
-                fn()
-            times.append(t.seconds)
+                out = fn()
+            times.append(out.seconds if isinstance(out, PageSeconds) else t.seconds)
         rows.append({"query": name, **percentiles(times)})
     store = Store(db)
     times = []
@@ -229,6 +284,7 @@ def run(sizes: tuple[int, ...] = (10_000, 100_000), repeats: int = 5, work: Path
 def to_markdown(res: dict[str, Any]) -> str:
     sizes = res["sizes"]
     names = [r["query"] for r in sizes[0]["rows"]]
+    floors = {s["calls"]: next((r["p50_ms"] for r in s["rows"] if r["query"] == FLOOR), None) for s in sizes}
     rows = []
     for name in names:
         row: dict[str, Any] = {"query": name}
@@ -236,11 +292,13 @@ def to_markdown(res: dict[str, Any]) -> str:
             hit = next(r for r in s["rows"] if r["query"] == name)
             row[f"p50_{s['calls']}"] = hit["p50_ms"]
             row[f"max_{s['calls']}"] = hit["max_ms"]
+            row[f"x_{s['calls']}"] = ratio(hit["p50_ms"], floors[s["calls"]] or 0.0)
             if hit["p50_ms"] > SLOW_MS:
                 row["query"] = f"**{name}** (slow)"
         rows.append(row)
-    cols = ["query"] + [f"{k}_{s['calls']}" for s in sizes for k in ("p50", "max")]
-    heads = ["query"] + [f"{k} ms @ {s['calls']:,}" for s in sizes for k in ("p50", "max")]
+    cols = ["query"] + [f"{k}_{s['calls']}" for s in sizes for k in ("p50", "max", "x")]
+    heads = ["query"] + [h.format(s["calls"]) for s in sizes
+                         for h in ("p50 ms @ {:,}", "max ms @ {:,}", "p50 / floor @ {:,}")]
     built = "; ".join(
         f"{s['calls']:,} calls = {s['counts']['utterances']:,} utterances, {s['counts']['item_results']:,} item "
         f"results, {s['size_mb']} MB" for s in sizes

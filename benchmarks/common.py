@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -17,9 +16,10 @@ import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Sequence
+
+from qa.sysinfo import machine, machine_line  # noqa: F401  (re-exported for the benchmarks)
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("CALLQA_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -131,48 +131,7 @@ def _vm_hwm_kb(pid: int) -> int:
 
 
 # --- the machine ---------------------------------------------------------------------
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _version(module: str) -> str | None:
-    try:
-        from importlib.metadata import version
-
-        return version(module)
-    except Exception:
-        return None
-
-
-def machine() -> dict[str, Any]:
-    """What the numbers were measured on: CPU, cores, RAM, load, OS and library versions."""
-    import psutil
-
-    return {
-        "cpu": _cpu_model(),
-        "cores": os.cpu_count(),
-        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "load_avg_1m": round(os.getloadavg()[0], 2),
-        "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-        "versions": {m: _version(m) for m in ("faster-whisper", "ctranslate2", "duckdb", "torch", "numpy")},
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-    }
-
-
-def machine_line(m: dict[str, Any]) -> str:
-    v = m.get("versions", {})
-    return (
-        f"{m['cpu']}, {m['cores']} cores, {m['ram_gb']} GiB RAM, {m['os']}, Python {m['python']}, "
-        f"faster-whisper {v.get('faster-whisper')}, CTranslate2 {v.get('ctranslate2')}, DuckDB {v.get('duckdb')}; "
-        f"load average at start {m['load_avg_1m']}; {m['date']}"
-    )
+# `machine()` and `machine_line()` live in `qa.sysinfo`, shared with `callqa eval`.
 
 
 # --- inputs --------------------------------------------------------------------------

@@ -72,6 +72,12 @@ class AsrOptions:
     hallucination_silence_threshold: float = 2.0
     initial_prompt: str | None = None
     hotwords: str | None = None
+    # Greedy/beam decoding only. faster-whisper's default retries a doubtful window at rising
+    # temperatures, i.e. by sampling, and CTranslate2's sampler cannot be re-seeded per call: the
+    # same Turkish call then gave 189 to 266 words from run to run (WER 0.36-0.49), while
+    # temperature 0 alone gave the same words every time and WER 0.33. A QA score must not change
+    # when a call is processed again; loops and silence are handled by our own guards.
+    temperatures: tuple[float, ...] = (0.0,)
 
 
 _MODELS: dict[tuple[str, str, int], object] = {}
@@ -126,10 +132,13 @@ def transcribe(
     options: AsrOptions = AsrOptions(),
     channel: int | None = None,
     offset: float = 0.0,
+    speech: list | None = None,
 ) -> Transcript:
     """Transcribe 16 kHz mono `samples`; `language=None` lets whisper detect it.
 
     `offset` (seconds) is added to every word time: the position of `samples` in the call.
+    `speech`: regions (seconds within `samples`) known to hold speech from elsewhere, e.g. a
+    stereo channel's activity; whisper hears them as well as what the VAD gate keeps.
     """
     from faster_whisper.transcribe import restore_speech_timestamps
     from faster_whisper.vad import collect_chunks
@@ -144,6 +153,8 @@ def transcribe(
         threshold=options.vad_threshold,
         min_speech_ms=0,
     )
+    if speech:
+        regions = _union(regions, speech, len(samples) / SAMPLE_RATE)
     chunks = [{"start": int(r.start * SAMPLE_RATE), "end": int(r.end * SAMPLE_RATE)} for r in regions]
     if not chunks:
         return Transcript([], language or "", 0.0, {"hallucination_phrase": 0, "no_speech": 0, "repetition_loop": 0})
@@ -161,6 +172,7 @@ def transcribe(
         hallucination_silence_threshold=options.hallucination_silence_threshold,
         initial_prompt=options.initial_prompt,
         hotwords=options.hotwords,
+        temperature=list(options.temperatures),
     )
     segments = restore_speech_timestamps(segments, chunks, SAMPLE_RATE)
     words: list[Word] = []
@@ -183,6 +195,21 @@ def transcribe(
     return Transcript(kept, info.language, float(info.language_probability), dropped)
 
 
+def _union(regions: list, extra: list, duration_s: float) -> list:
+    """Regions covering `regions` and `extra` (clipped to [0, duration_s]), sorted, overlaps joined."""
+    from qa.vad import Region
+
+    spans = sorted([(r.start, r.end) for r in regions]
+                   + [(max(0.0, r.start), min(duration_s, r.end)) for r in extra if r.end > 0 and r.start < duration_s])
+    out: list[Region] = []
+    for start, end in spans:
+        if out and start <= out[-1].end:
+            out[-1] = Region(out[-1].start, max(out[-1].end, end))
+        else:
+            out.append(Region(start, end))
+    return out
+
+
 def transcribe_spans(
     model,
     read,
@@ -190,18 +217,23 @@ def transcribe_spans(
     language: str | None,
     options: AsrOptions = AsrOptions(),
     channel: int | None = None,
+    speech: list | None = None,
 ) -> Transcript:
     """Transcribe a long signal chunk by chunk: `read(start_s, end_s)` -> 16 kHz mono samples.
 
     `spans` should be cut in silences (`qa.vad.plan_chunks`), so no word straddles a cut;
     chunks do not overlap, so no word is transcribed twice. The language detected on the
-    first chunk (when `language` is None) is kept for the rest of the call.
+    first chunk (when `language` is None) is kept for the rest of the call. `speech`: regions
+    (call time) that hold speech besides what the VAD gate finds (see `transcribe`).
     """
+    from qa.vad import Region
+
     words: list[Word] = []
     dropped: dict[str, int] = {}
     detected, probability = language, 1.0
     for i, (start, end) in enumerate(spans):
-        tr = transcribe(model, read(start, end), language or detected, options, channel, offset=start)
+        extra = [Region(r.start - start, r.end - start) for r in speech or [] if r.end > start and r.start < end]
+        tr = transcribe(model, read(start, end), language or detected, options, channel, offset=start, speech=extra)
         if i == 0:
             detected, probability = tr.language, tr.language_probability
         words.extend(tr.words)

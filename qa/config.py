@@ -65,7 +65,7 @@ class Settings(BaseModel):
     # where Prefect runs the per-call tasks: threads (one process), processes (a local pool)
     # or dask (a LocalCluster, or the scheduler at dask_address for several machines)
     runner: Literal["threads", "processes", "dask"] = "threads"
-    workers: int | None = Field(None, ge=1)  # calls in parallel; None = cores // asr_threads
+    workers: int | None = Field(None, ge=1)  # calls in parallel; None = one 1-thread worker per core (pipelines.runners)
     dask_address: str | None = None
     quarantine_dir: Path | None = None  # failed files (and sidecars) are moved here with a reason
 

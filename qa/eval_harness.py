@@ -18,7 +18,7 @@ Results are a JSON-able dict; `to_markdown` renders the tables shown in the READ
 from __future__ import annotations
 
 import json
-import platform
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,8 @@ from qa.evaluation import (
     der, mix_tracks, read_rttm, read_stm, role_accuracy, role_turns, text_error, two_track_reference,
 )
 from qa.pipeline import process_call
+
+log = logging.getLogger(__name__)
 
 SUITES = ("roles", "pyannote", "asr", "rubric", "sentiment", "conversation")
 
@@ -94,7 +96,7 @@ def _sample_results(settings: Settings, samples: Path, cache: dict) -> list[tupl
     return cache["samples"]
 
 
-def eval_asr(settings: Settings, shared: Path, samples: Path, cache: dict) -> list[dict[str, Any]]:
+def eval_asr(settings: Settings, shared: Path, samples: Path, work: Path, cache: dict) -> list[dict[str, Any]]:
     rows = []
     jfk = shared / "faster_whisper" / "jfk.flac"
     if jfk.exists():
@@ -102,6 +104,19 @@ def eval_asr(settings: Settings, shared: Path, samples: Path, cache: dict) -> li
         result = process_call(jfk, settings.model_copy(update={"language": "en"}))
         s = text_error(expected["jfk.flac"]["text_sequential"], _text(result), "en")
         rows.append({"clip": "jfk.flac", "language": "en", "audio": "44.1 kHz wideband", "wer": s.wer, "cer": s.cer, "ref_words": s.ref_words})
+    stereo = shared / "faster_whisper" / "stereo_diarization.wav"
+    if stereo.exists():
+        # one sentence per channel; the right channel plays the agent (sidecar), so each role is one channel
+        expected = json.loads((shared / "faster_whisper" / "expected_from_tests.json").read_text())["stereo_diarization.wav"]
+        clip = work / "stereo_diarization.wav"
+        clip.write_bytes(stereo.read_bytes())
+        clip.with_suffix(".json").write_text(json.dumps({"language": "en", "agent_channel": 1}))
+        result = process_call(clip, settings.model_copy(update={"language": "en"}))
+        for role, channel in (("customer", "left_channel"), ("agent", "right_channel")):
+            said = " ".join(u.text for u in result.utterances if u.role == role)
+            s = text_error(expected[channel], said, "en")
+            rows.append({"clip": f"stereo_diarization.wav {channel.split('_')[0]}", "language": "en",
+                         "audio": "16 kHz stereo", "wer": s.wer, "cer": s.cer, "ref_words": s.ref_words})
     for ref, result in _sample_results(settings, samples, cache):
         s = text_error(" ".join(t["text"] for t in ref["turns"]), _text(result), ref["language"])
         rows.append({"clip": ref["call_id"], "language": ref["language"], "audio": f"8 kHz {ref['layout']}",
@@ -112,9 +127,15 @@ def eval_asr(settings: Settings, shared: Path, samples: Path, cache: dict) -> li
 def eval_rubric(settings: Settings, samples: Path, cache: dict) -> dict[str, Any]:
     per_item: dict[str, dict[str, int]] = {}
     false_auto_fails = []
+    rubrics = set()
     for ref, result in _sample_results(settings, samples, cache):
         got = {r.item_id: r.outcome for r in result.item_results}
-        if result.call_score and result.call_score.auto_failed and ref["labels"].get("no_overpromise") == "pass":
+        if result.call_score:
+            rubrics.add(f"{result.call_score.rubric_id} v{result.call_score.rubric_version}")
+        # an auto-fail is false when no critical item that failed is labelled as failed
+        critical_fails = [r.item_id for r in result.item_results if r.critical and r.outcome == "fail"]
+        if (result.call_score and result.call_score.auto_failed
+                and not any(ref["labels"].get(i) == "fail" for i in critical_fails)):
             false_auto_fails.append(ref["call_id"])
         for item, label in ref["labels"].items():
             if item not in got:
@@ -129,7 +150,7 @@ def eval_rubric(settings: Settings, samples: Path, cache: dict) -> dict[str, Any
     n = sum(s["n"] for s in per_item.values())
     agree = sum(s["agree"] for s in per_item.values())
     return {"items": per_item, "agreement": round(agree / n, 3) if n else None, "decisions": n,
-            "false_auto_fails": false_auto_fails}
+            "false_auto_fails": false_auto_fails, "rubrics": sorted(rubrics)}
 
 
 def eval_sentiment(settings: Settings) -> list[dict[str, Any]]:
@@ -155,29 +176,62 @@ def eval_conversation(settings: Settings, samples: Path, cache: dict) -> dict[st
     return {"holds": holds, "profiles": evaluate_profiles(predicted, reference)}
 
 
+def _missing(settings: Settings, shared: Path, samples: Path) -> dict[str, str]:
+    """Suite -> why it cannot run here (its recordings or references are absent)."""
+    refs = list((samples / "reference").glob("*.json")) if (samples / "reference").is_dir() else []
+    no_samples = f"no sample calls with references in {samples / 'reference'}"
+    out = {}
+    if not (shared / "aws_lca" / "Auto_Repairs_40_UTC_agent.wav").exists():
+        out["roles"] = f"the AWS role-played calls are not in {shared / 'aws_lca'}"
+    if not (shared / "pyannote_sample" / "sample.wav").exists():
+        out["pyannote"] = f"the pyannote sample is not in {shared / 'pyannote_sample'}"
+    if not refs and not (shared / "faster_whisper" / "jfk.flac").exists():
+        out["asr"] = f"neither {shared / 'faster_whisper'} nor sample references"
+    if not refs:
+        out["rubric"] = out["conversation"] = no_samples
+    if settings.sentiment == "off":
+        out["sentiment"] = "sentiment is switched off in the settings"
+    return out
+
+
 def run_eval(settings: Settings, shared: Path, samples: Path, work: Path, suites=SUITES) -> dict[str, Any]:
+    """Run `suites`; a suite whose data is absent is skipped with the reason, one that raises is
+    recorded with its error and the others still run. Seconds per suite under `suite_seconds`."""
+    from qa.sysinfo import machine
+
     work.mkdir(parents=True, exist_ok=True)
     cache: dict = {}
     t0 = time.perf_counter()
     out: dict[str, Any] = {
-        "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
-                    "cores": __import__("os").cpu_count()},
+        "machine": machine(),
         "settings": {"asr_model": settings.asr_model, "compute_type": settings.asr_compute_type,
                      "threads": settings.asr_threads, "beam_size": settings.asr_beam_size,
-                     "sentiment": settings.sentiment, "embedding_model": settings.embedding_model},
+                     "language": settings.language, "sentiment": settings.sentiment,
+                     "embedding_model": settings.embedding_model},
+        "skipped": {}, "errors": {}, "suite_seconds": {},
     }
-    if "roles" in suites:
-        out["roles"] = eval_roles(settings, shared, work)
-    if "pyannote" in suites:
-        out["pyannote"] = eval_pyannote(settings, shared)
-    if "asr" in suites:
-        out["asr"] = eval_asr(settings, shared, samples, cache)
-    if "rubric" in suites:
-        out["rubric"] = eval_rubric(settings, samples, cache)
-    if "sentiment" in suites:
-        out["sentiment"] = eval_sentiment(settings)
-    if "conversation" in suites:
-        out["conversation"] = eval_conversation(settings, samples, cache)
+    runners = {
+        "roles": lambda: eval_roles(settings, shared, work),
+        "pyannote": lambda: eval_pyannote(settings, shared),
+        "asr": lambda: eval_asr(settings, shared, samples, work, cache),
+        "rubric": lambda: eval_rubric(settings, samples, cache),
+        "sentiment": lambda: eval_sentiment(settings),
+        "conversation": lambda: eval_conversation(settings, samples, cache),
+    }
+    missing = _missing(settings, shared, samples)
+    for suite in SUITES:
+        if suite not in suites:
+            continue
+        if suite in missing:
+            out["skipped"][suite] = missing[suite]
+            continue
+        t_suite = time.perf_counter()
+        try:
+            out[suite] = runners[suite]()
+        except Exception as exc:  # one broken suite must not lose the others' figures
+            log.exception("eval suite %s failed", suite)
+            out["errors"][suite] = f"{type(exc).__name__}: {exc}"
+        out["suite_seconds"][suite] = round(time.perf_counter() - t_suite, 1)
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
 
@@ -192,8 +246,16 @@ def _table(rows: list[dict[str, Any]], cols: list[str]) -> str:
 
 
 def to_markdown(res: dict[str, Any]) -> str:
-    parts = [f"Machine: {res['machine']['cores']} cores, Python {res['machine']['python']}; "
-             f"ASR {res['settings']['asr_model']} {res['settings']['compute_type']}, beam {res['settings']['beam_size']}."]
+    from qa.sysinfo import machine_line
+
+    st = res["settings"]
+    parts = [f"Machine: {machine_line(res['machine'])}. ASR {st['asr_model']} {st['compute_type']}, "
+             f"{st.get('threads', '?')} threads, beam {st['beam_size']}; {res.get('seconds', 0) / 60:.0f} min in all "
+             f"({', '.join(f'{k} {v:.0f} s' for k, v in res.get('suite_seconds', {}).items())})."]
+    for suite, why in res.get("skipped", {}).items():
+        parts.append(f"\n**{suite}**: skipped ({why})")
+    for suite, error in res.get("errors", {}).items():
+        parts.append(f"\n**{suite}**: failed ({error})")
     if res.get("roles"):
         parts += ["\n**Who spoke when, and who is the agent** (AWS role-played calls)\n",
                   _table(res["roles"], ["recording", "layout", "der_collar0", "der_collar025", "role_accuracy",
@@ -209,7 +271,7 @@ def to_markdown(res: dict[str, Any]) -> str:
                  "fail recall": round(v["tp"] / (v["tp"] + v["fn"]), 3) if v["tp"] + v["fn"] else "-"}
                 for k, v in sorted(r["items"].items())]
         parts += [f"\n**Rubric decisions vs hand labels**: agreement {r['agreement']} over {r['decisions']} decisions; "
-                  f"false auto-fails: {len(r['false_auto_fails'])}\n",
+                  f"false auto-fails: {len(r['false_auto_fails'])} ({', '.join(r.get('rubrics', []))})\n",
                   _table(rows, ["item", "decisions", "agreement", "fail precision", "fail recall"])]
     if res.get("sentiment"):
         rows = [{"set": r["set"], "language": r["language"], "n": r["n"], "accuracy": r["accuracy"],

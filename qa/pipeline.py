@@ -119,9 +119,14 @@ def _transcribe_audio(
     regions = [Region(t.start, t.end) for t in diar.turns] if diar is not None else []
     spans = plan_chunks(regions, audio.duration_s, chunk_s or audio_module.CHUNK_S)
     if audio.n_channels == 2:
-        first = transcribe_spans(model, lambda a, b: audio.read(a, b)[0], spans, language, options, channel=0)
+        # each channel's own activity joins its VAD gate: short answers Silero misses are still heard
+        active = {ch: [Region(t.start, t.end) for t in (diar.turns if diar else []) if t.speaker == f"ch{ch}"]
+                  for ch in (0, 1)}
+        first = transcribe_spans(model, lambda a, b: audio.read(a, b)[0], spans, language, options, channel=0,
+                                 speech=active[0])
         second = transcribe_spans(
-            model, lambda a, b: audio.read(a, b)[1], spans, language or first.language, options, channel=1
+            model, lambda a, b: audio.read(a, b)[1], spans, language or first.language, options, channel=1,
+            speech=active[1],
         )
         dropped = {k: first.dropped.get(k, 0) + second.dropped.get(k, 0) for k in first.dropped}
         words = sorted(first.words + second.words, key=lambda w: w.start)

@@ -67,10 +67,16 @@ def test_store_bench_at_300_calls(tmp_path):
     n_items = len(bench_store._items()[0])
     assert res["counts"]["item_results"] == 294 * n_items and res["counts"]["call_scores"] == 294
     names = {r["query"] for r in res["rows"]}
-    assert {"list_calls", "agent_summary", "get_item_results", "Store.find_by_sha", "Store.save_call (40 utterances)"} <= names
+    assert {"list_calls", "agent_summary", "get_item_results", "Store.find_by_sha", "Store.save_call (40 utterances)",
+            bench_store.FLOOR, "page: Calls (cold)", "page: Call (cold)"} <= names
     assert all(r["n"] == 2 and 0 < r["p50_ms"] <= r["max_ms"] for r in res["rows"])
+    by_name = {r["query"]: r["p50_ms"] for r in res["rows"]}
+    # a whole page reads several times over, so it costs more than the floor of one read
+    assert by_name["page: Calls (cold)"] > by_name[bench_store.FLOOR]
     md = bench_store.to_markdown({"sizes": [res], "repeats": 2})
-    assert "p50 ms @ 300" in md and "list_calls" in md
+    assert "p50 ms @ 300" in md and "list_calls" in md and "p50 / floor @ 300" in md
+    floor_row = next(line for line in md.splitlines() if line.startswith(f"| {bench_store.FLOOR}"))
+    assert floor_row.endswith("| 1.0 |") or floor_row.endswith("| 1.000 |")
 
 
 def test_store_bench_data_reads_like_real_calls(tmp_path):

@@ -186,17 +186,22 @@ def test_progress_eta_uses_remaining_audio():
     assert unknown.eta_s(10.0) == pytest.approx(10.0)  # falls back to calls
 
 
-@pytest.mark.parametrize("workers, explicit_threads, cores, expected", [
-    (None, None, 2, (1, 2)),   # default: cores // asr_threads
-    (2, None, 2, (2, 1)),      # two workers share two cores
-    (4, None, 2, (4, 1)),
-    (2, 2, 2, (2, 2)),         # an explicit thread count is kept
+@pytest.mark.parametrize("workers, explicit_threads, cores, memory_gib, expected", [
+    (None, None, 2, 24, (2, 1)),   # default: one 1-thread worker per core
+    (None, None, 32, 8, (5, 1)),   # ... as many as the memory holds (1.5 GiB each)
+    (None, None, 2, 1, (1, 1)),    # ... and always at least one
+    (None, 2, 2, 24, (1, 2)),      # an explicit thread count alone: cores // threads
+    (None, 2, 8, 24, (4, 2)),
+    (2, None, 2, 24, (2, 1)),      # two workers share two cores
+    (4, None, 2, 24, (4, 1)),
+    (2, 2, 2, 24, (2, 2)),         # an explicit thread count is kept
 ])
-def test_plan_workers(monkeypatch, workers, explicit_threads, cores, expected):
+def test_plan_workers(monkeypatch, workers, explicit_threads, cores, memory_gib, expected):
     from pipelines import runners
     from qa.config import Settings
 
     monkeypatch.setattr(runners, "available_cores", lambda: cores)
+    monkeypatch.setattr(runners, "available_memory_gib", lambda: memory_gib)
     s = Settings(asr_threads=explicit_threads) if explicit_threads else Settings()
     assert runners.plan_workers(s, workers) == expected
 
