@@ -114,7 +114,11 @@ def test_cli_process_prints_summary(inbox, tmp_path):
     assert (inbox / "jfk.flac").exists() and not (inbox / "day1" / "corrupt.wav").exists()
     runs = subprocess.run([sys.executable, "-m", "pipelines.cli", "runs", "--db", str(db)],
                           capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
-    assert runs.returncode == 0 and "completed" in runs.stdout and "threads x1" in runs.stdout
+    from pipelines.runners import plan_workers
+    from qa.config import load_settings
+
+    workers, _ = plan_workers(load_settings())  # the default: one 1-thread worker per core
+    assert runs.returncode == 0 and "completed" in runs.stdout and f"threads x{workers}" in runs.stdout
     assert runs.stdout.splitlines()[2].split()[5:8] == ["2/2", "1", "1"]  # done, ok, failed
     # nothing from the transcript reaches the console
     assert "fellow Americans" not in out and "fellow Americans" not in proc.stderr
