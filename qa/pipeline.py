@@ -119,7 +119,8 @@ def _transcribe_audio(
     regions = [Region(t.start, t.end) for t in diar.turns] if diar is not None else []
     spans = plan_chunks(regions, audio.duration_s, chunk_s or audio_module.CHUNK_S)
     if audio.n_channels == 2:
-        # each channel's own activity joins its VAD gate: short answers Silero misses are still heard
+        # each channel's own activity joins its VAD gate (mono: the call's), so short answers Silero
+        # misses are still heard
         active = {ch: [Region(t.start, t.end) for t in (diar.turns if diar else []) if t.speaker == f"ch{ch}"]
                   for ch in (0, 1)}
         first = transcribe_spans(model, lambda a, b: audio.read(a, b)[0], spans, language, options, channel=0,
@@ -131,7 +132,8 @@ def _transcribe_audio(
         dropped = {k: first.dropped.get(k, 0) + second.dropped.get(k, 0) for k in first.dropped}
         words = sorted(first.words + second.words, key=lambda w: w.start)
         return words, first.language, first.language_probability, dropped
-    tr = transcribe_spans(model, audio.read_mono, spans, language, options)
+    tr = transcribe_spans(model, audio.read_mono, spans, language, options,
+                          speech=[Region(t.start, t.end) for t in diar.turns] if diar else None)
     return tr.words, tr.language, tr.language_probability, tr.dropped
 
 

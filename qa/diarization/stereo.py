@@ -71,13 +71,29 @@ ENERGY_MIN_FRAMES = 20  # for at least 0.2 s (after bridging 0.3 s gaps): no cli
 ENERGY_ONLY_MAX_FRAMES = 300  # loud without VAD for longer than 3 s: hold music, a tone, noise (a hold is >= 5 s)
 
 
-def _energetic(level: np.ndarray, speech_db: float, vad: np.ndarray) -> np.ndarray:
-    """Frames loud by the channel's own standards that VAD did not call speech: a second opinion
-    for short answers. Long runs of them are not speech Silero missed but music or noise."""
+def energetic(level: np.ndarray, speech_db: float, vad: np.ndarray) -> np.ndarray:
+    """Frames loud by the signal's own standards that VAD did not call speech: a second opinion
+    for short answers (also used on mono mixes). Long runs of them are not speech Silero missed
+    but music or noise."""
     floor = np.percentile(level, 5)
     loud = (level > speech_db - ENERGY_BELOW_SPEECH_DB) & (level > floor + ENERGY_ABOVE_FLOOR_DB)
     extra = drop_short(fill_gaps(loud, 30), ENERGY_MIN_FRAMES) & ~vad
     return extra & ~drop_short(extra, ENERGY_ONLY_MAX_FRAMES + 1)
+
+
+def speech_level(level: np.ndarray, vad: np.ndarray) -> float:
+    """A signal's loud speech level (dBFS): the 90th percentile of its VAD frames, or its 99th overall."""
+    return float(np.percentile(level[vad], 90) if vad.sum() > 50 else np.percentile(level, 99))
+
+
+def with_short_loud_runs(regions: list, level: np.ndarray) -> list:
+    """VAD `regions` plus the short loud runs VAD missed (`energetic`), as regions in time order."""
+    from qa.vad import Region
+
+    n = len(level)
+    vad = _mask_from_regions(regions, n, HOP_S)
+    mask = vad | energetic(level, speech_level(level, vad), vad)
+    return [Region(t.start, t.end) for t in frames_to_turns(mask, HOP_S, "")]
 
 
 def activity_from(levels: list[np.ndarray], regions: list[list], echo_margin_db: float = 15.0) -> list[np.ndarray]:
@@ -88,9 +104,9 @@ def activity_from(levels: list[np.ndarray], regions: list[list], echo_margin_db:
     # level relative to the channel's own loud speech, so unequal gains do not matter
     rel, speech = [], []
     for lv, m in zip(levels, vad):
-        ref = np.percentile(lv[m], 90) if m.sum() > 50 else np.percentile(lv, 99)
+        ref = speech_level(lv, m)
         rel.append(lv - ref)
-        speech.append(m | _energetic(lv, ref, m))
+        speech.append(m | energetic(lv, ref, m))
     masks = []
     for i in range(2):
         other = 1 - i
