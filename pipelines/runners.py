@@ -43,7 +43,7 @@ def plan_workers(settings: Any, workers: int | None = None) -> tuple[int, int]:
     """(workers, asr_threads per worker) for a run.
 
     With neither set, one single-threaded worker per core (as memory allows): on 2 cores two
-    1-thread workers processed 1.87x the audio per hour of one 2-thread worker (`make bench`).
+    1-thread workers processed 1.79x the audio per hour of one 2-thread worker (`make bench`).
     Explicit workers without an explicit thread count share the cores between them; an
     explicit thread count alone gives cores // threads workers.
     """
