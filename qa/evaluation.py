@@ -42,7 +42,7 @@ def energy_activity(samples: np.ndarray, label: str, sr: int = 16000) -> list[Tu
     turn are bridged (the pipeline's turn rule) and blips under 0.1 s dropped.
     """
     from qa.diarization import drop_short, fill_gaps, frames_to_turns
-    from qa.diarization.stereo import HOP_S, frame_db
+    from qa.diarization.levels import HOP_S, frame_db
 
     db = frame_db(samples, sr)
     audible = db[db > -100.0]

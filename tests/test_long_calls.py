@@ -71,7 +71,7 @@ def test_block_vad_matches_whole_signal_vad(stereo40):
 
 
 def test_block_levels_match_whole_signal_levels(stereo40):
-    from qa.diarization.stereo import frame_db, frame_db_blocks
+    from qa.diarization.levels import frame_db, frame_db_blocks
 
     audio = load_audio(stereo40)
     x = audio.channels

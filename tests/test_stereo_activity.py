@@ -12,7 +12,8 @@ import soundfile as sf
 
 from qa.audio import SAMPLE_RATE, load_audio
 from qa.diarization import Turn, diarize
-from qa.diarization.stereo import activity_from, frame_db
+from qa.diarization.levels import frame_db
+from qa.diarization.stereo import activity_from
 from qa.evaluation import der, energy_activity, role_accuracy
 from tests.conftest import aws_tracks
 

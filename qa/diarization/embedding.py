@@ -203,11 +203,11 @@ def _turns_from_windows(regions, starts, labels, duration: float, n_speakers: in
 
 
 def diarize_mono(samples: np.ndarray, sr: int, n_speakers: int = 2) -> Diarization:
-    from qa.diarization.stereo import frame_db, with_short_loud_runs
+    from qa.diarization.levels import frame_db, with_short_loud_runs
 
     duration = len(samples) / sr
     regions = speech_regions(samples)
-    if regions:  # short answers VAD missed (see qa.diarization.stereo): AWS call 49 mono DER 0.18 -> 0.13
+    if regions:  # short answers VAD missed (qa.diarization.levels): AWS call 49 mono DER 0.18 -> 0.13
         regions = with_short_loud_runs(regions, frame_db(samples, sr))
     if not regions:
         return Diarization([], "embedding-spectral", [f"S{i}" for i in range(n_speakers)])
@@ -223,7 +223,7 @@ def diarize_mono_audio(audio, n_speakers: int = 2, chunk_s: float | None = None)
     step = chunk_s or audio_mod.CHUNK_S
     if audio.duration_s <= step:
         return diarize_mono(audio.read_mono(), audio.sample_rate, n_speakers)
-    from qa.diarization.stereo import frame_db_blocks, with_short_loud_runs
+    from qa.diarization.levels import frame_db_blocks, with_short_loud_runs
 
     duration = audio.duration_s
     regions = speech_regions_blocks(audio.read_mono, duration, step)
