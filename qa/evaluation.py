@@ -16,16 +16,9 @@ import numpy as np
 
 from qa.diarization import Turn
 from qa.text import normalize
-from qa.vad import speech_regions
 
 FRAME_S = 0.01
 _APOSTROPHES = re.compile(r"['’‘`´]")
-
-
-def track_activity(samples: np.ndarray, label: str) -> list[Turn]:
-    """Turns of one track (16 kHz mono) from the pipeline's own VAD (not a reference: it shares
-    the system's misses; see `energy_activity`)."""
-    return [Turn(round(r.start, 3), round(r.end, 3), label) for r in speech_regions(samples)]
 
 
 SPEECH_BELOW_PEAK_DB = 35.0  # a frame this far below the track's loud speech (95th percentile) is silence
@@ -36,7 +29,7 @@ def energy_activity(samples: np.ndarray, label: str, sr: int = 16000) -> list[Tu
     """Reference speech turns of one CLEAN, isolated track (one party only, no echo) from its energy.
 
     The pipeline's VAD cannot be the reference: what it misses would be missed by both sides
-    and never counted (Silero kept 66 s of the 112 s that AWS call 49's caller track is audible).
+    and never counted (Silero kept 66 s of the 99 s that AWS call 49's caller speaks by this measure).
     On a clean track, level separates speech from silence by 50 dB or more, so 10 ms frames
     above max(loud speech - 35 dB, noise floor + 12 dB) are speech; pauses under 0.3 s inside a
     turn are bridged (the pipeline's turn rule) and blips under 0.1 s dropped.
