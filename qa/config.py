@@ -37,6 +37,10 @@ class Settings(BaseModel):
     asr_compute_type: str = "int8"
     asr_threads: int = 2
     asr_beam_size: int = 5
+    # names the call is expected to contain (the rubric's company names, the agent's name from the
+    # sidecar) passed to whisper: "hotwords" (faster-whisper's hotwords prompt), "prompt"
+    # (`initial_prompt`), or "off". Measured in `callqa eval` (suite asr, `names`).
+    asr_name_bias: Literal["hotwords", "prompt", "off"] = "off"
     language: str = "tr"  # "auto" = detect (unreliable on Turkish telephone audio)
     # "auto": stereo -> channels, mono -> embeddings; "pyannote" needs pyannote_pipeline.
     diarization: Literal["auto", "embedding", "pyannote"] = "auto"

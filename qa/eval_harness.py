@@ -5,7 +5,10 @@ Suites (each optional, skipped with a reason when its data is absent):
              stereo and to mono; reference = VAD on each clean track. DER at collar 0 and
              0.25 s (pyannote.metrics) and the share of speech time given the right role.
   pyannote   the pyannote sample: DER against its RTTM, WER/CER against its STM.
-  asr        WER/CER on clips with a reference transcript (jfk; the sample calls' scripts).
+  asr        WER/CER on clips with a reference transcript (jfk; the sample calls' scripts); speech
+             lost against bare faster-whisper on every real recording (`asr_loss`: bare segments
+             of 3+ words where the pipeline kept under half the words); names said in the
+             sample calls heard with and without name biasing (`names`).
   rubric     agreement of item outcomes with the hand labels of the sample calls; false
              auto-fails (a critical failure the labels say did not happen) counted apart.
   sentiment  accuracy and macro-F1 of the configured sentiment backend on the held-out labelled
@@ -27,7 +30,8 @@ from qa.audio import load_audio
 from qa.config import Settings
 from qa.diarization import diarize
 from qa.evaluation import (
-    der, mix_tracks, read_rttm, read_stm, role_accuracy, role_turns, text_error, two_track_reference,
+    clip_turns, der, lost_segments, mix_tracks, read_rttm, read_stm, role_accuracy, role_parts, role_turns,
+    text_error, two_track_reference,
 )
 from qa.pipeline import process_call
 
@@ -40,7 +44,25 @@ def _text(result) -> str:
     return " ".join(u.text for u in result.utterances)
 
 
-def eval_roles(settings: Settings, shared: Path, work: Path) -> list[dict[str, Any]]:
+FIRST_S = 120.0  # the opening of a call, where the rubric's greeting items live
+
+
+def _aws_call(settings: Settings, shared: Path, work: Path, cache: dict, call: int, layout: str):
+    """AWS role-played call `call` mixed to `layout`, processed once per eval run: (path, result, seconds)."""
+    key = ("aws", call, layout)
+    if key not in cache:
+        agent_p = shared / "aws_lca" / f"Auto_Repairs_{call}_UTC_agent.wav"
+        caller_p = shared / "aws_lca" / f"Auto_Repairs_{call}_UTC_caller.wav"
+        path = mix_tracks(agent_p, caller_p, work / f"aws{call}_{layout}.wav", layout)
+        path.with_suffix(".json").write_text(json.dumps({"language": "en", "direction": "inbound"}))
+        t0 = time.perf_counter()
+        result = process_call(path, settings)
+        cache[key] = (path, result, round(time.perf_counter() - t0, 1))
+    return cache[key]
+
+
+def eval_roles(settings: Settings, shared: Path, work: Path, cache: dict | None = None) -> list[dict[str, Any]]:
+    cache = {} if cache is None else cache
     rows = []
     for call in (40, 49):
         agent_p = shared / "aws_lca" / f"Auto_Repairs_{call}_UTC_agent.wav"
@@ -49,20 +71,24 @@ def eval_roles(settings: Settings, shared: Path, work: Path) -> list[dict[str, A
             continue
         ref, duration = two_track_reference(agent_p, caller_p)
         for layout in ("stereo", "mono"):
-            path = mix_tracks(agent_p, caller_p, work / f"aws{call}_{layout}.wav", layout)
-            path.with_suffix(".json").write_text(json.dumps({"language": "en", "direction": "inbound"}))
-            t0 = time.perf_counter()
-            result = process_call(path, settings)
+            _, result, seconds = _aws_call(settings, shared, work, cache, call, layout)
             hyp = role_turns(result)
             roles = role_accuracy(ref, hyp, duration)
+            parts = role_parts(ref, hyp, duration)
+            first = role_parts(clip_turns(ref, FIRST_S), clip_turns(hyp, FIRST_S), min(duration, FIRST_S))
             d25 = der(ref, hyp, 0.25)
             rows.append({
                 "recording": f"AWS call {call}", "layout": layout, "duration_s": round(duration, 1),
                 "der_collar0": der(ref, hyp, 0.0)["der"], "der_collar025": d25["der"],
                 "confusion_collar025": d25["confusion"],
                 "role_accuracy": roles["role_accuracy"], "agent_recall": roles["agent_recall"],
-                "customer_recall": roles["customer_recall"], "role_confidence": result.role_confidence,
-                "role_method": result.role_method, "seconds": round(time.perf_counter() - t0, 1),
+                "customer_recall": roles["customer_recall"],
+                "missed": parts["missed"], "swapped": parts["swapped"], "both": parts["both"],
+                "false_alarm_s": parts["false_alarm_s"],
+                "role_accuracy_first120": first["right"], "missed_first120": first["missed"],
+                "swapped_first120": first["swapped"],
+                "role_confidence": result.role_confidence,
+                "role_method": result.role_method, "seconds": seconds,
             })
     return rows
 
@@ -84,16 +110,16 @@ def eval_pyannote(settings: Settings, shared: Path) -> list[dict[str, Any]]:
     }]
 
 
-def _sample_results(settings: Settings, samples: Path, cache: dict) -> list[tuple[dict, Any]]:
-    if "samples" not in cache:
+def _sample_results(settings: Settings, samples: Path, cache: dict, key: str = "samples") -> list[tuple[dict, Any]]:
+    if key not in cache:
         out = []
         for ref_path in sorted((samples / "reference").glob("*.json")):
             ref = json.loads(ref_path.read_text(encoding="utf-8"))
             audio = next((p for p in samples.glob(f"{ref['call_id']}.*") if p.suffix != ".json"), None)
             if audio is not None:
                 out.append((ref, process_call(audio, settings)))
-        cache["samples"] = out
-    return cache["samples"]
+        cache[key] = out
+    return cache[key]
 
 
 def eval_asr(settings: Settings, shared: Path, samples: Path, work: Path, cache: dict) -> list[dict[str, Any]]:
@@ -122,6 +148,102 @@ def eval_asr(settings: Settings, shared: Path, samples: Path, work: Path, cache:
         rows.append({"clip": ref["call_id"], "language": ref["language"], "audio": f"8 kHz {ref['layout']}",
                      "wer": s.wer, "cer": s.cer, "ref_words": s.ref_words})
     return rows
+
+
+def bare_segments(model, path: Path, language: str | None, beam_size: int,
+                  channel: int | None = None) -> list[tuple[float, float, str]]:
+    """What bare faster-whisper hears in `path` (one channel of a stereo file when `channel` is set):
+    its own decoder and its own Silero VAD with default settings; temperature 0 only, so that the
+    comparison is deterministic (the pipeline decodes at temperature 0 too)."""
+    from faster_whisper import decode_audio
+
+    audio = decode_audio(str(path), split_stereo=channel is not None)
+    if channel is not None:
+        audio = audio[channel]
+    segments, _ = model.transcribe(audio, language=language, beam_size=beam_size, vad_filter=True, temperature=0.0)
+    return [(float(s.start), float(s.end), s.text.strip()) for s in segments]
+
+
+def _real_recordings(settings: Settings, shared: Path, work: Path, cache: dict, only: set[str] | None = None):
+    """(name, path, language, result) of every real recording in `shared` (or those named in `only`),
+    processed by the pipeline."""
+    for call in (40, 49):
+        if (shared / "aws_lca" / f"Auto_Repairs_{call}_UTC_agent.wav").exists():
+            for layout in ("stereo", "mono"):
+                if only is None or f"AWS call {call} {layout}" in only:
+                    path, result, _ = _aws_call(settings, shared, work, cache, call, layout)
+                    yield f"AWS call {call} {layout}", path, "en", result
+    en = settings.model_copy(update={"language": "en"})
+    files = [("AWS PCA Auto0 (mono, 8-bit)", next(iter(sorted((shared / "aws_pca").glob("*.wav"))), None), "en"),
+             ("pyannote sample", shared / "pyannote_sample" / "sample.wav", "en"),
+             ("jfk.flac", shared / "faster_whisper" / "jfk.flac", "en"),
+             ("stereo_diarization.wav", shared / "faster_whisper" / "stereo_diarization.wav", "en"),
+             ("hotwords.mp3", shared / "faster_whisper" / "hotwords.mp3", "en"),
+             ("multilingual.mp3 (language detected)", shared / "faster_whisper" / "multilingual.mp3", None)]
+    for name, path, language in files:
+        if path is None or not path.exists() or (only is not None and name not in only):
+            continue
+        key = ("real", name)
+        if key not in cache:
+            cache[key] = process_call(path, en if language else settings.model_copy(update={"language": "auto"}))
+        yield name, path, language, cache[key]
+
+
+def eval_asr_loss(settings: Settings, shared: Path, work: Path, cache: dict,
+                  only: set[str] | None = None) -> list[dict[str, Any]]:
+    """Per real recording (or those named in `only`): bare faster-whisper's segments of 3+ words and
+    those the pipeline lost."""
+    from qa.asr import load_model
+    from qa.models import resolve_asr_model
+
+    model = load_model(resolve_asr_model(settings), settings.asr_compute_type, settings.asr_threads)
+    rows = []
+    for name, path, language, result in _real_recordings(settings, shared, work, cache, only):
+        words = [w for u in result.utterances for w in u.words]
+        channels = (0, 1) if result.channels == 2 else (None,)
+        lost, n_segments = [], 0
+        for ch in channels:
+            bare = bare_segments(model, path, language, settings.asr_beam_size, ch)
+            n_segments += sum(len(t.split()) >= 3 for _, _, t in bare)
+            mine = [w for w in words if ch is None or w.channel == ch]
+            lost += lost_segments(bare, mine, channel=ch)
+        rows.append({"recording": name, "bare_segments": n_segments, "lost": len(lost),
+                     "pipeline_words": len(words),
+                     "lost_segments": [vars(x) for x in lost]})
+    return rows
+
+
+def eval_names(settings: Settings, samples: Path, cache: dict,
+               modes: tuple[str, ...] = ("off", "hotwords", "prompt")) -> list[dict[str, Any]]:
+    """Per sample call that says names (the rubric's company, the agent's name): name words heard and
+    WER with each name-biasing mode (`asr_name_bias`); the configured mode reuses the run of the
+    other suites."""
+    from qa.evaluation import name_hits
+
+    rows: dict[str, dict[str, Any]] = {}
+    for mode in modes:
+        if mode == settings.asr_name_bias:
+            results = _sample_results(settings, samples, cache)
+        else:
+            results = _sample_results(settings.model_copy(update={"asr_name_bias": mode}), samples, cache, key=mode)
+        for ref, result in results:
+            reference = " ".join(t["text"] for t in ref["turns"])
+            names = [*([ref["company"]] if ref.get("company") else []), result.metadata.agent_name or ""]
+            said, heard = name_hits(reference, _text(result), [n for n in names if n], ref["language"])
+            if not said:
+                continue
+            row = rows.setdefault(ref["call_id"], {"clip": ref["call_id"], "name_words": said})
+            row[f"names_{mode}"] = round(heard / said, 3)
+            row[f"wer_{mode}"] = text_error(reference, _text(result), ref["language"]).wer
+    out = list(rows.values())
+    if out:
+        total = sum(r["name_words"] for r in out)
+        summary: dict[str, Any] = {"clip": "all", "name_words": total}
+        for mode in modes:
+            summary[f"names_{mode}"] = round(sum(r[f"names_{mode}"] * r["name_words"] for r in out) / total, 3)
+            summary[f"wer_{mode}"] = round(sum(r[f"wer_{mode}"] for r in out) / len(out), 4)
+        out.append(summary)
+    return out
 
 
 def eval_rubric(settings: Settings, samples: Path, cache: dict) -> dict[str, Any]:
@@ -207,13 +329,17 @@ def run_eval(settings: Settings, shared: Path, samples: Path, work: Path, suites
         "settings": {"asr_model": settings.asr_model, "compute_type": settings.asr_compute_type,
                      "threads": settings.asr_threads, "beam_size": settings.asr_beam_size,
                      "language": settings.language, "sentiment": settings.sentiment,
+                     "asr_name_bias": settings.asr_name_bias,
                      "embedding_model": settings.embedding_model},
         "skipped": {}, "errors": {}, "suite_seconds": {},
     }
     runners = {
-        "roles": lambda: eval_roles(settings, shared, work),
+        "roles": lambda: eval_roles(settings, shared, work, cache),
         "pyannote": lambda: eval_pyannote(settings, shared),
-        "asr": lambda: eval_asr(settings, shared, samples, work, cache),
+        # several result keys: WER/CER, speech lost against bare whisper
+        "asr": lambda: {"asr": eval_asr(settings, shared, samples, work, cache),
+                        "asr_loss": eval_asr_loss(settings, shared, work, cache),
+                        "names": eval_names(settings, samples, cache)},
         "rubric": lambda: eval_rubric(settings, samples, cache),
         "sentiment": lambda: eval_sentiment(settings),
         "conversation": lambda: eval_conversation(settings, samples, cache),
@@ -227,7 +353,11 @@ def run_eval(settings: Settings, shared: Path, samples: Path, work: Path, suites
             continue
         t_suite = time.perf_counter()
         try:
-            out[suite] = runners[suite]()
+            got = runners[suite]()
+            if isinstance(got, dict) and suite in got:
+                out.update(got)
+            else:
+                out[suite] = got
         except Exception as exc:  # one broken suite must not lose the others' figures
             log.exception("eval suite %s failed", suite)
             out["errors"][suite] = f"{type(exc).__name__}: {exc}"
@@ -257,13 +387,26 @@ def to_markdown(res: dict[str, Any]) -> str:
     for suite, error in res.get("errors", {}).items():
         parts.append(f"\n**{suite}**: failed ({error})")
     if res.get("roles"):
-        parts += ["\n**Who spoke when, and who is the agent** (AWS role-played calls)\n",
+        parts += ["\n**Who spoke when, and who is the agent** (AWS role-played calls; shares of single-speaker "
+                  "reference speech: right role, no role (missed), the other role (swapped); whole call and first "
+                  f"{FIRST_S:.0f} s)\n",
                   _table(res["roles"], ["recording", "layout", "der_collar0", "der_collar025", "role_accuracy",
-                                        "agent_recall", "customer_recall", "role_confidence"])]
+                                        "missed", "swapped", "false_alarm_s", "role_accuracy_first120",
+                                        "missed_first120", "swapped_first120", "agent_recall",
+                                        "customer_recall", "role_confidence"])]
     if res.get("pyannote"):
         parts += ["\n**pyannote sample**\n", _table(res["pyannote"], ["recording", "der_collar0", "der_collar025", "confusion_collar0", "wer", "cer"])]
     if res.get("asr"):
         parts += ["\n**Transcription** (Turkish-aware normalisation)\n", _table(res["asr"], ["clip", "language", "audio", "wer", "cer", "ref_words"])]
+    if res.get("asr_loss"):
+        parts += ["\n**Speech lost against bare faster-whisper** (same model, beam and language, its own VAD; "
+                  "a bare segment of 3+ words is lost when the pipeline has under half as many words there)\n",
+                  _table(res["asr_loss"], ["recording", "bare_segments", "lost", "pipeline_words"])]
+    if res.get("names"):
+        cols = ["clip", "name_words"] + [f"{k}_{m}" for m in ("off", "hotwords", "prompt") for k in ("names", "wer")]
+        parts += ["\n**Names heard** (share of the company's and agent's name words said in the sample calls that "
+                  "the transcript has, and WER, without and with name biasing; the configured mode is "
+                  f"`{res['settings'].get('asr_name_bias', '')}`)\n", _table(res["names"], cols)]
     if res.get("rubric"):
         r = res["rubric"]
         rows = [{"item": k, "decisions": v["n"], "agreement": round(v["agree"] / v["n"], 3),

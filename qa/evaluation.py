@@ -159,6 +159,86 @@ def text_error(reference: str, hypothesis: str, language: str) -> TextScore:
     return TextScore(round(jiwer.wer(ref, hyp), 4), round(jiwer.cer(ref, hyp), 4), len(ref.split()))
 
 
+@dataclass(frozen=True)
+class LostSegment:
+    """A segment bare faster-whisper transcribed for which the pipeline kept too few words."""
+
+    start: float
+    end: float
+    bare_words: int
+    pipeline_words: int
+    channel: int | None = None
+
+
+def lost_segments(
+    bare: list[tuple[float, float, str]],
+    words: list,
+    min_words: int = 3,
+    tolerance_s: float = 0.5,
+    channel: int | None = None,
+) -> list[LostSegment]:
+    """Bare segments `(start, end, text)` of `min_words`+ words for which the pipeline has fewer than
+    half as many words (`qa.asr.Word`s whose midpoint lies in the segment, `tolerance_s` either side:
+    word times of two decodings differ a little). A redaction token ("[CARD]") stands for the words
+    it replaced: it counts as one word per second it covers, at least one."""
+    out = []
+    for start, end, text in bare:
+        n_bare = len(text.split())
+        if n_bare < min_words:
+            continue
+        inside = [w for w in words if start - tolerance_s <= (w.start + w.end) / 2 <= end + tolerance_s]
+        n = sum(max(1, round(w.end - w.start)) if w.text.startswith("[") and w.text.endswith("]") else 1
+                for w in inside)
+        if n < n_bare / 2:
+            out.append(LostSegment(round(start, 2), round(end, 2), n_bare, n, channel))
+    return out
+
+
+def role_parts(reference: list[Turn], hypothesis: list[Turn], duration_s: float) -> dict[str, float]:
+    """Where single-speaker reference speech went: `right` role, `missed` (no role), `swapped` (the
+    other role only), `both` (both roles claimed); plus `false_alarm_s`, seconds of a role claimed
+    where the reference has nobody speaking. Shares add up to 1."""
+    n = int(np.ceil(duration_s / FRAME_S)) + 1
+    ref, hyp = _frames(reference, n), _frames(hypothesis, n)
+    zero = np.zeros(n, dtype=bool)
+    ra, rc = ref.get("agent", zero), ref.get("customer", zero)
+    ha, hc = hyp.get("agent", zero), hyp.get("customer", zero)
+    single = ra ^ rc
+    total = single.sum()
+    if not total:
+        return {"right": float("nan"), "missed": float("nan"), "swapped": float("nan"), "both": float("nan"),
+                "false_alarm_s": round(float((~ra & ~rc & (ha | hc)).sum() * FRAME_S), 2)}
+    share = lambda m: round(float(m.sum() / total), 4)  # noqa: E731
+    return {
+        "right": share((single & ra & ha & ~hc) | (single & rc & hc & ~ha)),
+        "missed": share(single & ~ha & ~hc),
+        "swapped": share((single & ra & hc & ~ha) | (single & rc & ha & ~hc)),
+        "both": share(single & ha & hc),
+        "false_alarm_s": round(float((~ra & ~rc & (ha | hc)).sum() * FRAME_S), 2),
+    }
+
+
+def clip_turns(turns: list[Turn], until_s: float) -> list[Turn]:
+    """The part of `turns` before `until_s`."""
+    return [Turn(t.start, min(t.end, until_s), t.speaker) for t in turns if t.start < until_s]
+
+
+def name_hits(reference: str, hypothesis: str, names: list[str], language: str) -> tuple[int, int]:
+    """(name words said in `reference`, of those heard in `hypothesis`): every word of 3+ letters of
+    each name in `names`, counted per occurrence; a word with a suffix ("Telekom'a") counts."""
+    def tokens(text: str) -> list[str]:
+        return normalize(_APOSTROPHES.sub("", text), language).split()
+
+    wanted = {t for n in names for t in tokens(n) if len(t) >= 3}
+    ref, hyp = tokens(reference), tokens(hypothesis)
+    said = heard = 0
+    for name in wanted:
+        n_ref = sum(t.startswith(name) for t in ref)
+        said += n_ref
+        heard += min(n_ref, sum(t.startswith(name) for t in hyp))
+    return said, heard
+
+
 def role_turns(result) -> list[Turn]:
     """Hypothesis role timeline of a processed call: its speech turns labelled with roles."""
     return [Turn(s, e, role) for _, role, s, e in result.activity if role in ("agent", "customer")]

@@ -75,6 +75,24 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def expected_names(rubric: Rubric | None, agent_name: str | None) -> list[str]:
+    """Names a call is expected to contain: the rubric's company names, the agent's full name."""
+    names = list(rubric.variables.get("company", [])) if rubric else []
+    if agent_name and agent_name.strip():
+        names.append(agent_name.strip())
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def asr_options(settings: Settings, names: list[str]) -> AsrOptions:
+    """Decoding options, with the expected `names` passed to whisper as `settings.asr_name_bias` says."""
+    text = ", ".join(names) if names else None
+    if settings.asr_name_bias == "hotwords":
+        return AsrOptions(beam_size=settings.asr_beam_size, hotwords=text)
+    if settings.asr_name_bias == "prompt":
+        return AsrOptions(beam_size=settings.asr_beam_size, initial_prompt=f"{text}." if text else None)
+    return AsrOptions(beam_size=settings.asr_beam_size)
+
+
 def pick_rubric(settings: Settings, language: str) -> Rubric | None:
     """The configured rubric, else `<language>_inbound` if the repository has one."""
     ref = settings.rubric or f"{language}_inbound"
@@ -157,12 +175,17 @@ def process_call(
     with clock.stage("model_load"):
         model_ref = resolve_asr_model(settings)
         model = load_model(model_ref, settings.asr_compute_type, settings.asr_threads)
+    rubric_error = None
+    if rubric is None and whisper_language:  # known before decoding: its names can bias whisper
+        try:
+            rubric = pick_rubric(settings, language)
+        except RubricError as exc:  # keep the transcript; scoring can be redone with `callqa rescore`
+            rubric_error = str(exc)
     with clock.stage("diarization"):
         diar: Diarization = diarize(audio, settings.diarization, settings.num_speakers, settings.pyannote_pipeline)
     with clock.stage("asr"):
-        words, detected, lang_prob, dropped = _transcribe_audio(
-            model, audio, whisper_language, AsrOptions(beam_size=settings.asr_beam_size), diar
-        )
+        options = asr_options(settings, expected_names(rubric, meta.agent_name))
+        words, detected, lang_prob, dropped = _transcribe_audio(model, audio, whisper_language, options, diar)
     language = whisper_language or detected
     echo_dropped = 0
     if audio.n_channels == 2:
@@ -180,8 +203,7 @@ def process_call(
         for w, spk in labelled:
             if spk is not None:
                 by_speaker.setdefault(spk, []).append(w)
-        rubric_error = None
-        if rubric is None:
+        if rubric is None and rubric_error is None:
             try:
                 rubric = pick_rubric(settings, language)
             except RubricError as exc:  # keep the transcript; scoring can be redone with `callqa rescore`

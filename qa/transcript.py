@@ -8,6 +8,7 @@ from qa.asr import Word
 from qa.diarization import Diarization
 
 MAX_GAP_S = 1.2  # a pause longer than this starts a new utterance of the same speaker
+NEAR_TURN_S = 2.0  # a word outside every turn takes the nearest turn's speaker within this distance
 
 
 @dataclass
@@ -26,14 +27,33 @@ class Utterance:
 
 
 def label_words(words: list[Word], diarization: Diarization) -> list[tuple[Word, str | None]]:
-    """Attach a speaker to each word: its channel for stereo, the overlapping turn for mono."""
-    labelled = []
-    for w in words:
+    """Attach a speaker to each word: its channel for stereo, the overlapping turn for mono.
+
+    A mono word that falls in a gap between turns (whisper's word times and the turns' edges
+    disagree by a few hundred ms) takes the speaker of the nearer labelled word beside it when that
+    word is within `MAX_GAP_S` (it continues that speech, so it never splits a sentence), else that
+    of the nearest turn within `NEAR_TURN_S`; it stays unlabelled only when nothing is near.
+    """
+    ordered = sorted(range(len(words)), key=lambda i: (words[i].start, words[i].end))
+    speakers: list[str | None] = [None] * len(words)
+    for i, w in enumerate(words):
         if w.channel is not None:
-            labelled.append((w, f"ch{w.channel}"))
+            speakers[i] = f"ch{w.channel}"
         else:
-            labelled.append((w, diarization.speaker_at(w.start, w.end)))
-    return labelled
+            speakers[i] = diarization.speaker_at(w.start, w.end)
+    for pos, i in enumerate(ordered):
+        if speakers[i] is not None:
+            continue
+        w = words[i]
+        before = next((j for j in reversed(ordered[:pos]) if speakers[j] is not None), None)
+        after = next((j for j in ordered[pos + 1:] if speakers[j] is not None), None)
+        gap_before = w.start - words[before].end if before is not None else float("inf")
+        gap_after = words[after].start - w.end if after is not None else float("inf")
+        if min(gap_before, gap_after) <= MAX_GAP_S:  # the word continues (or leads into) that speech
+            speakers[i] = speakers[before] if gap_before <= gap_after else speakers[after]
+        else:
+            speakers[i] = diarization.speaker_at(w.start, w.end, tolerance=NEAR_TURN_S)
+    return [(w, spk) for w, spk in zip(words, speakers)]
 
 
 def drop_echo(words: list[Word], diarization: Diarization, tolerance: float = 0.6) -> tuple[list[Word], int]:

@@ -15,8 +15,12 @@ os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
 
 
 def shared(*parts: str) -> Path:
+    """A shared real recording; skipped on a developer's machine without it, a FAILURE in CI (CI=true),
+    where a missing data folder would otherwise turn every accuracy test into a silent skip."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"shared recording {path} not present (CI needs ../shared/data; set CALLQA_SHARED_DATA)")
         pytest.skip(f"shared recording {path} not present")
     return path
 

