@@ -8,7 +8,7 @@
   callqa schedule --inbox DIR --cron "0 2 * * *" [--timezone Europe/Istanbul] [--pool NAME]
   callqa models
   callqa rubric check FILE|DIR...
-  callqa eval [--suite roles|pyannote|asr|rubric|sentiment|conversation] [--out DIR]
+  callqa eval [--suite roles|pyannote|asr|rubric|sentiment|conversation|pii] [--out DIR]
   callqa dashboard [--db FILE] [--port N]
 """
 
@@ -166,10 +166,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     try:
-        res = export_redacted(Store(settings.db), args.call_id, args.out, args.mode, source=args.source)
+        res = export_redacted(Store(settings.db), args.call_id, args.out, args.mode, source=args.source,
+                              allow_unredacted=args.allow_unredacted)
     except (LookupError, FileNotFoundError, AudioError, ValueError) as exc:
         print(f"export failed: {exc}", file=sys.stderr)
         return EXIT_FAILED_CALLS
+    for w in res.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     print(f"Wrote {res.out_path}: {len(res.ranges)} range(s), {res.covered_s:.1f} s covered with "
           f"{args.mode} ({res.sample_rate} Hz, {res.channels} channel(s)).")
     return EXIT_OK
@@ -324,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output file, .wav or .flac")
     p.add_argument("--mode", choices=["tone", "silence"], default="tone")
     p.add_argument("--source", help="the recording's current path, if it moved since processing")
+    p.add_argument("--allow-unredacted", action="store_true",
+                   help="write the copy even when spoken numbers have no redaction range (default: refuse)")
     p.add_argument("--db", help="DuckDB file (default callqa.duckdb)")
     p.set_defaults(func=cmd_export)
 
@@ -348,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="accuracy on recordings with ground truth (JSON + markdown)")
     p.add_argument("--shared-data", default=str(prefect_env.PROJECT_ROOT.parent / "shared" / "data"),
                    help="folder with the evaluation recordings (default ../shared/data)")
-    p.add_argument("--suite", action="append", choices=["roles", "pyannote", "asr", "rubric", "sentiment", "conversation"],
+    p.add_argument("--suite", action="append", choices=["roles", "pyannote", "asr", "rubric", "sentiment", "conversation", "pii"],
                    help="run only these suites (repeatable)")
     p.add_argument("--out", default="runs/eval", help="output folder (default runs/eval)")
     p.set_defaults(func=cmd_eval)
