@@ -94,15 +94,21 @@ def cmd_process(args: argparse.Namespace) -> int:
         if not status.ok and status.name.startswith("asr"):
             print(f"callqa: {status.name}: {status.detail}", file=sys.stderr)
             return EXIT_USAGE
-    from pipelines.flows import run_batch
+    from pipelines.flows import BatchAborted, run_batch, store_intact
     from pipelines.runners import plan_workers
 
     workers, threads = plan_workers(settings, args.workers)
     print(f"Processing {len(files)} recording(s) into {settings.db} (Prefect flow 'callqa-batch', "
           f"{settings.runner} runner, {workers} worker(s) x {threads} thread(s))...", flush=True)
-    outcomes = run_batch([str(f) for f in files], settings, force=args.force, patterns=args.pattern or None,
-                         workers=args.workers)
+    try:
+        outcomes = run_batch([str(f) for f in files], settings, force=args.force, patterns=args.pattern or None,
+                             workers=args.workers)
+    except BatchAborted as exc:
+        print(f"callqa: batch not started: {exc}", file=sys.stderr)
+        return EXIT_FAILED_CALLS
     store = Store(settings.db)
+    if any(o["status"] == "failed" and "No space left" in o["reason"] for o in outcomes):
+        print(store_intact(store), flush=True)
     rows = summary_rows(store, [o["call_id"] for o in outcomes if o["status"] in ("ok", "skipped")])
     for r in rows:
         r["duration"] = _fmt_duration(r["duration_s"])

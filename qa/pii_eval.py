@@ -54,6 +54,20 @@ def readable_digits(text: str, language: str) -> str:
     return _run_digits(texts, lex, language) if texts else ""
 
 
+def email_leak(address: str, text: str, language: str) -> int:
+    """1 when the address's local part can still be read ("david nokta miller", "david.miller"):
+    its pieces in order, joined by a spoken or written dot. A name said alone is not a leak."""
+    import re
+
+    from qa.text import fold
+
+    def norm(s: str) -> str:
+        s = re.sub(r"\b(nokta|dot)\b", " . ", s.lower())
+        return "".join(".".join(fold(p, language).replace(" ", "") for p in tok.split(".")) for tok in s.split())
+
+    return int(norm(address.split("@")[0]) in norm(text))
+
+
 def longest_leak(value: str, readable: str) -> int:
     """The longest run of `value`'s digits that appears in `readable` (longest common substring)."""
     best = 0
@@ -219,7 +233,7 @@ def score_cases(cases: list[Case]) -> dict[str, Any]:
             continue
         row = per.setdefault(c.kind, {"items": 0, "recalled": 0, "leaked_6plus": 0, "max_leak": 0})
         if c.kind == "email":
-            leak = int(any(p.lower() in out.lower() for p in c.value.split("@")[0].split(".") if len(p) >= 3))
+            leak = email_leak(c.value, out, c.language)
         else:
             leak = longest_leak(c.value, readable_digits(out, c.language))
         row["items"] += 1
@@ -246,7 +260,7 @@ def score_sample_call(ref: dict[str, Any], result: Any) -> list[dict[str, Any]]:
         said = " ".join(u.text for u in result.utterances if u.start < hi and u.end > lo)
         value = str(item["value"])
         if item["type"] == "email":
-            leak = int(value.split("@")[0].split(".")[0].lower() in said.lower())
+            leak = email_leak(value, said, ref["language"])
             ok = bool(spans) and not leak
         else:
             digits = value[2:] if item["type"] == "iban" else value
