@@ -239,7 +239,7 @@ def import_aborted_runs(store: Store) -> int:
 
 
 def preflight(settings: Settings, calls_total: int, args: dict[str, Any],
-              delays: tuple[float, ...] = START_RETRY_DELAYS_S) -> None:
+              delays: tuple[float, ...] = START_RETRY_DELAYS_S, store_timeout_s: float = 60.0) -> None:
     """Before anything starts: enough free space beside the store, and the store writable (waiting
     and retrying while another process holds its lock). Raises `BatchAborted` with one line."""
     db = Path(settings.db)
@@ -249,7 +249,7 @@ def preflight(settings: Settings, calls_total: int, args: dict[str, Any],
                   f"{settings.min_free_mb:.0f}); free space and re-run, nothing was processed")
         record_aborted_run(db, reason, args, calls_total)
         raise BatchAborted(reason)
-    store = Store(db)
+    store = Store(db, timeout_s=store_timeout_s)
     for attempt in range(len(delays) + 1):
         try:
             store.init()

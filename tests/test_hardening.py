@@ -155,3 +155,408 @@ def test_export_of_a_clean_call_has_no_warning(tmp_path):
 def test_digit_runs_ignores_amounts_and_short_numbers():
     words = [Word(float(i), i + 0.5, t, 1.0) for i, t in enumerate("iki bin yirmi dört yılında saat 14:30 telefonum 0532 212 34 56".split())]
     assert [n for *_, n in digit_runs(words, "tr")] == [11]
+
+
+# ---------------------------------------------------------------- rubrics
+
+def _rubric_yaml(checks: list[str], sections: list[str] | None = None) -> str:
+    sections = sections or ["s"] * len(checks)
+    out = ["id: hard", 'version: "1"', "language: en", "title: t", "sections:"]
+    for i, (sec, check) in enumerate(zip(sections, checks)):
+        out += [f"  - id: {sec}", f"    title: {sec}", "    items:", f"      - id: i{i}", f"        title: i{i}",
+                f"        check: {check}"]
+    return "\n".join(out) + "\n"
+
+
+@pytest.mark.parametrize("pattern", [r"(a+)+$", r"^(\w+\s?)+\?$", r"(x*)*y", r"(.*a){12}"])
+def test_catastrophic_patterns_are_refused_at_validation(pattern):
+    from qa.rubric.schema import RubricError, parse_rubric
+
+    with pytest.raises(RubricError, match="nested quantifier") as err:
+        parse_rubric(_rubric_yaml([json.dumps({"type": "regex", "any": [pattern]})]), "r.yaml")
+    assert "r.yaml:11: sections.0.items.0.check" in str(err.value)  # file and line of the check
+
+
+def test_safe_patterns_still_validate():
+    from qa.rubric.schema import parse_rubric
+
+    for pattern in (r"\byani\b.{15,}\b(doğru mu|öyle mi)\b", r"(\d{3})+", r"(\s|,)+", r"\[card\]"):
+        parse_rubric(_rubric_yaml([json.dumps({"type": "regex", "any": [pattern]})]))
+
+
+def test_duplicate_section_ids_are_refused():
+    from qa.rubric.schema import RubricError, parse_rubric
+
+    text = _rubric_yaml([json.dumps({"type": "regex", "any": ["a"]})] * 2, ["s", "s"])
+    with pytest.raises(RubricError, match="section id 's' is used twice"):
+        parse_rubric(text)
+
+
+def test_a_slow_pattern_validation_misses_is_stopped_and_the_call_stored_unscored(tmp_path):
+    """(a|aa)+$ passes validation (Python factors it to a(?:|a)) but backtracks exponentially: the
+    time bound stops it, and scoring ends with a reason instead of a hung worker."""
+    from qa.quality import bounded_score
+    from qa.rubric.engine import score_call
+    from qa.rubric.schema import parse_rubric
+    from qa.callfacts import rubric_context
+
+    rubric = parse_rubric(_rubric_yaml([json.dumps({"type": "regex", "speaker": "any", "any": ["(a|aa)+$"]})]))
+    words = [Word(0.0, 1.0, "a" * 40 + "!", 0.9, 0)]
+    utt = Utterance(0, "ch0", "agent", 0.0, 1.0, "a" * 40 + "!", 0.9, words)
+    ctx = rubric_context(duration_s=10.0, language="en", direction="inbound", queue=None, agent_name=None,
+                         metrics={}, events=[], sentiment=None, embedding_model="bundled:e5-small")
+    items, score, reason = bounded_score(lambda: score_call(rubric, [utt], ctx))
+    assert items == [] and score is None
+    assert reason.startswith("scoring stopped: pattern '(a|aa)+$' ran past")
+
+
+# ---------------------------------------------------------------- recordings
+
+def _tone(seconds: float, sr: int = 8000, amp: float = 0.3, channels: int = 1) -> np.ndarray:
+    x = (amp * np.sin(np.arange(int(seconds * sr)) / sr * 2 * np.pi * 440)).astype(np.float32)
+    return np.stack([x] * channels, axis=1) if channels > 1 else x
+
+
+def test_truncated_wav_is_refused_naming_how_much_is_there(tmp_path):
+    from qa.audio import AudioError, load_audio
+
+    full = tmp_path / "full.wav"
+    sf.write(full, _tone(12.0), 8000, subtype="PCM_16")
+    part = tmp_path / "part.wav"
+    part.write_bytes(full.read_bytes()[: int(full.stat().st_size * 0.4)])
+    with pytest.raises(AudioError, match=r"truncated WAV: .* \(40 % \(4\.8 s of 12\.0 s\)\)"):
+        load_audio(part)
+    assert load_audio(full).duration_s == pytest.approx(12.0, abs=0.01)
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda p: p.write_bytes(np.random.default_rng(7).bytes(50_000)), "not a known audio format (first bytes"),
+    (lambda p: p.write_bytes(b"RIFF" + (36 + 16000).to_bytes(4, "little") + b"WAVEfmt " + (16).to_bytes(4, "little")
+                             + bytes.fromhex("3412 0100 401f0000 803e0000 0200 1000") + b"data"
+                             + (16000).to_bytes(4, "little") + bytes(16000)),
+     "a WAV file with codec 0x1234 (unknown)"),
+])
+def test_undecodable_files_name_the_format_found(tmp_path, make, says):
+    from qa.audio import AudioError, load_audio
+
+    path = tmp_path / "x.mp3"
+    make(path)
+    with pytest.raises(AudioError) as err:
+        load_audio(path)
+    msg = str(err.value)
+    assert says in msg and "does not exist" not in msg and "AttributeError" not in msg
+
+
+def test_mp3_decoder_chatter_stays_off_the_console():
+    """The sample MP3 makes libmpg123 print 8 'part2_3_length' errors; they go to the call's record."""
+    import subprocess
+    import sys
+
+    code = ("from qa.audio import load_audio; a = load_audio('sample_audio/tr_angry_03.mp3'); "
+            "print(len(a.decoder_messages))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr
+    assert "libmpg123" not in out.stderr and int(out.stdout.strip()) >= 1
+
+
+def test_audio_quality_flags_clipping_low_level_and_noise():
+    from qa.audio import Audio
+    from qa.quality import flags, measure
+
+    sr = 16000
+    speechy = np.sin(np.arange(sr * 4) / sr * 2 * np.pi * 300) * (np.arange(sr * 4) % sr < sr // 2)
+    clean = Audio((0.3 * speechy)[None].astype(np.float32), sr, sr, 1, "test")
+    clipped = Audio(np.clip(3.0 * speechy, -1, 1)[None].astype(np.float32), sr, sr, 1, "test")
+    quiet = Audio((0.003 * speechy)[None].astype(np.float32), sr, sr, 1, "test")
+    noisy = Audio((0.3 * speechy + 0.1 * np.random.default_rng(0).standard_normal(sr * 4))[None].astype(np.float32),
+                  sr, sr, 1, "test")
+    assert flags(measure(clean)) == []
+    assert "clipping" in flags(measure(clipped))
+    assert "low level" in flags(measure(quiet))
+    assert "low SNR" in flags(measure(noisy))
+
+
+def test_unsafe_call_ids_are_refused_at_ingest(tmp_path):
+    from qa.metadata import MetadataError, read_metadata
+
+    wav = tmp_path / "call one (copy).wav"
+    sf.write(wav, _tone(1.0), 8000)
+    assert read_metadata(wav).call_id == "call_one_copy_"  # a file name keeps its safe characters
+    wav.with_suffix(".json").write_text(json.dumps({"call_id": "[x](http://evil.example) ![](http://e/a.png)"}))
+    with pytest.raises(MetadataError, match="not a safe call id"):
+        read_metadata(wav)
+
+
+def test_files_still_being_written_are_left_for_the_next_run(tmp_path):
+    import os
+    import threading
+    import time
+
+    from qa.ingest import still_changing
+
+    old, growing = tmp_path / "old.wav", tmp_path / "growing.wav"
+    old.write_bytes(b"x" * 100)
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    growing.write_bytes(b"x" * 100)
+    stop = threading.Event()
+
+    def writer():
+        while not stop.is_set():
+            with open(growing, "ab") as fh:
+                fh.write(b"x" * 100)
+            time.sleep(0.05)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        assert still_changing([old, growing], 0.5) == [growing]
+    finally:
+        stop.set()
+        t.join()
+    assert still_changing([old], 0.5) == []
+
+
+@pytest.fixture
+def quiet_settings(tmp_path):
+    from qa.config import Settings
+
+    return Settings(db=tmp_path / "s.duckdb", sentiment="off")
+
+
+def test_silence_and_noise_are_stored_unscored_and_out_of_aggregates(tmp_path, quiet_settings):
+    from qa.ingest import handle_file
+
+    sf.write(tmp_path / "silence.wav", np.zeros(8000 * 20, np.float32), 8000, subtype="PCM_16")
+    sf.write(tmp_path / "noise.wav", (0.1 * np.random.default_rng(0).standard_normal(8000 * 10)).astype(np.float32),
+             8000, subtype="PCM_16")
+    store = Store(quiet_settings.db)
+    store.init()
+    outs = [handle_file(tmp_path / f, quiet_settings, store) for f in ("silence.wav", "noise.wav")]
+    assert [o.status for o in outs] == ["ok", "ok"] and all(o.score_pct is None for o in outs)
+    rows = dict(store.query("SELECT call_id, status || ' | ' || error FROM calls"))
+    assert rows["silence"] == "unscored | no speech: the recording is silent"
+    assert rows["noise"].startswith("unscored | no speech: no word was heard")
+    assert store.query("SELECT count(*) FROM call_scores")[0][0] == 0
+    assert store.query("SELECT count(*) FROM calls WHERE status = 'ok'")[0][0] == 0  # every aggregate's filter
+    q = json.loads(store.query("SELECT stats_json FROM calls WHERE call_id = 'noise'")[0][0])["audio_quality"]
+    assert "low SNR" in q["flags"]
+    # a re-run skips them (idempotent), it does not process them again
+    again = handle_file(tmp_path / "silence.wav", quiet_settings, store)
+    assert again.status == "skipped"
+
+
+def test_a_recording_that_extends_a_stored_one_replaces_it(tmp_path, quiet_settings):
+    """An MP3 still being copied (no length header to check) is stored; the whole file replaces it."""
+    from qa.ingest import handle_file
+
+    full = tmp_path / "whole.mp3"
+    sf.write(full, np.zeros(8000 * 8, np.float32), 8000, format="MP3")
+    data = full.read_bytes()
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    part = inbox / "c7.mp3"
+    part.write_bytes(data[: len(data) // 2])
+    store = Store(quiet_settings.db)
+    store.init()
+    first = handle_file(part, quiet_settings, store)
+    assert first.status == "ok"
+    short = store.query("SELECT duration_s FROM calls WHERE call_id = 'c7'")[0][0]
+    part.write_bytes(data)  # the copy finished
+    second = handle_file(part, quiet_settings, store)
+    assert second.status == "ok", second.reason
+    assert store.query("SELECT duration_s FROM calls WHERE call_id = 'c7'")[0][0] > short
+    # another recording under the same id is still refused
+    other = inbox / "c7.wav"
+    sf.write(other, _tone(3.0), 8000)
+    (inbox / "c7.json").write_text(json.dumps({"call_id": "c7"}))
+    refused = handle_file(other, quiet_settings, store)
+    assert refused.status == "failed" and "already stored for different audio" in refused.reason
+
+
+# ---------------------------------------------------------------- the store and the batch
+
+@pytest.fixture
+def reader_holding(tmp_path):
+    """A second process holding a read-only connection on a store, as an analyst's duckdb shell would."""
+    import subprocess
+    import sys
+    import time
+
+    db = tmp_path / "held.duckdb"
+    Store(db).init()
+    proc = subprocess.Popen([sys.executable, "-c", (
+        "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=True); print('held', flush=True); "
+        "time.sleep(120)"), str(db)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    yield db, proc
+    proc.kill()
+    proc.wait()
+    time.sleep(0.1)
+
+
+def test_batch_start_on_a_locked_store_fails_in_one_line_naming_the_holder(reader_holding):
+    from pipelines.flows import BatchAborted, import_aborted_runs, preflight
+    from qa.config import Settings
+
+    db, proc = reader_holding
+    with pytest.raises(BatchAborted) as err:
+        preflight(Settings(db=db), 3, {"paths": ["inbox"]}, delays=(0.1,), store_timeout_s=0.5)
+    msg = str(err.value)
+    assert "\n" not in msg and f"PID {proc.pid}" in msg and "read_only=True" in msg and "re-run" in msg
+    proc.kill()
+    proc.wait()
+    store = Store(db)
+    assert import_aborted_runs(store) == 1  # the next run that can open the store records the aborted one
+    (status, total, args), = store.query("SELECT status, calls_total, args FROM runs")
+    assert status == "aborted" and total == 3 and f"PID {proc.pid}" in json.loads(args)["aborted"]
+
+
+def test_store_busy_retries_the_save_only_never_the_processing(reader_holding, tmp_path):
+    from qa.config import Settings
+    from qa.ingest import handle_file, save_with_retries
+    from qa.pipeline import process_call
+
+    db, proc = reader_holding
+    wav = tmp_path / "quiet.wav"
+    sf.write(wav, np.zeros(8000 * 3, np.float32), 8000, subtype="PCM_16")
+    settings = Settings(db=db, sentiment="off")
+    runs = []
+
+    def counting(path, s, rubric, sha, meta):
+        runs.append(path)
+        return process_call(path, s, rubric=rubric, sha256=sha, metadata=meta)
+
+    store = Store(db, timeout_s=0.3)
+    import qa.ingest as ingest
+
+    saved = ingest.SAVE_RETRY_DELAYS_S
+    ingest.SAVE_RETRY_DELAYS_S = (0.1, 0.1)
+    try:
+        out = handle_file(wav, settings, Store(db, timeout_s=30.0) if False else store, processor=counting)
+    except Exception as exc:  # the lookup before processing may meet the lock: that raises, nothing ran
+        out = exc
+    finally:
+        ingest.SAVE_RETRY_DELAYS_S = saved
+    if isinstance(out, Exception):
+        assert runs == []
+    else:
+        assert len(runs) == 1 and out.status == "failed" and out.stage == "store"
+        assert f"PID {proc.pid}" in out.reason and "not saved" in out.reason
+    # once the lock is gone the save goes through on its own retry
+    result = process_call(wav, settings)
+    proc.kill()
+    proc.wait()
+    save_with_retries(Store(db), result, delays=(0.1,))
+    assert Store(db).find_call("quiet")[1] == "unscored"
+
+
+def test_batch_refuses_to_start_without_free_space(tmp_path):
+    from pipelines.flows import BatchAborted, preflight
+    from qa.config import Settings
+
+    with pytest.raises(BatchAborted, match=r"^No space left on device: \d+ MB free .*min_free_mb"):
+        preflight(Settings(db=tmp_path / "s.duckdb", min_free_mb=1e12), 1, {})
+    assert not (tmp_path / "s.duckdb").exists()
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 8 MB tmpfs (root only): a disk that really fills up."""
+    import os
+    import subprocess
+
+    mnt = tmp_path / "fs"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)]).returncode:
+        pytest.skip("needs root to mount a small tmpfs")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)])
+
+
+def test_disk_full_is_reported_plainly_and_the_store_stays_intact(small_fs, tmp_path):
+    from pipelines.flows import store_intact
+    from qa.ingest import save_with_retries
+    from qa.pipeline import StageError
+
+    db = small_fs / "s.duckdb"
+    store, _ = _stored_call(tmp_path, "merhaba nasılsınız".split())
+    import shutil
+
+    shutil.copy(store.path, db)
+    store = Store(db)
+    before = store.query("SELECT call_id, content_sha256 FROM calls")
+    filler = small_fs / "filler"
+    with open(filler, "wb") as fh:  # leave ~100 kB
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+        except OSError:
+            pass
+    filler.write_bytes(filler.read_bytes()[:-100_000])
+    (tmp_path / "big").mkdir()
+    big = _stored_call(tmp_path / "big", ["kelime"] * 50_000)[0]
+    result = _result_of(big)
+    with pytest.raises(StageError) as err:
+        save_with_retries(store, result, delays=())
+    assert err.value.stage == "store" and str(err.value).startswith("No space left on device")
+    assert "rollback" not in str(err.value).lower() or "rolled back" in str(err.value)
+    filler.unlink()
+    assert store.query("SELECT call_id, content_sha256 FROM calls") == before
+    assert store_intact(store).startswith("store intact: 1 calls")
+
+
+def _result_of(store: Store) -> CallResult:
+    """Rebuild a CallResult for a second call id from the store written by `_stored_call`."""
+    words = [Word(s, e, t, 0.9, 1) for s, e, t in store.query("SELECT start_s, end_s, text FROM words ORDER BY idx")]
+    utt = Utterance(0, "ch1", "customer", words[0].start, words[-1].end, " ".join(w.text for w in words), 0.9, words)
+    return CallResult(
+        call_id="c2", source_path=Path("/x/c2.wav"), content_sha256="b" * 64,
+        metadata=CallMetadata(call_id="c2"), duration_s=60.0, channels=1, source_sample_rate=8000, codec="x",
+        language="tr", language_probability=1.0, asr_model="x", diarization_method="x", role_method="x",
+        role_confidence=1.0, utterances=[utt], activity=[], pii=[], item_results=[], call_score=None)
+
+
+def test_a_killed_batchs_temporary_prefect_server_is_reaped(tmp_path):
+    """A stand-in for Prefect's temporary server (same command-line marker, owner in its
+    environment) outlives its owner's kill -9; the watchdog stops it, and so does the reaper."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from pipelines.reaper import OWNER_ENV, reap_orphans, start_watchdog, temporary_servers
+
+    def server(owner: int) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)",
+                                 "prefect.server.api.server:create_app"], env={**os.environ, OWNER_ENV: str(owner)})
+
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    srv = server(owner.pid)
+    watchdog = start_watchdog(owner.pid)
+    try:
+        assert (srv.pid, owner.pid) in temporary_servers()
+        assert reap_orphans() == []  # the owner is alive: nothing is touched
+        owner.send_signal(signal.SIGKILL)
+        owner.wait()
+        deadline = time.monotonic() + 30
+        while srv.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert srv.poll() is not None  # stopped by the watchdog
+        watchdog.wait(timeout=30)
+        # the watchdog was killed too: the next batch's reaper stops the orphan
+        owner2 = subprocess.Popen([sys.executable, "-c", "pass"])
+        owner2.wait()
+        srv2 = server(owner2.pid)
+        deadline = time.monotonic() + 10
+        while (srv2.pid, owner2.pid) not in temporary_servers() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert reap_orphans() == [srv2.pid]
+        assert srv2.wait(timeout=10) is not None
+    finally:
+        for p in (owner, srv, watchdog):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
