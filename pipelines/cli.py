@@ -246,8 +246,11 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     app = prefect_env.PROJECT_ROOT / "dashboards" / "app.py"
     db = str(Path(args.db or os.environ.get("CALLQA_DB", "callqa.duckdb")).resolve())
+    # nothing leaves the machine: no usage statistics, and a set serverAddress keeps Streamlit from
+    # asking checkip.amazonaws.com for an "External URL" (and from probing 8.8.8.8 for a "Network URL")
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
-           "--server.port", str(args.port), "--browser.gatherUsageStats", "false", "--", "--db", db]
+           "--server.port", str(args.port), "--browser.gatherUsageStats", "false",
+           "--browser.serverAddress", "localhost", "--", "--db", db]
     print(f"Dashboard on http://localhost:{args.port} (store {db}); Ctrl-C to stop.")
     return subprocess.call(cmd)
 

@@ -560,3 +560,53 @@ def test_a_killed_batchs_temporary_prefect_server_is_reaped(tmp_path):
             if p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+# ---------------------------------------------------------------- nothing leaves the machine
+
+def test_dashboard_start_makes_no_outbound_connection(tmp_path):
+    """`callqa dashboard` in a network namespace with no route, under strace: it serves its page and
+    tries no connection beyond loopback (before: 8.8.8.8 and DNS for checkip.amazonaws.com)."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("strace"):
+        pytest.skip("needs root, ip (netns) and strace")
+    ns = f"callqa-t14-{os.getpid()}"
+    if subprocess.run(["ip", "netns", "add", ns]).returncode:
+        pytest.skip("cannot create a network namespace here")
+    trace = tmp_path / "connect.strace"
+    proc = None
+    try:
+        subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", ns, "strace", "-f", "-qq", "-e", "trace=connect", "-o", str(trace),
+             sys.executable, "-m", "pipelines.cli", "dashboard", "--db", str(tmp_path / "s.duckdb"), "--port", "8597"],
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        probe = ("import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8597/_stcore/health', "
+                 "timeout=1).read().decode())")
+        served = False
+        deadline = time.monotonic() + 90
+        while not served and time.monotonic() < deadline:
+            out = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", probe], capture_output=True, text=True)
+            served = out.stdout.strip() == "ok"
+            time.sleep(0.5)
+        assert served, "the dashboard did not come up"
+        time.sleep(2)
+    finally:
+        if proc is not None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        subprocess.run(["ip", "netns", "del", ns])
+    outbound = [line for line in trace.read_text().splitlines() if "connect(" in line and "AF_UNIX" not in line
+                and "127.0.0.1" not in line and "::1" not in line]
+    assert outbound == []
