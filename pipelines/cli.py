@@ -4,7 +4,8 @@
                  [--runner threads|processes|dask] [--workers N] [--quarantine DIR]
   callqa runs [--db FILE] [--limit N]
   callqa rescore [--db FILE] [--rubric ID|FILE] [CALL_ID...]
-  callqa export CALL_ID --out FILE.wav|.flac [--mode tone|silence] [--source AUDIO]
+  callqa export CALL_ID --out FILE.wav|.flac [--mode tone|silence] [--source AUDIO] [--allow-unredacted]
+  callqa redact [CALL_ID...] [--db FILE]
   callqa schedule --inbox DIR --cron "0 2 * * *" [--timezone Europe/Istanbul] [--pool NAME]
   callqa models
   callqa rubric check FILE|DIR...
@@ -184,6 +185,21 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_redact(args: argparse.Namespace) -> int:
+    """Redact stored calls again with the current rules (calls stored before a redaction fix)."""
+    from qa.reredact import reredact
+    from qa.store import Store
+
+    settings = _settings(args)
+    results = reredact(Store(settings.db), args.call_ids or None)
+    for r in results:
+        if r.spans:
+            print(f"{r.call_id}: {r.spans} new redaction(s) ({', '.join(f'{k} {n}' for k, n in sorted(r.kinds.items()))})")
+    print(f"Checked {len(results)} call(s); {sum(1 for r in results if r.spans)} had personal data the stored "
+          f"text still showed, {sum(r.spans for r in results)} redaction(s) added.")
+    return EXIT_OK
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from qa.runs import recent_runs
     from qa.store import Store
@@ -340,6 +356,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the copy even when spoken numbers have no redaction range (default: refuse)")
     p.add_argument("--db", help="DuckDB file (default callqa.duckdb)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("redact", help="redact stored calls again with the current rules (text and ranges)")
+    p.add_argument("call_ids", nargs="*", metavar="CALL_ID", help="default: every stored call")
+    p.add_argument("--db", help="DuckDB file (default callqa.duckdb)")
+    p.set_defaults(func=cmd_redact)
 
     p = sub.add_parser("schedule", help="create (or update) the nightly Prefect deployment for an inbox")
     p.add_argument("--inbox", required=True, help="folder of new recordings (recursive)")

@@ -1,8 +1,9 @@
 """Is this call fit to score? Audio-quality flags, and the reasons a call is stored unscored.
 
 `measure` reads the decoded audio once, span by span (flat memory on long calls), per channel:
-the share of clipped samples, the speech level (95th percentile of 20 ms frame RMS, dBFS), the
-noise floor (10th percentile) and their difference as an SNR estimate. `flags` turns them into
+the share of clipped samples, the speech level (95th percentile of the 20 ms frame RMS over the
+frames above -60 dBFS, so a party that speaks little still has one), the noise floor (10th
+percentile of all frames) and their difference as an SNR estimate. `flags` turns them into
 the words a reviewer sees: "clipping", "low level", "low SNR".
 
 `unscored_reason` says why scoring would mislead: nobody speaks (silence, noise: whisper hears no
@@ -62,8 +63,10 @@ def measure(audio: Any) -> list[ChannelQuality]:
                 rms[ch].append(np.sqrt((frames[ch] ** 2).mean(axis=1)))
     out = []
     for ch in range(audio.n_channels):
-        r = np.concatenate(rms[ch]) if rms[ch] else np.zeros(1)
-        level, floor = float(_db(np.percentile(r, 95))), float(_db(np.percentile(r, 10)))
+        r = _db(np.concatenate(rms[ch]) if rms[ch] else np.zeros(1))
+        active = r[r > SILENT_DBFS]  # a party that speaks 5 % of the call still has a speech level
+        level = float(np.percentile(active, 95)) if active.size else float(r.max())
+        floor = float(np.percentile(r, 10))
         out.append(ChannelQuality(round(float(clipped[ch]) / max(1, audio.n_samples), 5), round(level, 1),
                                   round(floor, 1), round(level - floor, 1)))
     return out

@@ -610,3 +610,25 @@ def test_dashboard_start_makes_no_outbound_connection(tmp_path):
     outbound = [line for line in trace.read_text().splitlines() if "connect(" in line and "AF_UNIX" not in line
                 and "127.0.0.1" not in line and "::1" not in line]
     assert outbound == []
+
+
+def test_calls_stored_before_the_fix_are_redacted_again(tmp_path):
+    """`callqa redact`: the issue's IBAN as an old version stored it (words and utterance text in
+    the clear) is merged into one token, the range added for the export; a second pass finds nothing."""
+    import subprocess
+    import sys
+
+    from qa.reredact import reredact
+
+    store, _ = _stored_call(tmp_path, ISSUE_IBAN.split())
+    assert store.query("SELECT count(*) FROM pii_redactions")[0][0] == 0
+    (r,) = reredact(store)
+    assert r.spans == 1 and r.kinds == {"iban": 1}
+    (text,) = store.query("SELECT text FROM utterances WHERE call_id = 'c1'")[0]
+    assert text == "[IBAN]" and store.query("SELECT text FROM words")[0][0] == "[IBAN]"
+    ((kind, masked),) = store.query("SELECT kind, masked FROM pii_redactions")
+    assert kind == "iban" and masked.startswith("TR*") and sum(c.isdigit() for c in masked) <= 4
+    assert reredact(store)[0].spans == 0
+    out = subprocess.run([sys.executable, "-m", "pipelines.cli", "redact", "--db", str(store.path)], cwd=ROOT,
+                         capture_output=True, text=True, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0 and "Checked 1 call(s); 0 had" in out.stdout
