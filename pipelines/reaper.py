@@ -30,12 +30,10 @@ SERVER_MARK = b"prefect.server.api.server:create_app"
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    from qa.runs import _pid_alive
+
+    if not _pid_alive(pid):
         return False
-    except PermissionError:
-        return True
     try:  # a zombie is dead for our purpose
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
     except OSError:
