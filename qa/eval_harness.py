@@ -219,7 +219,7 @@ def _missing(settings: Settings, shared: Path, samples: Path) -> dict[str, str]:
     if not refs and not (shared / "faster_whisper" / "jfk.flac").exists():
         out["asr"] = f"neither {shared / 'faster_whisper'} nor sample references"
     if not refs:
-        out["rubric"] = out["conversation"] = no_samples
+        out["rubric"] = out["conversation"] = out["pii"] = no_samples
     if settings.sentiment == "off":
         out["sentiment"] = "sentiment is switched off in the settings"
     return out
