@@ -58,13 +58,22 @@ def summary_rows(store, call_ids: list[str]) -> list[dict]:
         f"""SELECT c.call_id, c.agent_id, c.duration_s, c.language, s.score_pct, s.band, s.auto_failed,
                    (SELECT string_agg(i.item_id, ', ' ORDER BY i.item_id) FROM item_results i
                      WHERE i.call_id = c.call_id AND i.rubric_id = s.rubric_id AND i.rubric_version = s.rubric_version
-                       AND i.source = 'auto' AND i.outcome = 'fail') AS failed_items
+                       AND i.source = 'auto' AND i.outcome = 'fail') AS failed_items,
+                   c.status, c.error, c.stats_json
             FROM calls c LEFT JOIN call_scores s ON s.call_id = c.call_id
-            WHERE c.call_id IN ({marks}) AND c.status = 'ok' ORDER BY c.call_id""",
+            WHERE c.call_id IN ({marks}) AND c.status IN ('ok', 'unscored') ORDER BY c.call_id""",
         call_ids,
     )
     keys = ["call_id", "agent_id", "duration_s", "language", "score_pct", "band", "auto_failed", "failed_items"]
-    return [dict(zip(keys, r)) for r in rows]
+    out = []
+    for r in rows:
+        row = dict(zip(keys, r))
+        flags = (json.loads(r[10]) if r[10] else {}).get("audio_quality", {}).get("flags", [])
+        row["quality"] = ", ".join(flags) or "ok"
+        if r[8] == "unscored":  # stored, kept out of every aggregate: say why instead of a score
+            row["failed_items"] = f"UNSCORED: {r[9]}"
+        out.append(row)
+    return out
 
 
 def print_table(rows: list[dict], headers: list[tuple[str, str]]) -> None:
@@ -116,7 +125,7 @@ def cmd_process(args: argparse.Namespace) -> int:
         r["score"] = "-" if r["score_pct"] is None else f"{r['score_pct']:.1f}" + (" AUTO-FAIL" if r["auto_failed"] else "")
     print()
     print_table(rows, [("call_id", "call id"), ("agent_id", "agent"), ("duration", "duration"), ("language", "lang"),
-                       ("score", "score %"), ("band", "band"), ("failed_items", "failed items")])
+                       ("quality", "audio"), ("score", "score %"), ("band", "band"), ("failed_items", "failed items")])
     failed = [o for o in outcomes if o["status"] == "failed"]
     n_ok = sum(o["status"] == "ok" for o in outcomes)
     n_skip = sum(o["status"] == "skipped" for o in outcomes)

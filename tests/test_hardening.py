@@ -632,3 +632,50 @@ def test_calls_stored_before_the_fix_are_redacted_again(tmp_path):
     out = subprocess.run([sys.executable, "-m", "pipelines.cli", "redact", "--db", str(store.path)], cwd=ROOT,
                          capture_output=True, text=True, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0 and "Checked 1 call(s); 0 had" in out.stdout
+
+
+def test_a_batch_of_bad_inputs_goes_on_and_says_why_for_each(tmp_path):
+    """`callqa process` in a real process on a folder of hostile inputs: silence, noise, random
+    bytes, an unknown WAV codec, a truncated WAV and a crafted call id. Every file gets its line,
+    the batch completes with exit 0, the run is recorded, and no Prefect server outlives it."""
+    import os
+    import subprocess
+    import sys
+
+    from pipelines.reaper import temporary_servers
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    sf.write(inbox / "silence.wav", np.zeros(8000 * 10, np.float32), 8000, subtype="PCM_16")
+    sf.write(inbox / "noise.wav", (0.1 * np.random.default_rng(1).standard_normal(8000 * 6)).astype(np.float32),
+             8000, subtype="PCM_16")
+    (inbox / "random.wav").write_bytes(np.random.default_rng(7).bytes(40_000))
+    full = tmp_path / "full.wav"
+    sf.write(full, _tone(10.0), 8000, subtype="PCM_16")
+    (inbox / "partial.wav").write_bytes(full.read_bytes()[: full.stat().st_size * 2 // 5])
+    sf.write(inbox / "crafted.wav", _tone(2.0), 8000)
+    (inbox / "crafted.json").write_text(json.dumps({"call_id": "[x](http://evil.example)"}))
+    db = tmp_path / "s.duckdb"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_HOME": str(tmp_path / "prefect")}
+    env.pop("PREFECT_API_URL", None)
+    run = subprocess.run([sys.executable, "-m", "pipelines.cli", "process", str(inbox), "--db", str(db),
+                          "--workers", "1"], capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+    out = run.stdout
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "UNSCORED: no speech: the recording is silent" in out
+    assert "UNSCORED: no speech: no word was heard" in out
+    assert "FAILED random.wav [decode]: cannot decode audio: the file is not a known audio format" in out
+    assert "FAILED partial.wav [decode]: truncated WAV:" in out
+    assert "FAILED crafted.wav [metadata]:" in out and "not a safe call id" in out
+    assert "libmpg123" not in run.stderr and "Traceback" not in run.stderr
+    store = Store(db)
+    assert store.query("SELECT status, calls_total, calls_ok, calls_failed FROM runs") == [("completed", 5, 2, 3)]
+    assert store.query("SELECT count(*) FROM call_scores")[0][0] == 0
+
+    def ours(pid: int) -> bool:  # a temporary server started with this test's PREFECT_HOME
+        try:
+            return str(tmp_path / "prefect").encode() in Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            return False
+
+    assert [pid for pid, _ in temporary_servers() if ours(pid)] == []
