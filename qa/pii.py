@@ -78,9 +78,10 @@ _TR_NUM = {
     "bin": 1000, "milyon": 10**6,
 }
 # Whisper's mishearings of digit words on Turkish telephone audio (none is a Turkish word):
-# "sofr, sufur, sırfır, Nero" for sıfır, "dokuls" for dokuz, "ikil" for iki.
+# "sofr, sufur, suför, sırfır, Nero" for sıfır, "dokuls" for dokuz, "ikil" for iki.
 _TR_MISHEARD = {
     "sofr": 0, "sofor": 0, "sofır": 0, "sofir": 0, "sufur": 0, "sufır": 0, "sufir": 0, "sıfr": 0, "sifr": 0,
+    "sufor": 0, "suför": 0, "süfür": 0, "sıfor": 0, "sifor": 0, "sofur": 0, "sufr": 0,
     "sırfır": 0, "sirfir": 0, "zıfır": 0, "zifir": 0, "sıfıf": 0, "nero": 0, "sero": 0, "ikil": 2, "ikı": 2,
     "dokuls": 9, "dokus": 9, "dokız": 9, "doküz": 9, "sekis": 8, "sekız": 8, "dörd": 4, "yeddi": 7,
 }
@@ -479,7 +480,7 @@ def _cue_kind(toks: list[_Tok], k: int) -> str | None:
     if (t == "son" and nxt.startswith("kullanma")) or t in ("skt", "expiry", "expiration", "expires", "exp") or (
             t == "valid" and nxt in ("thru", "through", "until")) or t.startswith("gecerlilik"):
         return "expiry"
-    if t in ("iban", "ivan", "yivan", "ayban", "iben", "tr", "tere") or t.startswith(("hesap", "hesab")) or t == "account":
+    if t in ("iban", "ivan", "yivan", "ayban", "iben", "ubane", "ibane", "tr", "tere") or t.startswith(("hesap", "hesab")) or t == "account":
         return "iban"
     if t.startswith(_ID_CUES) or t in ("tc", "kimliyim") or (t == "c" and prev == "t"):
         return "tckn"

@@ -47,6 +47,10 @@ def _readable(text: str, language: str) -> str:
     # what bare whisper base wrote for tr_confused_04 (sample_audio/asr/whisper_base_wer.json)
     ("Tere iki sekiz, sofor, sofor, sofor, dokuz, dokuz, sofor, dört sekiz, iki yedi bir sofor, beş beş üç "
      "dokuz. Bir altı sufur sufur ikil yediği, yok erladım sağ ol.", "tr", "iban", "280009904827105539160027"),
+    # what the pipeline stored for tr_confused_04 before this fix ("suför", "ikiliyedi", "Übane")
+    ("Übane numaranız alabilir miyim? Acele etmeyin, yavaş okuyun. Not tere iki sekiz, suför, suför, suför dokuz, "
+     "dokuz, suför dört sekiz, ikiliyedi bir suför, beş beş üç dokuz, bir altı suför, suför, ikiliyedi. Yok", "tr",
+     "iban", "280009904827105539160027"),
     # TC kimlik with two digits heard as names and gaps ("Dilek'i", "rukiye di")
     ("kimliyim çanta da buldum dört beş sekiz Dilek'i sofor altı rukiye di, sofor altı. Evet", "tr", "tckn",
      "45812063706"),
