@@ -183,7 +183,7 @@ def eval_pii(settings: Settings, samples: Path, cache: dict, pipeline: bool = Tr
     """PII recall per kind and precision on four sources (see `qa.pii_eval`)."""
     from qa import pii_eval
 
-    out: dict[str, Any] = {"synthetic": pii_eval.score_cases(pii_eval.synthetic_cases())}
+    out: dict[str, Any] = {"synthetic": pii_eval.score_cases(pii_eval.synthetic_cases() + pii_eval.utterance_negatives())}
     if (samples / "reference").is_dir():
         out["scripts"] = pii_eval.score_cases(pii_eval.reference_cases(samples))
         out["whisper_base"] = pii_eval.score_cases(pii_eval.hypothesis_cases(samples))

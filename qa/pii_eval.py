@@ -4,6 +4,7 @@ Two sources of spoken items:
 - the sample calls (`sample_audio/reference/*.json` lists every card, TC kimlik, IBAN, phone and
   e-mail read aloud, with its time): the pipeline's stored (redacted) utterances in the item's
   time range are read back;
+- ordinary call utterances (`utterance_negatives`) for precision;
 - synthesised utterances (`synthetic_cases`, seeded): checksum-valid numbers spoken digit by digit
   or in groups, in Turkish and English, with the mishearings whisper makes on telephone audio
   ("sofr"/"sufur"/"Nero" for zero, "dokuls", "ikil", a digit heard as a name), filler words
@@ -186,6 +187,24 @@ def reference_cases(samples) -> list[Case]:
                 cases.append(Case("negative", ref["language"], turn["text"], "", ref["call_id"]))
             else:
                 cases.append(Case(item["type"], ref["language"], turn["text"], _digits_of(item), ref["call_id"]))
+    return cases
+
+
+def utterance_negatives() -> list[Case]:
+    """The held-out labelled call utterances (tests/data/sentiment: ordinary sentences in both
+    languages, ASR-style ones too) without personal data: every redaction there is a false one."""
+    import json
+
+    from qa.sentiment.evaluate import heldout_path
+
+    cases = []
+    for lang in ("tr", "en"):
+        path = heldout_path(lang)
+        if path.is_file():
+            texts = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            # a sentence already carrying a redaction token ("the card is [CARD] expiry nine twenty
+            # seven") is about personal data: not a negative
+            cases += [Case("negative", lang, t, "", path.name) for t in texts if "[" not in t]
     return cases
 
 
