@@ -499,9 +499,7 @@ def test_disk_full_is_reported_plainly_and_the_store_stays_intact(small_fs, tmp_
         except OSError:
             pass
     filler.write_bytes(filler.read_bytes()[:-100_000])
-    (tmp_path / "big").mkdir()
-    big = _stored_call(tmp_path / "big", ["kelime"] * 50_000)[0]
-    result = _result_of(big)
+    result = _big_result(5_000)
     with pytest.raises(StageError) as err:
         save_with_retries(store, result, delays=())
     assert err.value.stage == "store" and str(err.value).startswith("No space left on device")
@@ -511,13 +509,13 @@ def test_disk_full_is_reported_plainly_and_the_store_stays_intact(small_fs, tmp_
     assert store_intact(store).startswith("store intact: 1 calls")
 
 
-def _result_of(store: Store) -> CallResult:
-    """Rebuild a CallResult for a second call id from the store written by `_stored_call`."""
-    words = [Word(s, e, t, 0.9, 1) for s, e, t in store.query("SELECT start_s, end_s, text FROM words ORDER BY idx")]
+def _big_result(n_words: int) -> CallResult:
+    """A second call with `n_words` words: more than the ~100 kB left on the full disk."""
+    words = [Word(i * 0.3, i * 0.3 + 0.2, f"kelime{i}", 0.9, 1) for i in range(n_words)]
     utt = Utterance(0, "ch1", "customer", words[0].start, words[-1].end, " ".join(w.text for w in words), 0.9, words)
     return CallResult(
         call_id="c2", source_path=Path("/x/c2.wav"), content_sha256="b" * 64,
-        metadata=CallMetadata(call_id="c2"), duration_s=60.0, channels=1, source_sample_rate=8000, codec="x",
+        metadata=CallMetadata(call_id="c2"), duration_s=n_words * 0.3, channels=1, source_sample_rate=8000, codec="x",
         language="tr", language_probability=1.0, asr_model="x", diarization_method="x", role_method="x",
         role_confidence=1.0, utterances=[utt], activity=[], pii=[], item_results=[], call_score=None)
 
