@@ -51,7 +51,7 @@ from stdnum.tr import tckimlik as _tckimlik
 from qa.asr import Word
 from qa.text import fold, lower
 
-KINDS = ("card", "tckn", "iban", "phone", "email", "number", "cvv", "expiry")
+KINDS = ("card", "tckn", "iban", "phone", "email", "number", "cvv", "expiry", "dob")
 TOKEN = {k: f"[{k.upper()}]" for k in KINDS}
 MIN_UNCHECKED_DIGITS = 12  # redact digit runs at least this long even when no checksum passes
 CUE_MIN_DIGITS = 6  # a digit-like run of at least this many digits after an identifier cue is redacted
@@ -480,6 +480,9 @@ def _cue_kind(toks: list[_Tok], k: int) -> str | None:
     if (t == "son" and nxt.startswith("kullanma")) or t in ("skt", "expiry", "expiration", "expires", "exp") or (
             t == "valid" and nxt in ("thru", "through", "until")) or t.startswith("gecerlilik"):
         return "expiry"
+    if (t == "dogum" and nxt.startswith("tarih")) or t in ("dob", "birthday", "birthdate") or (
+            t == "birth" and prev == "of"):  # "doğum tarihim", "date of birth"
+        return "dob"
     if t in ("iban", "ivan", "yivan", "ayban", "iben", "ubane", "ibane", "tr", "tere") or t.startswith(("hesap", "hesab")) or t == "account":
         return "iban"
     if t.startswith(_ID_CUES) or t in ("tc", "kimliyim") or (t == "c" and prev == "t"):
@@ -511,7 +514,7 @@ def _digitish(t: _Tok, lex: dict[str, int], kind: str) -> str | None:
         return t.text
     if t.kind != "a":
         return None
-    if kind == "expiry" and t.text in _MONTHS:
+    if kind in ("expiry", "dob") and t.text in _MONTHS:
         return "00"
     vals = _values(t, lex)
     if vals is not None:
@@ -583,9 +586,11 @@ def _cue_cands(toks: list[_Tok], language: str, times: list[float] | None = None
         digits = _run_digits(texts, lex, language)
         after = [t.text for t in toks[last + 1 : last + 4] if t.kind == "a"][:2]
         amount = any(a.startswith(tuple(_CURRENCY)) for a in after)
-        want = {"cvv": 3, "expiry": 2, "weak": WEAK_MIN_DIGITS}.get(ctx, CUE_MIN_DIGITS)
-        if len(digits) >= want and not (amount and len(digits) < MIN_UNCHECKED_DIGITS):
-            kind = _classify(digits, False, turkish) if ctx not in ("cvv", "expiry") else None
+        want = {"cvv": 3, "expiry": 2, "dob": 2, "weak": WEAK_MIN_DIGITS}.get(ctx, CUE_MIN_DIGITS)
+        spoken_numbers = [toks[x] for x in range(first, last + 1) if toks[x].text not in _MONTHS
+                          and _digitish(toks[x], lex, ctx) is not None]
+        if len(digits) >= want and spoken_numbers and not (amount and len(digits) < MIN_UNCHECKED_DIGITS):
+            kind = _classify(digits, False, turkish) if ctx not in ("cvv", "expiry", "dob") else None
             lo, hi = _CUE_LENGTHS.get(ctx, (0, 99))
             guess = ctx if lo <= len(digits) <= hi and ctx != "weak" else "number"
             out.append(_Cand(kind or guess, toks[first].pos, toks[last].pos, kind is not None,
@@ -691,8 +696,8 @@ def _email_cands(toks: list[_Tok], language: str) -> list[_Cand]:
 def _mask(kind: str, value: str) -> str:
     if kind == "cvv":
         return "*" * len(value)
-    if kind == "expiry":
-        return "**/**"
+    if kind in ("expiry", "dob"):
+        return "**/**" if kind == "expiry" else "**/**/****"
     if kind == "email":
         local, domain = value.split("@", 1)
         return f"{local[:1]}***@{domain}"

@@ -10,7 +10,7 @@ Two sources of spoken items:
   ("sofr"/"sufur"/"Nero" for zero, "dokuls", "ikil", a digit heard as a name), filler words
   between groups, a cue word before ("IBAN", "kimlik", "kart", "hesap") or none, plus CVVs and
   expiry dates after their cues; and negatives (times, prices, durations, dates, counts, order
-  numbers) that must come through untouched.
+  numbers) that must come through untouched; birth dates after "doğum tarihim" / "date of birth".
 
 An item is *recalled* when a redaction covers it and no more than `LEAK_DIGITS - 1` consecutive
 digits of its value can still be read from what is left (`readable_digits` reads every
@@ -159,6 +159,12 @@ def synthetic_cases(seed: int = 14, per_kind: int = 40) -> list[Case]:
         cases.append(Case("cvv", "tr", f"kartın arkasındaki güvenlik kodu {_speak(cvv, 'tr', rng, 0.3, 0)}", cvv,
                           "synthetic"))
         cases.append(Case("cvv", "en", f"the CVV is {_speak(cvv, 'en', rng, 0.3, 0)}", cvv, "synthetic"))
+        day, birth_year = rng.randint(1, 28), rng.randint(1940, 2005)
+        tr_months = "ocak şubat mart nisan mayıs haziran temmuz ağustos eylül ekim kasım aralık".split()
+        cases.append(Case("dob", "tr", f"doğum tarihim {day} {rng.choice(tr_months)} {birth_year}, teşekkürler",
+                          f"{birth_year}", "synthetic"))
+        cases.append(Case("dob", "en", f"my date of birth is the {day}th of May {birth_year}", f"{birth_year}",
+                          "synthetic"))
         month, year = rng.randint(1, 12), rng.randint(26, 33)
         cases.append(Case("expiry", "tr", f"son kullanma tarihi {month:02d}/{year}", f"{month:02d}{year}", "synthetic"))
         cases.append(Case("expiry", "en", f"the expiry date is {_EN[month] if month < 10 else month} {year}",
@@ -233,9 +239,9 @@ def _digits_of(item: dict[str, Any]) -> str:
 
 
 def _leak_limit(kind: str) -> int:
-    """Digits that may stay readable: CVV and expiry are short, so any 3 in a row is a leak; a phone
-    number keeps its last 2 digits readable at most... but any 6 in a row is a leak for every kind."""
-    return {"cvv": 2, "expiry": 2, "email": 0}.get(kind, LEAK_DIGITS - 1)
+    """Digits that may stay readable: CVV, expiry and birth date are short, so 3 in a row is a leak;
+    for the long numbers 6 in a row is."""
+    return {"cvv": 2, "expiry": 2, "dob": 2, "email": 0}.get(kind, LEAK_DIGITS - 1)
 
 
 def score_cases(cases: list[Case]) -> dict[str, Any]:

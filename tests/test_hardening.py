@@ -71,8 +71,10 @@ def test_misheard_numbers_leave_no_six_digits(text, language, kind, value):
      "the CVV is"),
     ("son kullanma tarihi on iki yirmi sekiz", "tr", ["expiry"], "son kullanma tarihi"),
     ("son kullanma tarihi 12/28", "tr", ["expiry"], "son kullanma tarihi"),
+    ("Doğum tarihim on dokuz ağustos seksen sekiz, çabuk olursanız", "tr", ["dob"], "Doğum tarihim"),
+    ("Can you confirm your date of birth? The 13th of June, 1990.", "en", ["dob"], "Can you confirm"),
 ])
-def test_cvv_and_expiry_after_their_cues(text, language, kinds, kept):
+def test_cvv_expiry_and_birth_date_after_their_cues(text, language, kinds, kept):
     out, spans = redact_text(text, language)
     assert [s.kind for s in spans] == kinds
     assert out.startswith(kept) and not any(ch.isdigit() for ch in out)
