@@ -257,7 +257,7 @@ def preflight(settings: Settings, calls_total: int, args: dict[str, Any],
         except StoreBusy as exc:
             if attempt == len(delays):
                 waited = store.timeout_s * (len(delays) + 1) + sum(delays)
-                reason = (f"the store {db} is locked ({str(exc).split('(', 1)[-1].rstrip(')')}); waited {waited:.0f} s. "
+                reason = (f"the store {db} is locked ({getattr(exc, 'holder', 'holder unknown')}); waited {waited:.0f} s. "
                           "Close that session (a read-only duckdb shell also locks writers out) and re-run")
                 record_aborted_run(db, reason, args, calls_total)
                 raise BatchAborted(reason) from None

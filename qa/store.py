@@ -186,9 +186,10 @@ class Store:
             except duckdb.Error as exc:
                 if not _is_lock_error(exc) or time.monotonic() > deadline:
                     if _is_lock_error(exc):
-                        raise StoreBusy(
-                            f"{self.path} stayed locked by another process for {budget:.0f} s ({lock_holder(exc)})"
-                        ) from exc
+                        busy = StoreBusy(
+                            f"{self.path} stayed locked by another process for {budget:.0f} s ({lock_holder(exc)})")
+                        busy.holder = lock_holder(exc)
+                        raise busy from exc
                     raise
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 1.6, 0.5)
