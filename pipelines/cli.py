@@ -4,11 +4,12 @@
                  [--runner threads|processes|dask] [--workers N] [--quarantine DIR]
   callqa runs [--db FILE] [--limit N]
   callqa rescore [--db FILE] [--rubric ID|FILE] [CALL_ID...]
-  callqa export CALL_ID --out FILE.wav|.flac [--mode tone|silence] [--source AUDIO]
+  callqa export CALL_ID --out FILE.wav|.flac [--mode tone|silence] [--source AUDIO] [--allow-unredacted]
+  callqa redact [CALL_ID...] [--db FILE]
   callqa schedule --inbox DIR --cron "0 2 * * *" [--timezone Europe/Istanbul] [--pool NAME]
   callqa models
   callqa rubric check FILE|DIR...
-  callqa eval [--suite roles|pyannote|asr|rubric|sentiment|conversation] [--out DIR]
+  callqa eval [--suite roles|pyannote|asr|rubric|sentiment|conversation|pii] [--out DIR]
   callqa dashboard [--db FILE] [--port N]
 """
 
@@ -57,13 +58,22 @@ def summary_rows(store, call_ids: list[str]) -> list[dict]:
         f"""SELECT c.call_id, c.agent_id, c.duration_s, c.language, s.score_pct, s.band, s.auto_failed,
                    (SELECT string_agg(i.item_id, ', ' ORDER BY i.item_id) FROM item_results i
                      WHERE i.call_id = c.call_id AND i.rubric_id = s.rubric_id AND i.rubric_version = s.rubric_version
-                       AND i.source = 'auto' AND i.outcome = 'fail') AS failed_items
+                       AND i.source = 'auto' AND i.outcome = 'fail') AS failed_items,
+                   c.status, c.error, c.stats_json
             FROM calls c LEFT JOIN call_scores s ON s.call_id = c.call_id
-            WHERE c.call_id IN ({marks}) AND c.status = 'ok' ORDER BY c.call_id""",
+            WHERE c.call_id IN ({marks}) AND c.status IN ('ok', 'unscored') ORDER BY c.call_id""",
         call_ids,
     )
     keys = ["call_id", "agent_id", "duration_s", "language", "score_pct", "band", "auto_failed", "failed_items"]
-    return [dict(zip(keys, r)) for r in rows]
+    out = []
+    for r in rows:
+        row = dict(zip(keys, r))
+        flags = (json.loads(r[10]) if r[10] else {}).get("audio_quality", {}).get("flags", [])
+        row["quality"] = ", ".join(flags) or "ok"
+        if r[8] == "unscored":  # stored, kept out of every aggregate: say why instead of a score
+            row["failed_items"] = f"UNSCORED: {r[9]}"
+        out.append(row)
+    return out
 
 
 def print_table(rows: list[dict], headers: list[tuple[str, str]]) -> None:
@@ -94,22 +104,28 @@ def cmd_process(args: argparse.Namespace) -> int:
         if not status.ok and status.name.startswith("asr"):
             print(f"callqa: {status.name}: {status.detail}", file=sys.stderr)
             return EXIT_USAGE
-    from pipelines.flows import run_batch
+    from pipelines.flows import BatchAborted, run_batch, store_intact
     from pipelines.runners import plan_workers
 
     workers, threads = plan_workers(settings, args.workers)
     print(f"Processing {len(files)} recording(s) into {settings.db} (Prefect flow 'callqa-batch', "
           f"{settings.runner} runner, {workers} worker(s) x {threads} thread(s))...", flush=True)
-    outcomes = run_batch([str(f) for f in files], settings, force=args.force, patterns=args.pattern or None,
-                         workers=args.workers)
+    try:
+        outcomes = run_batch([str(f) for f in files], settings, force=args.force, patterns=args.pattern or None,
+                             workers=args.workers)
+    except BatchAborted as exc:
+        print(f"callqa: batch not started: {exc}", file=sys.stderr)
+        return EXIT_FAILED_CALLS
     store = Store(settings.db)
+    if any(o["status"] == "failed" and "No space left" in o["reason"] for o in outcomes):
+        print(store_intact(store), flush=True)
     rows = summary_rows(store, [o["call_id"] for o in outcomes if o["status"] in ("ok", "skipped")])
     for r in rows:
         r["duration"] = _fmt_duration(r["duration_s"])
         r["score"] = "-" if r["score_pct"] is None else f"{r['score_pct']:.1f}" + (" AUTO-FAIL" if r["auto_failed"] else "")
     print()
     print_table(rows, [("call_id", "call id"), ("agent_id", "agent"), ("duration", "duration"), ("language", "lang"),
-                       ("score", "score %"), ("band", "band"), ("failed_items", "failed items")])
+                       ("quality", "audio"), ("score", "score %"), ("band", "band"), ("failed_items", "failed items")])
     failed = [o for o in outcomes if o["status"] == "failed"]
     n_ok = sum(o["status"] == "ok" for o in outcomes)
     n_skip = sum(o["status"] == "skipped" for o in outcomes)
@@ -166,12 +182,30 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     try:
-        res = export_redacted(Store(settings.db), args.call_id, args.out, args.mode, source=args.source)
+        res = export_redacted(Store(settings.db), args.call_id, args.out, args.mode, source=args.source,
+                              allow_unredacted=args.allow_unredacted)
     except (LookupError, FileNotFoundError, AudioError, ValueError) as exc:
         print(f"export failed: {exc}", file=sys.stderr)
         return EXIT_FAILED_CALLS
+    for w in res.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     print(f"Wrote {res.out_path}: {len(res.ranges)} range(s), {res.covered_s:.1f} s covered with "
           f"{args.mode} ({res.sample_rate} Hz, {res.channels} channel(s)).")
+    return EXIT_OK
+
+
+def cmd_redact(args: argparse.Namespace) -> int:
+    """Redact stored calls again with the current rules (calls stored before a redaction fix)."""
+    from qa.reredact import reredact
+    from qa.store import Store
+
+    settings = _settings(args)
+    results = reredact(Store(settings.db), args.call_ids or None)
+    for r in results:
+        if r.spans:
+            print(f"{r.call_id}: {r.spans} new redaction(s) ({', '.join(f'{k} {n}' for k, n in sorted(r.kinds.items()))})")
+    print(f"Checked {len(results)} call(s); {sum(1 for r in results if r.spans)} had personal data the stored "
+          f"text still showed, {sum(r.spans for r in results)} redaction(s) added.")
     return EXIT_OK
 
 
@@ -237,8 +271,11 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     app = prefect_env.PROJECT_ROOT / "dashboards" / "app.py"
     db = str(Path(args.db or os.environ.get("CALLQA_DB", "callqa.duckdb")).resolve())
+    # nothing leaves the machine: no usage statistics, and a set serverAddress keeps Streamlit from
+    # asking checkip.amazonaws.com for an "External URL" (and from probing 8.8.8.8 for a "Network URL")
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
-           "--server.port", str(args.port), "--browser.gatherUsageStats", "false", "--", "--db", db]
+           "--server.port", str(args.port), "--browser.gatherUsageStats", "false",
+           "--browser.serverAddress", "localhost", "--", "--db", db]
     print(f"Dashboard on http://localhost:{args.port} (store {db}); Ctrl-C to stop.")
     return subprocess.call(cmd)
 
@@ -324,8 +361,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output file, .wav or .flac")
     p.add_argument("--mode", choices=["tone", "silence"], default="tone")
     p.add_argument("--source", help="the recording's current path, if it moved since processing")
+    p.add_argument("--allow-unredacted", action="store_true",
+                   help="write the copy even when spoken numbers have no redaction range (default: refuse)")
     p.add_argument("--db", help="DuckDB file (default callqa.duckdb)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("redact", help="redact stored calls again with the current rules (text and ranges)")
+    p.add_argument("call_ids", nargs="*", metavar="CALL_ID", help="default: every stored call")
+    p.add_argument("--db", help="DuckDB file (default callqa.duckdb)")
+    p.set_defaults(func=cmd_redact)
 
     p = sub.add_parser("schedule", help="create (or update) the nightly Prefect deployment for an inbox")
     p.add_argument("--inbox", required=True, help="folder of new recordings (recursive)")
@@ -348,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="accuracy on recordings with ground truth (JSON + markdown)")
     p.add_argument("--shared-data", default=str(prefect_env.PROJECT_ROOT.parent / "shared" / "data"),
                    help="folder with the evaluation recordings (default ../shared/data)")
-    p.add_argument("--suite", action="append", choices=["roles", "pyannote", "asr", "rubric", "sentiment", "conversation"],
+    p.add_argument("--suite", action="append", choices=["roles", "pyannote", "asr", "rubric", "sentiment", "conversation", "pii"],
                    help="run only these suites (repeatable)")
     p.add_argument("--out", default="runs/eval", help="output folder (default runs/eval)")
     p.set_defaults(func=cmd_eval)

@@ -33,7 +33,9 @@ from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 from pipelines.runners import make_task_runner, plan_workers  # noqa: E402
 from pipelines.worker import shutdown_workers, thread_worker  # noqa: E402
 from qa.config import Settings, load_settings  # noqa: E402
-from qa.ingest import FileOutcome, discover, duration_bound, handle_file, probe_duration, quarantine  # noqa: E402
+from qa.ingest import (  # noqa: E402
+    FileOutcome, discover, duration_bound, free_mb, handle_file, probe_duration, quarantine, still_changing,
+)
 from qa.metadata import read_metadata  # noqa: E402
 from qa.pipeline import file_sha256  # noqa: E402
 from qa.runs import RunCounts, start_run, update_run  # noqa: E402
@@ -84,7 +86,8 @@ class Progress:
         audio = sum(self.durations.get(p) or 0.0 for p in self.done)
         total_audio = sum(d or 0.0 for d in self.durations.values())
         eta = self.eta_s(elapsed)
-        what = {"ok": f"ok {out.score_pct:.1f}%" if out.score_pct is not None else "ok (unscored)",
+        unscored = f"ok, unscored: {out.reason}" if out.reason else "ok (unscored)"
+        what = {"ok": f"ok {out.score_pct:.1f}%" if out.score_pct is not None else unscored,
                 "skipped": "skipped (already stored)", "failed": f"FAILED at {out.stage}: {out.reason}"}[out.status]
         return (f"[{len(self.done)}/{len(self.durations)}] {out.call_id}: {what} | audio {audio / 60:.1f}"
                 f"/{total_audio / 60:.1f} min | elapsed {elapsed:.0f} s | ETA "
@@ -95,6 +98,10 @@ class Progress:
       retry_condition_fn=_transient, cache_policy=NO_CACHE)
 def process_call_task(path: str, settings: dict[str, Any], force: bool = False) -> dict[str, Any]:
     cfg = Settings(**settings)
+    if (free := free_mb(cfg.db)) < cfg.min_free_mb:  # no ASR for a call that could not be saved
+        reason = (f"No space left on device: {free:.0f} MB free beside {cfg.db} (min_free_mb {cfg.min_free_mb:.0f}); "
+                  "not processed, the next run tries again")
+        return asdict(FileOutcome(path, "failed", Path(path).stem, reason, "store"))
     worker = thread_worker()
     duration = duration_bound(path)
 
@@ -145,7 +152,14 @@ def batch_flow(
     cfg = Settings(**settings)
     store = Store(cfg.db)
     store.init()
+    import_aborted_runs(store)
     files = discover(paths, patterns)
+    changing = still_changing(files, cfg.settle_s)
+    if changing and progress:
+        print(f"{len(changing)} file(s) still being written (size or time changed within {cfg.settle_s:.0f} s), "
+              "left for the next run: " + ", ".join(f.name for f in changing[:5]) + (" ..." if len(changing) > 5 else ""),
+              flush=True)
+    files = [f for f in files if f not in set(changing)]
     tracker = Progress({str(f): probe_duration(f) for f in files})
     counts = RunCounts(total=len(files))
     run_id = start_run(store, len(files), run_args or {"paths": paths, "force": force}, flow_run.id or None)
@@ -177,6 +191,117 @@ def batch_flow(
     return sorted(outcomes, key=lambda o: order.get(o["path"], 0))
 
 
+class BatchAborted(RuntimeError):
+    """The batch could not start (store locked, disk full); the message is one line saying why."""
+
+
+START_RETRY_DELAYS_S = (5.0, 30.0)  # after the store's own 60 s budget, as for the per-call tasks
+
+
+def _journal(db: Path) -> Path:
+    return db.with_name(db.name + ".aborted-runs.jsonl")
+
+
+def record_aborted_run(db: Path, reason: str, args: dict[str, Any], calls_total: int) -> None:
+    """The store could not be written: note the run beside it; the next run that opens the store
+    moves the note into `runs` (status `aborted`). Best effort: on a full disk even this may fail."""
+    import json
+    import os
+    import socket
+    import uuid
+
+    entry = {"run_id": uuid.uuid4().hex[:12], "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "reason": reason,
+             "host": socket.gethostname(), "pid": os.getpid(), "args": args, "calls_total": calls_total}
+    try:
+        with open(_journal(Path(db)), "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry, default=str) + "\n")
+    except OSError:
+        pass
+
+
+def import_aborted_runs(store: Store) -> int:
+    """Move the runs noted by `record_aborted_run` into the `runs` table; returns how many."""
+    import json
+
+    path = _journal(store.path)
+    if not path.is_file():
+        return 0
+    entries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    with store.connect() as con:
+        for e in entries:
+            con.execute(
+                "INSERT INTO runs VALUES (?, CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ), 'aborted', ?, 0, 0, 0, 0.0,"
+                " 0.0, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
+                [e["run_id"], e["at"], e["at"], e["calls_total"], e["host"], e["pid"],
+                 json.dumps({**e["args"], "aborted": e["reason"]}, default=str)])
+    path.unlink()
+    return len(entries)
+
+
+def preflight(settings: Settings, calls_total: int, args: dict[str, Any],
+              delays: tuple[float, ...] = START_RETRY_DELAYS_S, store_timeout_s: float = 60.0) -> None:
+    """Before anything starts: enough free space beside the store, and the store writable (waiting
+    and retrying while another process holds its lock). Raises `BatchAborted` with one line."""
+    db = Path(settings.db)
+    free = free_mb(db)
+    if free < settings.min_free_mb:
+        reason = (f"No space left on device: {free:.0f} MB free on the filesystem of {db} (min_free_mb "
+                  f"{settings.min_free_mb:.0f}); free space and re-run, nothing was processed")
+        record_aborted_run(db, reason, args, calls_total)
+        raise BatchAborted(reason)
+    store = Store(db, timeout_s=store_timeout_s)
+    for attempt in range(len(delays) + 1):
+        try:
+            store.init()
+            return
+        except StoreBusy as exc:
+            if attempt == len(delays):
+                waited = store.timeout_s * (len(delays) + 1) + sum(delays)
+                reason = (f"the store {db} is locked ({getattr(exc, 'holder', 'holder unknown')}); waited {waited:.0f} s. "
+                          "Close that session (a read-only duckdb shell also locks writers out) and re-run")
+                record_aborted_run(db, reason, args, calls_total)
+                raise BatchAborted(reason) from None
+            time.sleep(delays[attempt])
+        except Exception as exc:
+            from qa.ingest import disk_full
+
+            if disk_full(exc):
+                reason = f"No space left on device while opening {db}; free space and re-run, nothing was processed"
+                record_aborted_run(db, reason, args, calls_total)
+                raise BatchAborted(reason) from None
+            raise
+
+
+_watchdog = None
+
+
+def _guard_temporary_server() -> None:
+    """Without a Prefect server configured, this batch starts a temporary one: stop the ones killed
+    batches left behind, and watch over ours (pipelines/reaper.py)."""
+    import os
+
+    global _watchdog
+    if os.environ.get("PREFECT_API_URL"):
+        return
+    from pipelines.reaper import reap_orphans, start_watchdog
+
+    reaped = reap_orphans()
+    if reaped:
+        print(f"Stopped {len(reaped)} temporary Prefect server(s) left by a killed batch (PID "
+              + ", ".join(map(str, reaped)) + ").", flush=True)
+    if _watchdog is None or _watchdog.poll() is not None:
+        _watchdog = start_watchdog()
+
+
+def store_intact(store: Store) -> str:
+    """Proof the store survived a failure: every table reads back; a one-line summary."""
+    from qa.store import CALL_TABLES
+
+    counts = {t: store.query(f"SELECT count(*) FROM {t}")[0][0] for t in ("calls", *CALL_TABLES, "call_scores")}
+    return (f"store intact: {counts['calls']} calls, {counts['utterances']} utterances, {counts['words']} words, "
+            f"{counts['call_scores']} scores read back from {store.path}")
+
+
 def run_batch(
     paths: list[str],
     settings: Settings,
@@ -192,6 +317,12 @@ def run_batch(
     cfg = settings.model_copy(update={"workers": n, "asr_threads": threads, "runner": kind})
     args = {"paths": [str(p) for p in paths], "force": force, "runner": kind, "workers": n, "asr_threads": threads,
             "patterns": patterns}
+    try:
+        total = len(discover(paths, patterns))
+    except OSError:
+        total = 0
+    preflight(cfg, total, args)
+    _guard_temporary_server()
     flow_ = batch_flow.with_options(task_runner=make_task_runner(kind, n, cfg.dask_address))
     return flow_(paths, cfg.model_dump(mode="json"), force=force, patterns=patterns, progress=progress, run_args=args)
 

@@ -14,6 +14,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def configure(verbose: bool = False) -> None:
+    # marks Prefect's temporary server with the batch that starts it, so a killed batch's server
+    # can be found and stopped (pipelines/reaper.py); a child process re-marks with its own pid
+    os.environ["CALLQA_PREFECT_OWNER"] = str(os.getpid())
     os.environ.setdefault("PREFECT_HOME", str(PROJECT_ROOT / ".prefect"))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")

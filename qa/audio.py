@@ -93,6 +93,7 @@ class Audio:
         self.source_rate = source_rate
         self.source_channels = source_channels
         self.codec = codec
+        self.decoder_messages: list[str] = []  # decoder complaints (damaged MP3 frames), for the call's record
 
     def __repr__(self) -> str:
         where = "file" if self.spilled else "memory"
@@ -303,11 +304,127 @@ def _duplicate_channels(data: np.ndarray) -> bool:
 
 
 def _decode(opener, path: Path, max_in_memory_s: float) -> Audio:
-    sr, codec, source_rate, blocks = opener(path)
-    sink = _Sink(sr, max_in_memory_s)
-    for block in blocks:
-        sink.add(block)
-    return sink.finish(source_rate, codec)
+    with _quiet_decoder() as messages:
+        sr, codec, source_rate, blocks = opener(path)
+        sink = _Sink(sr, max_in_memory_s)
+        for block in blocks:
+            sink.add(block)
+    audio = sink.finish(source_rate, codec)
+    audio.decoder_messages = messages
+    return audio
+
+
+_DECODER_LINE = re.compile(rb"^\[src/libmpg123/[^\]]*\]\s*(?:error|warning|note):")
+
+
+class _quiet_decoder:
+    """Capture what libsndfile's mpg123 writes to the process's stderr while decoding (e.g. eight
+    "part2_3_length ... too large" lines for one damaged MP3 frame each): the lines go into
+    `Audio.decoder_messages` (stored with the call's audio-quality record), not onto the console.
+    Anything else written meanwhile is passed through to stderr."""
+
+    def __enter__(self) -> list[str]:
+        import sys
+        import tempfile
+
+        self.messages: list[str] = []
+        try:
+            sys.stderr.flush()
+            self.saved = os.dup(2)
+            self.tmp = tempfile.TemporaryFile()
+            os.dup2(self.tmp.fileno(), 2)
+        except OSError:  # no real fd 2 (embedded interpreters): leave stderr alone
+            self.saved = None
+        return self.messages
+
+    def __exit__(self, *exc) -> bool:
+        if self.saved is None:
+            return False
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+        self.tmp.seek(0)
+        other = []
+        for line in self.tmp.read().splitlines():
+            if _DECODER_LINE.match(line):
+                self.messages.append(line.decode("utf-8", "replace")[:200])
+            elif line.strip():
+                other.append(line)
+        self.tmp.close()
+        if other:
+            os.write(2, b"\n".join(other) + b"\n")
+        return False
+
+
+_WAV_CODECS = {1: "PCM", 2: "MS ADPCM", 3: "IEEE float", 6: "A-law", 7: "mu-law", 0x11: "IMA ADPCM", 0x31: "GSM 6.10",
+               0x40: "G.721 ADPCM", 0x50: "MPEG", 0x55: "MPEG Layer 3", 0x64: "G.726", 0x65: "G.722",
+               0x161: "WMA", 0xFFFE: "extensible"}
+
+
+def sniff(path: Path) -> str:
+    """What the file's first bytes say it is, for error messages ("a WAV file with codec 0x1234")."""
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+    if head[:4] in (b"RIFF", b"RIFX", b"RF64") and head[8:12] == b"WAVE":
+        info = _wav_chunks(path)
+        tag = info.get("format")
+        if tag is None:
+            return "a WAV file without a readable 'fmt ' chunk"
+        name = _WAV_CODECS.get(tag, "unknown")
+        return f"a WAV file with codec 0x{tag:04X} ({name})"
+    for magic, what in ((b"fLaC", "a FLAC file"), (b"OggS", "an OGG file"), (b"ID3", "an MP3 file (ID3 tag)"),
+                        (b"FORM", "an AIFF file"), (b".snd", "an AU file"), (b"#!AMR", "an AMR file"),
+                        (b"\x30\x26\xb2\x75", "a WMA/ASF file")):
+        if head.startswith(magic):
+            return what
+    if head[4:8] == b"ftyp":
+        return f"an MP4/M4A file ({head[8:12].decode('latin-1').strip()})"
+    if (len(head) >= 3 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and (head[1] >> 3) & 3 != 1
+            and (head[1] >> 1) & 3 != 0 and head[2] >> 4 not in (0, 15) and (head[2] >> 2) & 3 != 3):
+        return "an MPEG audio stream (a frame header at byte 0)"
+    return f"not a known audio format (first bytes {head[:8].hex(' ')})"
+
+
+def _wav_chunks(path: Path) -> dict[str, int]:
+    """'format' tag, 'data' size the header promises, 'data_offset', 'file_size' of a RIFF WAV."""
+    import struct
+
+    out: dict[str, int] = {"file_size": path.stat().st_size}
+    with open(path, "rb") as fh:
+        if fh.read(12)[:4] != b"RIFF":
+            return out
+        while True:
+            hdr = fh.read(8)
+            if len(hdr) < 8:
+                return out
+            cid, size = hdr[:4], struct.unpack("<I", hdr[4:])[0]
+            if cid == b"fmt ":
+                body = fh.read(min(size, 64))
+                if len(body) >= 2:
+                    out["format"] = struct.unpack("<H", body[:2])[0]
+                if len(body) >= 16:
+                    out["byte_rate"] = struct.unpack("<I", body[8:12])[0]
+                fh.seek(size - len(body) + (size & 1), 1)
+            elif cid == b"data":
+                out["data"], out["data_offset"] = size, fh.tell()
+                return out
+            else:
+                fh.seek(size + (size & 1), 1)
+
+
+def check_wav_complete(path: Path) -> None:
+    """Refuse a WAV whose header promises more audio than the file holds (a copy still in progress,
+    or cut short). Streaming writers leave the size 0 or 0xFFFFFFFF: those are not judged."""
+    info = _wav_chunks(path)
+    promised, offset = info.get("data"), info.get("data_offset")
+    if promised is None or offset is None or promised in (0, 0xFFFFFFFF):
+        return
+    present = info["file_size"] - offset
+    if present < promised:
+        rate = info.get("byte_rate") or 0
+        secs = f" ({present / rate:.1f} s of {promised / rate:.1f} s)" if rate else ""
+        raise AudioError(
+            f"truncated WAV: the header promises {promised} bytes of audio but only {present} are present "
+            f"({100 * present / promised:.0f} %{secs}); the file is still being copied or was cut short")
 
 
 def load_audio(path: str | Path, max_in_memory_s: float | None = None) -> Audio:
@@ -323,6 +440,7 @@ def load_audio(path: str | Path, max_in_memory_s: float | None = None) -> Audio:
     if size == 0:
         raise AudioError("the file is empty (0 bytes)")
     limit = IN_MEMORY_MAX_S if max_in_memory_s is None else max_in_memory_s
+    check_wav_complete(path)
     try:
         return _decode(_blocks_soundfile, path, limit)
     except AudioError:
@@ -334,7 +452,16 @@ def load_audio(path: str | Path, max_in_memory_s: float | None = None) -> Audio:
             raise
         except Exception as av_exc:
             raise AudioError(
-                "cannot decode audio: not a supported audio format, or the file is corrupt or truncated "
-                f"(libsndfile: {_clean(sf_exc, path)}; FFmpeg: {_clean(av_exc, path)}). "
-                "Expected WAV, MP3, FLAC, OGG, Opus or M4A."
+                f"cannot decode audio: the file is {sniff(path)}, which neither libsndfile nor FFmpeg could decode "
+                f"(libsndfile: {_decoder_said(sf_exc, path)}; FFmpeg: {_decoder_said(av_exc, path)}). "
+                "Expected WAV (PCM, mu-law, A-law, GSM), MP3, FLAC, OGG/Vorbis, Opus or M4A."
             ) from None
+
+
+def _decoder_said(exc: Exception, path: Path) -> str:
+    """A decoder's complaint, minus the misleading ones (libsndfile says "File does not exist" of a
+    file it cannot identify; PyAV raises AttributeError on a stream without a codec)."""
+    msg = _clean(exc, path)
+    if "does not exist" in msg or isinstance(exc, AttributeError):
+        return "no decodable audio stream"
+    return msg

@@ -72,6 +72,10 @@ class Settings(BaseModel):
     workers: int | None = Field(None, ge=1)  # calls in parallel; None = one 1-thread worker per core (pipelines.runners)
     dask_address: str | None = None
     quarantine_dir: Path | None = None  # failed files (and sidecars) are moved here with a reason
+    # a file whose size or mtime changes within this many seconds is still being copied: left for the next run
+    settle_s: float = Field(2.0, ge=0)
+    # a batch does not start with less free space than this beside the store (MB)
+    min_free_mb: float = Field(200.0, ge=0)
 
     @field_validator("language")
     @classmethod

@@ -15,6 +15,9 @@ Suites (each optional, skipped with a reason when its data is absent):
              call utterances (tests/data/sentiment) and the sample calls' per-turn labels.
   conversation  holds found / missed / false against the sample calls' reference holds, and
              customer-profile precision/recall against their reference profiles.
+  pii        personal-data recall per kind and precision (`qa.pii_eval`): synthesised spoken numbers
+             with whisper's mishearings, the sample calls' scripts, bare whisper's hypotheses of
+             them, and what the pipeline stored for every item read aloud in the sample calls.
 Results are a JSON-able dict; `to_markdown` renders the tables shown in the README.
 """
 
@@ -37,7 +40,7 @@ from qa.pipeline import process_call
 
 log = logging.getLogger(__name__)
 
-SUITES = ("roles", "pyannote", "asr", "rubric", "sentiment", "conversation")
+SUITES = ("roles", "pyannote", "asr", "rubric", "sentiment", "conversation", "pii")
 
 
 def _text(result) -> str:
@@ -298,6 +301,34 @@ def eval_conversation(settings: Settings, samples: Path, cache: dict) -> dict[st
     return {"holds": holds, "profiles": evaluate_profiles(predicted, reference)}
 
 
+def eval_pii(settings: Settings, samples: Path, cache: dict, pipeline: bool = True) -> dict[str, Any]:
+    """PII recall per kind and precision on four sources (see `qa.pii_eval`)."""
+    from qa import pii_eval
+
+    out: dict[str, Any] = {"synthetic": pii_eval.score_cases(pii_eval.synthetic_cases() + pii_eval.utterance_negatives())}
+    if (samples / "reference").is_dir():
+        out["scripts"] = pii_eval.score_cases(pii_eval.reference_cases(samples))
+        out["whisper_base"] = pii_eval.score_cases(pii_eval.hypothesis_cases(samples))
+        if pipeline:
+            rows = [r for ref, result in _sample_results(settings, samples, cache)
+                    for r in pii_eval.score_sample_call(ref, result)]
+            out["pipeline"] = pii_eval.summarise_sample_rows(rows)
+    return out
+
+
+def _pii_markdown(res: dict[str, Any]) -> list[str]:
+    rows = []
+    for source, r in res.items():
+        for kind, v in r["per_kind"].items():
+            rows.append({"source": source, "kind": kind, "items": v["items"], "recall": v["recall"],
+                         "6+ digits left": v["leaked_6plus"]})
+    prec = [f"{s}: {r['precision']} ({r['false_positives']} false of {r['redactions']}, {r['negatives']} negatives)"
+            for s, r in res.items() if "precision" in r]
+    return ["\n**Personal data** (recall: covered and < 6 digits of the value readable)\n",
+            _table(rows, ["source", "kind", "items", "recall", "6+ digits left"]),
+            "\nPrecision: " + "; ".join(prec)]
+
+
 def _missing(settings: Settings, shared: Path, samples: Path) -> dict[str, str]:
     """Suite -> why it cannot run here (its recordings or references are absent)."""
     refs = list((samples / "reference").glob("*.json")) if (samples / "reference").is_dir() else []
@@ -310,7 +341,7 @@ def _missing(settings: Settings, shared: Path, samples: Path) -> dict[str, str]:
     if not refs and not (shared / "faster_whisper" / "jfk.flac").exists():
         out["asr"] = f"neither {shared / 'faster_whisper'} nor sample references"
     if not refs:
-        out["rubric"] = out["conversation"] = no_samples
+        out["rubric"] = out["conversation"] = out["pii"] = no_samples
     if settings.sentiment == "off":
         out["sentiment"] = "sentiment is switched off in the settings"
     return out
@@ -343,6 +374,7 @@ def run_eval(settings: Settings, shared: Path, samples: Path, work: Path, suites
         "rubric": lambda: eval_rubric(settings, samples, cache),
         "sentiment": lambda: eval_sentiment(settings),
         "conversation": lambda: eval_conversation(settings, samples, cache),
+        "pii": lambda: eval_pii(settings, samples, cache),
     }
     missing = _missing(settings, shared, samples)
     for suite in SUITES:
@@ -429,4 +461,6 @@ def to_markdown(res: dict[str, Any]) -> str:
         parts += [f"\n**Holds** (sample calls): found {h['found']}, missed {h['missed']}, false {h['false']}\n",
                   f"**Customer profiles** (sample calls): micro precision {micro['precision']}, recall {micro['recall']}\n",
                   _table(rows, ["profile", "tp", "fp", "fn", "precision", "recall"])]
+    if res.get("pii"):
+        parts += _pii_markdown(res["pii"])
     return "\n".join(parts) + "\n"

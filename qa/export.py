@@ -6,12 +6,17 @@ new file (WAV PCM16 or FLAC) at the recording's own sample rate and channel coun
 1 kHz tone or silence over every range (plus a small margin, since word times are
 approximate), on every channel. The original is never modified, and the export refuses a
 source whose content no longer matches the hash the ranges were computed for.
+
+Before writing, the stored transcript is read back for number streams of 6+ digits that no range
+covers (`qa.pii.digit_runs`): a call with such streams and no range at all is refused
+(`UnredactedError`; `allow_unredacted=True` overrides), one with ranges gets a warning per stream
+(time and length only, never the digits).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +29,10 @@ TONE_HZ = 1000.0
 TONE_LEVEL = 0.1  # -20 dBFS: clearly a bleep, not painful
 
 
+class UnredactedError(ValueError):
+    """The call has spoken digit streams and no redaction range: a "redacted" copy would not be."""
+
+
 @dataclass
 class ExportResult:
     call_id: str
@@ -32,6 +41,7 @@ class ExportResult:
     covered_s: float
     sample_rate: int
     channels: int
+    warnings: list[str] = field(default_factory=list)  # digit streams no range covers (time, length)
 
 
 def _read_native(path: Path) -> tuple[np.ndarray, int]:
@@ -93,6 +103,7 @@ def export_redacted(
     mode: str = "tone",
     margin_s: float = 0.15,
     source: str | Path | None = None,
+    allow_unredacted: bool = False,
 ) -> ExportResult:
     """Write a redacted copy of a stored call's recording to `out_path` (.wav or .flac)."""
     import soundfile as sf
@@ -110,6 +121,13 @@ def export_redacted(
         raise AudioError(f"{src} is not the audio that was processed for {call_id!r} (content hash differs)")
     spans = [(float(s), float(e)) for s, e in store.query(
         "SELECT start_s, end_s FROM pii_redactions WHERE call_id = ? ORDER BY start_s", [call_id])]
+    uncovered = uncovered_digit_runs(store, call_id, spans)
+    if uncovered and not spans and not allow_unredacted:
+        raise UnredactedError(
+            f"call {call_id!r} has {len(uncovered)} spoken number stream(s) of 6+ digits (first at "
+            f"{uncovered[0][0]:.1f} s) and no redaction range: the copy would not be redacted. Re-process the call "
+            "with the current redaction (callqa process --force), or pass --allow-unredacted")
+    warnings = [f"{a:.1f}-{b:.1f} s: a {n}-digit number stream no redaction range covers" for a, b, n in uncovered]
     samples, sr = _read_native(src)
     duration = samples.shape[1] / sr
     ranges = merge_ranges(spans, margin_s, duration)
@@ -122,4 +140,22 @@ def export_redacted(
     tmp = out_path.with_name(out_path.name + ".tmp")
     sf.write(str(tmp), np.clip(redacted.T, -1.0, 1.0), sr, subtype="PCM_16", format=fmt)
     os.replace(tmp, out_path)
-    return ExportResult(call_id, out_path, ranges, round(sum(b - a for a, b in ranges), 3), sr, redacted.shape[0])
+    return ExportResult(call_id, out_path, ranges, round(sum(b - a for a, b in ranges), 3), sr, redacted.shape[0],
+                        warnings)
+
+
+def uncovered_digit_runs(store: Store, call_id: str, spans: list[tuple[float, float]]) -> list[tuple[float, float, int]]:
+    """Number streams of 6+ digits in the stored words of `call_id` (per speaker) outside every span."""
+    from qa.asr import Word
+    from qa.pii import digit_runs
+
+    rows = store.query(
+        "SELECT u.speaker, w.start_s, w.end_s, w.text FROM words w JOIN utterances u "
+        "ON u.call_id = w.call_id AND u.idx = w.utterance_idx WHERE w.call_id = ? ORDER BY w.idx", [call_id])
+    lang = store.query("SELECT language FROM calls WHERE call_id = ?", [call_id])
+    language = (lang[0][0] if lang and lang[0][0] else "tr")
+    by_speaker: dict[str, list[Word]] = {}
+    for speaker, start, end, text in rows:
+        by_speaker.setdefault(speaker, []).append(Word(float(start), float(end), text, 1.0))
+    runs = [r for words in by_speaker.values() for r in digit_runs(words, language)]
+    return sorted(r for r in runs if not any(a <= r[0] + 0.05 and r[1] - 0.05 <= b for a, b in spans))

@@ -16,6 +16,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 
+# Call ids are shown in pages, links and Markdown: only letters, digits, '.', '_' and '-' (a crafted
+# id such as "[x](http://evil)" or "![](...)" is refused at ingest).
+CALL_ID_MAX = 128
+SAFE_CALL_ID = re.compile(r"[^\W_][\w.\-]{0,%d}" % (CALL_ID_MAX - 1))
+_UNSAFE = re.compile(r"[^\w.\-]+")
+
+
 class MetadataError(ValueError):
     """The call's metadata is unusable; the message names the file and the field."""
 
@@ -96,6 +103,10 @@ def read_metadata(audio_path: str | Path, filename_pattern: str | None = None) -
         meta = CallMetadata(**values)
     except ValidationError as exc:
         raise MetadataError(f"metadata for {audio_path.name} ({side.name}): {_describe(exc)}") from None
-    if meta.call_id is None:
-        meta.call_id = audio_path.stem
+    if meta.call_id is None:  # a file name may hold anything: keep the safe characters
+        meta.call_id = _UNSAFE.sub("_", audio_path.stem)[:CALL_ID_MAX] or "call"
+    elif not SAFE_CALL_ID.fullmatch(meta.call_id):
+        raise MetadataError(
+            f"metadata for {audio_path.name} ({side.name}): field 'call_id': {meta.call_id[:80]!r} is not a safe call id "
+            f"(letters, digits, '.', '_', '-'; at most {CALL_ID_MAX} characters, starting with a letter or digit)")
     return meta

@@ -51,9 +51,12 @@ from stdnum.tr import tckimlik as _tckimlik
 from qa.asr import Word
 from qa.text import fold, lower
 
-KINDS = ("card", "tckn", "iban", "phone", "email", "number")
+KINDS = ("card", "tckn", "iban", "phone", "email", "number", "cvv", "expiry", "dob")
 TOKEN = {k: f"[{k.upper()}]" for k in KINDS}
 MIN_UNCHECKED_DIGITS = 12  # redact digit runs at least this long even when no checksum passes
+CUE_MIN_DIGITS = 6  # a digit-like run of at least this many digits after an identifier cue is redacted
+WEAK_MIN_DIGITS = 11  # ... and, with no cue at all, of this many (a TC kimlik's length)
+OUTSIDE_CUE_S = 20.0  # a cue on the other channel counts for this long
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,15 @@ _TR_NUM = {
     "yetmiş": 70, "yetmis": 70, "seksen": 80, "doksan": 90, "yüz": 100, "yuz": 100,
     "bin": 1000, "milyon": 10**6,
 }
+# Whisper's mishearings of digit words on Turkish telephone audio (none is a Turkish word):
+# "sofr, sufur, suför, sırfır, Nero" for sıfır, "dokuls" for dokuz, "ikil" for iki.
+_TR_MISHEARD = {
+    "sofr": 0, "sofor": 0, "sofır": 0, "sofir": 0, "sufur": 0, "sufır": 0, "sufir": 0, "sıfr": 0, "sifr": 0,
+    "sufor": 0, "suför": 0, "süfür": 0, "sıfor": 0, "sifor": 0, "sofur": 0, "sufr": 0,
+    "sırfır": 0, "sirfir": 0, "zıfır": 0, "zifir": 0, "sıfıf": 0, "nero": 0, "sero": 0, "ikil": 2, "ikı": 2,
+    "dokuls": 9, "dokus": 9, "dokız": 9, "doküz": 9, "sekis": 8, "sekız": 8, "dörd": 4, "yeddi": 7,
+}
+_EN_MISHEARD = {"nero": 0, "ziro": 0, "fife": 5, "niner": 9}
 _TR_FOLD_CLASH = {"ön", "uç"}  # real words that fold onto a number word ("ön" front -> "on")
 _EN_NUM = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven "
                                       "twelve thirteen fourteen fifteen sixteen seventeen eighteen "
@@ -166,8 +178,25 @@ def _values(t: _Tok, lex: dict[str, int]) -> tuple[int, ...] | None:
     turkish = lex is _TR_NUM
     if t.low in lex or (turkish and t.text in lex and t.low not in _TR_FOLD_CLASH):
         return (lex.get(t.low, lex.get(t.text)),)
+    misheard = _TR_MISHEARD if turkish else _EN_MISHEARD
+    if t.low in misheard or t.text in misheard:
+        return (misheard.get(t.low, misheard.get(t.text)),)
     if len(t.low) >= 4:
         return _split_compound(t.low, turkish) or (turkish and _split_compound(t.text, True)) or None
+    return None
+
+
+def _tr_glued(t: _Tok) -> tuple[int, ...] | None:
+    """'tereyki', 'tereiki', 'tesekiz' -> the number words after a glued spoken 'TR' prefix."""
+    for prefix in ("tere", "tre"):
+        rest = t.text[len(prefix):]
+        if t.text.startswith(prefix) and len(rest) >= 2:
+            # the buffer "y" of "tere-y-iki", or "y" heard for the "i" of "iki"
+            for cand in (rest, rest[1:] if rest[0] == "y" else None, "i" + rest[1:] if rest[0] == "y" else None):
+                if cand:
+                    vals = _values(_Tok("a", cand, cand, t.pos, False), _TR_NUM)
+                    if vals is not None:
+                        return vals
     return None
 
 
@@ -222,6 +251,9 @@ def _events(toks: list[_Tok], lex: dict[str, int]) -> list[tuple[str, object, in
         elif t.text in ("tr", "tere") or spoken_tr:
             events.append(("tr", None, i))
             i += spoken_tr
+        elif lex is _TR_NUM and (glued := _tr_glued(t)) is not None:  # "tereyki" = TR + iki
+            events.append(("tr", None, i))
+            events.extend(("n", v, i) for v in glued)
         elif (vals := _values(t, lex)) is not None:
             events.extend(("n", v, i) for v in vals)
         elif lex is _EN_NUM and t.text in _MULT:
@@ -302,6 +334,19 @@ def digit_groups(text: str, language: str) -> list[str]:
     """Debug view of the number grammar: one string per stream, groups space-separated."""
     toks = _tokens([Word(0.0, 0.0, t, 1.0) for t in text.split()], language)
     return [" ".join(g.digits for g in groups) for groups, *_ in _streams(toks, _lexicon(language))]
+
+
+def digit_runs(words: list[Word], language: str, min_digits: int = CUE_MIN_DIGITS) -> list[tuple[float, float, int]]:
+    """(start, end, digit count) of every number stream of at least `min_digits` digits left in
+    `words` (amounts such as "iki bin" excluded): what a redacted transcript should no longer hold."""
+    toks = _tokens(words, language)
+    out = []
+    for groups, *_ in _streams(toks, _lexicon(language)):
+        digits = "".join(g.digits for g in groups if not g.amount)
+        if len(digits) >= min_digits:
+            first, last = words[toks[groups[0].first].pos], words[toks[groups[-1].last].pos]
+            out.append((first.start, last.end, len(digits)))
+    return out
 
 
 def _tr_national(d: str) -> bool:
@@ -414,6 +459,184 @@ def _written_iban_cands(words: list[Word]) -> list[_Cand]:
     return out
 
 
+# ---- cue context: what follows "IBAN", "kimlik", "kart", "hesap", "numara", "CVV", "son kullanma" ...
+_CUE_WINDOW = 12  # words after a cue in which a run may start
+_CUE_GAP = 2  # non-digit words tolerated between digit-like words of one run (mis-heard digits)
+_FUZZY_TR = {"sifir": 0, "sekiz": 8, "dokuz": 9}
+_CUE_LENGTHS = {"iban": (20, 26), "tckn": (9, 12), "card": (12, 19)}  # else an unverified run is a "number"
+_NOT_PERSONAL = ("siparis", "order", "fatura", "invoice", "referans", "reference", "takip", "tracking", "kargo",
+                 "ariza", "ticket", "talep", "case", "kayit", "dosya", "police", "policy")
+_MONTHS = set("ocak subat mart nisan mayis haziran temmuz agustos eylul ekim kasim aralik january february "
+              "march april may june july august september october november december".split())
+
+
+def _cue_kind(toks: list[_Tok], k: int) -> str | None:
+    """The kind of identifier the token at `k` announces, if it is a cue word."""
+    t, nxt = toks[k].text, (toks[k + 1].text if k + 1 < len(toks) else "")
+    prev = toks[k - 1].text if k else ""
+    if t in ("cvv", "cvc", "cv2", "cvv2") or (t == "guvenlik" and nxt.startswith(("kod", "numara"))) or (
+            t == "security" and nxt == "code") or t.startswith("arkasinda"):
+        return "cvv"
+    if (t == "son" and nxt.startswith("kullanma")) or t in ("skt", "expiry", "expiration", "expires", "exp") or (
+            t == "valid" and nxt in ("thru", "through", "until")) or t.startswith("gecerlilik"):
+        return "expiry"
+    if (t == "dogum" and nxt.startswith("tarih")) or t in ("dob", "birthday", "birthdate") or (
+            t == "birth" and prev == "of"):  # "doğum tarihim", "date of birth"
+        return "dob"
+    if t in ("iban", "ivan", "yivan", "ayban", "iben", "ubane", "ibane", "tr", "tere") or t.startswith(("hesap", "hesab")) or t == "account":
+        return "iban"
+    if t.startswith(_ID_CUES) or t in ("tc", "kimliyim") or (t == "c" and prev == "t"):
+        return "tckn"
+    if t.startswith("kart") or t in ("card", "kredi", "credit", "debit"):
+        return "card"
+    if t.startswith("numara") or t == "number":
+        return "number"
+    return None
+
+
+def _fuzzy_digit(t: _Tok, turkish: bool) -> int | None:
+    """A digit for a Turkish word one edit away from sıfır, sekiz or dokuz ("sekis", "dokus").
+
+    Only these three: shorter digit words sit one edit from common words ("yeni"/yedi, "alt"/altı),
+    and English ones too ("live"/five, "for"/four), so those are never guessed.
+    """
+    from rapidfuzz.distance import Levenshtein
+
+    if not turkish or t.kind != "a" or len(t.text) < 4:
+        return None
+    hits = {v for w, v in _FUZZY_TR.items() if Levenshtein.distance(t.text, w) <= 1}
+    return hits.pop() if len(hits) == 1 else None
+
+
+def _digitish(t: _Tok, lex: dict[str, int], kind: str) -> str | None:
+    """The canonical number text of a digit-like token in cue context, else None."""
+    if t.kind == "d":
+        return t.text
+    if t.kind != "a":
+        return None
+    if kind in ("expiry", "dob") and t.text in _MONTHS:
+        return "00"
+    vals = _values(t, lex)
+    if vals is not None:
+        return " ".join(str(v) if v < 10 else next(w for w, x in lex.items() if x == v) for v in vals)
+    d = _fuzzy_digit(t, lex is _TR_NUM)
+    return None if d is None else str(d)
+
+
+def _run_digits(texts: list[str], lex: dict[str, int], language: str) -> str:
+    """The digits a run of canonical number texts spells, through the number grammar (amounts dropped)."""
+    words = [Word(0.0, 0.0, x, 1.0) for t in texts for x in t.split()]
+    return "".join(g.digits for groups, *_ in _streams(_tokens(words, language), lex) for g in groups if not g.amount)
+
+
+def _cue_cands(toks: list[_Tok], language: str, times: list[float] | None = None,
+               outside: list[tuple[float, str]] | None = None) -> list[_Cand]:
+    """Digit-like runs after identifier cues, gaps of mis-heard words included (never checksum-checked).
+
+    `times` are the start times of this channel's words and `outside` the (time, kind) of cues said
+    on the other channel (the agent asks "kimlik numaranız?", the customer answers): they count for
+    `OUTSIDE_CUE_S` seconds. Without any cue a run needs `WEAK_MIN_DIGITS` digits.
+    """
+    lex = _lexicon(language)
+    turkish = lex is _TR_NUM
+    out: list[_Cand] = []
+    cue: tuple[str, int] | None = None  # (kind, word position of the cue); kind "none" after "sipariş numarası"
+
+    def active(k: int) -> str:
+        if cue is not None and toks[k].pos - cue[1] <= _CUE_WINDOW:
+            return cue[0]
+        if times and outside:
+            t = times[toks[k].pos]
+            near = [kind for at, kind in outside if 0 <= t - at <= OUTSIDE_CUE_S]
+            if near:
+                return near[-1]
+        return "weak"
+
+    k = 0
+    while k < len(toks):
+        kind = _cue_kind(toks, k)
+        if kind is not None:
+            prev = toks[k - 1].text if k else ""
+            if kind == "number" and prev.startswith(_NOT_PERSONAL):  # "sipariş numarası": not about a person
+                cue = ("none", toks[k].pos)
+            elif cue is None or kind != "number" or toks[k].pos - cue[1] > 3:  # "kart numaram": stays a card
+                cue = (kind, toks[k].pos)
+            else:
+                cue = (cue[0], toks[k].pos)
+            k += 1
+            continue
+        ctx = active(k)
+        if ctx == "none" or _digitish(toks[k], lex, ctx) is None or (ctx == "weak" and not _single(toks[k], lex)):
+            k += 1
+            continue
+        first, texts, last_pos, j, last = k, [], toks[k].pos, k, k
+        while j < len(toks) and toks[j].pos - last_pos <= _CUE_GAP + 1:
+            if _cue_kind(toks, j) is not None:
+                break
+            d = _digitish(toks[j], lex, ctx)
+            if ctx == "weak" and d is not None and not _single(toks[j], lex):
+                break  # without a cue only digit-by-digit reading (an identifier's signature) is bridged
+            if d is not None:
+                if toks[j].pos - last_pos > 1 and _classify(_run_digits(texts, lex, language), False, turkish) in (
+                        ctx, "card" if ctx == "number" else ctx, "tckn" if ctx == "number" else ctx):
+                    break  # a complete valid number does not reach over a gap ("... 3519. Ekstrede iki ...")
+                texts.append(d)
+                last, last_pos = j, toks[j].pos
+            j += 1
+        digits = _run_digits(texts, lex, language)
+        after = [t.text for t in toks[last + 1 : last + 4] if t.kind == "a"][:2]
+        amount = any(a.startswith(tuple(_CURRENCY)) for a in after)
+        want = {"cvv": 3, "expiry": 2, "dob": 2, "weak": WEAK_MIN_DIGITS}.get(ctx, CUE_MIN_DIGITS)
+        spoken_numbers = [toks[x] for x in range(first, last + 1) if toks[x].text not in _MONTHS
+                          and _digitish(toks[x], lex, ctx) is not None]
+        if len(digits) >= want and spoken_numbers and not (amount and len(digits) < MIN_UNCHECKED_DIGITS):
+            kind = _classify(digits, False, turkish) if ctx not in ("cvv", "expiry", "dob") else None
+            lo, hi = _CUE_LENGTHS.get(ctx, (0, 99))
+            guess = ctx if lo <= len(digits) <= hi and ctx != "weak" else "number"
+            out.append(_Cand(kind or guess, toks[first].pos, toks[last].pos, kind is not None,
+                             ("TR" + digits) if (kind or guess) == "iban" else digits, -1))
+            cue = None
+        k = last + 1
+    return out
+
+
+def _single(t: _Tok, lex: dict[str, int]) -> bool:
+    """A spoken single digit ("dört", "sofr", "dokus"), not written digits, tens or hundreds."""
+    if t.kind != "a":
+        return False
+    vals = _values(t, lex)
+    if vals is not None:
+        return len(vals) == 1 and vals[0] < 10
+    return _fuzzy_digit(t, lex is _TR_NUM) is not None
+
+
+def cue_times(words: list[Word], language: str) -> list[tuple[float, int | None, str]]:
+    """(time, channel, kind) of every identifier cue word in `words`."""
+    out = []
+    for ch in {w.channel for w in words}:
+        chan = [w for w in words if w.channel == ch]
+        toks = _tokens(chan, language)
+        out += [(chan[t.pos].start, ch, kind) for k, t in enumerate(toks) if (kind := _cue_kind(toks, k))
+                and kind != "number"]
+    return sorted(out, key=lambda c: c[0])
+
+
+def _merge_cue(taken: list[_Cand], cue: list[_Cand]) -> list[_Cand]:
+    """Each cue run joins the spans it overlaps into one (never shrinking a redaction)."""
+    for c in cue:
+        hit = [o for o in taken if not (c.last < o.first or c.first > o.last)]
+        if not hit:
+            taken.append(c)
+            continue
+        best = max(hit, key=lambda o: (o.valid, o.last - o.first))
+        for o in hit:
+            taken.remove(o)
+        keep = best if best.valid or c.kind in ("number",) else c
+        taken.append(_Cand(keep.kind, min([c.first] + [o.first for o in hit]), max([c.last] + [o.last for o in hit]),
+                           keep.valid, keep.value, keep.rank))
+    return taken
+
+
 def _domain(toks: list[_Tok], k: int) -> tuple[str, int] | None:
     labels: list[tuple[str, int]] = []
     while k < len(toks) and toks[k].kind in "ad" and toks[k].text not in _DOT_WORDS:
@@ -471,6 +694,10 @@ def _email_cands(toks: list[_Tok], language: str) -> list[_Cand]:
 
 
 def _mask(kind: str, value: str) -> str:
+    if kind == "cvv":
+        return "*" * len(value)
+    if kind in ("expiry", "dob"):
+        return "**/**" if kind == "expiry" else "**/**/****"
     if kind == "email":
         local, domain = value.split("@", 1)
         return f"{local[:1]}***@{domain}"
@@ -488,14 +715,18 @@ def find_pii(words: list[Word], language: str) -> list[PiiSpan]:
     for idx, w in enumerate(words):
         by_channel.setdefault(w.channel, []).append(idx)
     spans: list[PiiSpan] = []
-    for idxs in by_channel.values():
+    cues = cue_times(words, language) if len(by_channel) > 1 else []
+    for ch, idxs in by_channel.items():
         chan = [words[i] for i in idxs]
+        outside = [(t, kind) for t, c, kind in cues if c != ch]
         toks = _tokens(chan, language)
         taken: list[_Cand] = []
         cands = _number_cands(toks, language) + _written_iban_cands(chan) + _email_cands(toks, language)
         for c in sorted(cands, key=lambda c: (c.rank, c.first - c.last, c.first)):
             if all(c.last < o.first or c.first > o.last for o in taken):
                 taken.append(c)
+        taken = _merge_cue(taken, _cue_cands(toks, language, [w.start for w in chan], outside))
+        taken.sort(key=lambda c: c.first)
         spans += [PiiSpan(c.kind, idxs[c.first], idxs[c.last], chan[c.first].start,
                           max(w.end for w in chan[c.first : c.last + 1]), c.valid, _mask(c.kind, c.value))
                   for c in taken]

@@ -17,7 +17,7 @@ from typing import Any
 from qa import audio as audio_module
 from qa.asr import AsrOptions, Word, load_model, transcribe_spans
 from qa.audio import Audio, load_audio
-from qa import analysis
+from qa import analysis, quality
 from qa.callfacts import CallEvent, rubric_context
 from qa.config import Settings
 from qa.diarization import Diarization, diarize
@@ -65,6 +65,9 @@ class CallResult:
     sentiment: dict[str, Any] | None = None  # call-level summary (customer trajectory, agent tone)
     stats: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    status: str = "ok"  # ok | unscored (transcript stored, no score: see qa.quality)
+    status_reason: str | None = None  # why unscored ("no speech", "agent channel silent", "scoring failed: ...")
+    status_stage: str | None = None  # quality | scoring
 
 
 def file_sha256(path: str | Path) -> str:
@@ -226,16 +229,21 @@ def process_call(
         )
     with clock.stage("profiles"):
         tags = analysis.profiles(metrics, utterances, language)
+    with clock.stage("quality"):  # qa.quality: audio flags; silence, noise, a silent agent -> unscored
+        channel_quality = quality.measure(audio)
+        unscored = quality.unscored_reason(channel_quality, utterances, roles.agent)
+        unscored_stage = "quality" if unscored else None
     with clock.stage("scoring"):
         items: list[ItemResult] = []
         score: CallScore | None = None
-        if rubric is not None:
+        if rubric is not None and unscored is None:
             ctx = rubric_context(
                 duration_s=audio.duration_s, language=language, direction=meta.direction, queue=meta.queue,
                 agent_name=meta.agent_name, metrics=metrics, events=events, sentiment=sentiment,
                 embedding_model=settings.embedding_model,
             )
-            items, score = score_call(rubric, utterances, ctx)
+            items, score, unscored = quality.bounded_score(lambda: score_call(rubric, utterances, ctx))
+            unscored_stage = "scoring" if unscored else None
     stats = {
         "words": n_words,
         "pii_redacted": {k: sum(p.kind == k for p in pii) for k in sorted({p.kind for p in pii})},
@@ -245,6 +253,7 @@ def process_call(
         "agent_speaker": roles.agent,
         "rubric": f"{rubric.id}@{rubric.version}" if rubric else None,
         "rubric_error": rubric_error,
+        "audio_quality": quality.summary(channel_quality),
     }
     return CallResult(
         call_id=meta.call_id or path.stem,
@@ -272,4 +281,7 @@ def process_call(
         sentiment=sentiment,
         stats=stats,
         timings={k: round(v, 3) for k, v in clock.timings.items()},
+        status="unscored" if unscored else "ok",
+        status_reason=unscored,
+        status_stage=unscored_stage,
     )

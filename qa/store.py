@@ -6,7 +6,7 @@ its work and closes it, retrying while another process holds the lock. A call's 
 replaced in one transaction, so readers never see a half-written call.
 
 Schema (analysts may query these tables directly; see README "Data model"):
-  calls          one row per call (PK call_id); status ok | failed
+  calls          one row per call (PK call_id); status ok | unscored (stored, kept out of aggregates) | failed
   utterances     (call_id, idx) speaker_role agent|customer|unknown, start_s, end_s, text
   speech_turns   (call_id, idx) who spoke when (diarization), with speaker_role
   words          (call_id, idx) word timings, for evidence and audio redaction
@@ -136,8 +136,33 @@ class StoreBusy(RuntimeError):
     """Another process kept the database locked for longer than the retry budget."""
 
 
+def lock_holder(exc: Exception) -> str:
+    """Who holds the lock, from DuckDB's message ("... held in /usr/bin/python3 (PID 41)") and that
+    process's command line when it is readable: "PID 41: duckdb -readonly callqa.duckdb"."""
+    import re
+
+    m = re.search(r"held in (.+?) \(PID (\d+)\)", str(exc))
+    if not m:
+        return "holder unknown"
+    try:
+        cmd = Path(f"/proc/{m.group(2)}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        cmd = ""
+    return f"PID {m.group(2)}: {cmd[:160] or m.group(1)}"
+
+
 def _is_lock_error(exc: Exception) -> bool:
     return any(m in str(exc) for m in LOCK_MARKERS)
+
+
+def _rollback(con) -> None:
+    """Roll back, never hiding the error that made us roll back (on a full disk DuckDB may already
+    have aborted the transaction, and "cannot rollback - no transaction is active" would replace
+    "No space left on device")."""
+    try:
+        con.execute("ROLLBACK")
+    except Exception:
+        pass
 
 
 class Store:
@@ -161,7 +186,10 @@ class Store:
             except duckdb.Error as exc:
                 if not _is_lock_error(exc) or time.monotonic() > deadline:
                     if _is_lock_error(exc):
-                        raise StoreBusy(f"{self.path} stayed locked by another process for {budget:.0f} s") from exc
+                        busy = StoreBusy(
+                            f"{self.path} stayed locked by another process for {budget:.0f} s ({lock_holder(exc)})")
+                        busy.holder = lock_holder(exc)
+                        raise busy from exc
                     raise
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 1.6, 0.5)
@@ -216,8 +244,9 @@ class Store:
             result.call_id, str(result.source_path), result.content_sha256, meta.agent_id, meta.agent_name,
             meta.customer_id, meta.started_at, meta.direction, meta.queue, result.duration_s, result.language,
             result.language_probability, result.channels, result.source_sample_rate, result.codec,
-            result.diarization_method, result.role_method, result.role_confidence, result.asr_model, "ok", None,
-            None, meta.model_dump_json(), json.dumps(result.stats, ensure_ascii=False),
+            result.diarization_method, result.role_method, result.role_confidence, result.asr_model,
+            getattr(result, "status", "ok"), getattr(result, "status_reason", None),
+            getattr(result, "status_stage", None), meta.model_dump_json(), json.dumps(result.stats, ensure_ascii=False),
             json.dumps(result.sentiment) if result.sentiment is not None else None,
         ]
         utt_rows = [
@@ -254,7 +283,7 @@ class Store:
                 self._write_scores(con, result.call_id, result.item_results, result.call_score)
                 con.execute("COMMIT")
             except Exception:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
 
     def _write_analysis(self, con, result) -> None:
@@ -309,7 +338,7 @@ class Store:
                 self._write_scores(con, call_id, items, score)
                 con.execute("COMMIT")
             except Exception:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
 
     def record_failure(
@@ -342,6 +371,6 @@ class Store:
                         )
                 con.execute("COMMIT")
             except Exception:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
 

@@ -64,8 +64,8 @@ CASES = [
      "tr", [("card", True)], "numara [CARD] tamam"),
     ("card_tr_glued_words", "kart dörtbinbeşyüz", "tr", [], "kart dörtbinbeşyüz"),
     ("card_en_words", "It's four nine one six, three eight two seven, five five one zero, four four "
-     "seven five. The expiry date is nine twenty seven.", "en", [("card", True)],
-     "It's [CARD] The expiry date is nine twenty seven."),
+     "seven five. The expiry date is nine twenty seven.", "en", [("card", True), ("expiry", False)],
+     "It's [CARD] The expiry date is [EXPIRY]"),
     ("card_en_double_triple", "four one double one, one one one one, triple one one, one one one one",
      "en", [("card", True)], "[CARD]"),
     ("card_whisper_dashes", "4532-0718-2469-3519.", "tr", [("card", True)], "[CARD]"),
@@ -86,7 +86,9 @@ CASES = [
      [("tckn", True)], "Kimlik numaram [TCKN]"),
     ("tckn_tr_pairs", "otuz, yirmi dört, on dokuz, seksen yedi, elli üç, iki", "tr", [("tckn", True)], "[TCKN]"),
     ("tckn_invalid_survives", "sipariş numarası 12345678901 idi", "tr", [], "sipariş numarası 12345678901 idi"),
-    ("tckn_invalid_words_survive", say_tr("10000000147"), "tr", [], say_tr("10000000147")),
+    # 11 digits read one by one are an identifier's signature even with a bad checksum and no cue
+    # (a mis-heard TC kimlik; the cue is often on the agent's channel): redacted as a number
+    ("eleven_spoken_digits_redacted", say_tr("10000000147"), "tr", [("number", False)], "[NUMBER]"),
     # after "kimlik"/"TC" a mis-heard (checksum-failing) 11-digit run is still redacted
     ("tckn_invalid_after_cue", f"kimlik numaram {say_tr('10000000147', 3)}", "tr", [("tckn", False)],
      "kimlik numaram [TCKN]"),
@@ -106,8 +108,8 @@ CASES = [
     ("phone_tr_brief_example", "sıfır beş yüz otuz iki yüz on iki otuz dört elli altı", "tr",
      [("phone", True)], "[PHONE]"),
     ("phone_tr_grouped_words", "Sıfır beş yüz otuz üç, yedi yüz on sekiz, elli iki, otuz dört. Doğum "
-     "tarihim on dokuz ağustos seksen sekiz.", "tr", [("phone", True)],
-     "[PHONE] Doğum tarihim on dokuz ağustos seksen sekiz."),
+     "tarihim on dokuz ağustos seksen sekiz.", "tr", [("phone", True), ("dob", False)],
+     "[PHONE] Doğum tarihim [DOB]"),
     ("phone_tr_no_leading_zero", "beş yüz otuz iki, iki yüz on iki, otuz dört, elli altı", "tr",
      [("phone", True)], "[PHONE]"),
     ("phone_tr_plus90", "+90 532 212 34 56", "tr", [("phone", True)], "[PHONE]"),
@@ -280,7 +282,7 @@ def _sample_pii():
 @pytest.mark.parametrize("text, language, kind, value", _sample_pii())
 def test_sample_conversation_pii_is_caught(text, language, kind, value):
     out, spans = redact_text(text, language)
-    assert [s.kind for s in spans] == [kind]
+    assert [s.kind for s in spans if s.kind not in ("expiry", "dob")] == [kind]  # a date said with it goes too
     assert spans[0].checksum_valid
     tail = value.split("@")[1] if kind == "email" else value[-2:]
     assert spans[0].masked.endswith(tail)

@@ -157,23 +157,24 @@ def _by_idx(group, idx: int):
 
 
 def _regex(check: RegexCheck, rubric: "Rubric", utterances, ctx: "CallContext") -> Outcome:
+    # time-bounded matching (`regex` package): a pattern past its bound raises RegexTimeout
+    from qa.rubric.regex_safety import search
+
     lang = rubric.language
-    compiled_none = [re.compile(p, re.IGNORECASE) for p in check.none]
-    compiled_any = [re.compile(p, re.IGNORECASE) for p in check.any]
 
     def judge(group, where) -> Outcome:
         for u in group:
             text = lower(u.text, lang)
-            for pat in compiled_none:
-                if pat.search(text):
-                    return Outcome("fail", f"forbidden pattern {pat.pattern!r} matched", "regex", u, 100.0)
-        if not compiled_any:
+            for pat in check.none:
+                if search(pat, text):
+                    return Outcome("fail", f"forbidden pattern {pat!r} matched", "regex", u, 100.0)
+        if not check.any:
             return Outcome("pass", "no forbidden pattern matched", "regex")
         for u in group:
             text = lower(u.text, lang)
-            for pat in compiled_any:
-                if pat.search(text):
-                    return Outcome("pass", f"pattern {pat.pattern!r} matched", "regex", u, 100.0)
+            for pat in check.any:
+                if search(pat, text):
+                    return Outcome("pass", f"pattern {pat!r} matched", "regex", u, 100.0)
         return Outcome("fail", f"no pattern matched in what {where} said", "regex")
 
     return _per_scope(check, utterances, ctx, judge)

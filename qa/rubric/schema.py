@@ -95,11 +95,15 @@ class RegexCheck(_Scoped):
     def _compile(self) -> "RegexCheck":
         if not (self.any or self.none):
             raise ValueError("a regex check needs at least one of any or none")
+        from qa.rubric.regex_safety import unsafe_reason
+
         for pattern in self.any + self.none:
             try:
                 re.compile(pattern)
             except re.error as exc:
                 raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {exc}") from None
+            if why := unsafe_reason(pattern):
+                raise ValueError(f"pattern {pattern!r} is refused: {why}")
         return self
 
 
@@ -247,6 +251,11 @@ class Rubric(_Strict):
 
     @model_validator(mode="after")
     def _unique_ids(self) -> "Rubric":
+        sections: set[str] = set()
+        for section in self.sections:
+            if section.id in sections:  # two sections under one id would be weighted and reported as one
+                raise ValueError(f"section id {section.id!r} is used twice")
+            sections.add(section.id)
         seen: set[str] = set()
         for section in self.sections:
             for item in section.items:
