@@ -68,6 +68,17 @@ class Settings(BaseModel):
     workers: int | None = Field(None, ge=1)  # calls in parallel; None = one 1-thread worker per core (pipelines.runners)
     dask_address: str | None = None
     quarantine_dir: Path | None = None  # failed files (and sidecars) are moved here with a reason
+    # --- access (qa/access/, dashboards/): who may see which call ---
+    # none: no login, refused unless the dashboard listens on loopback; proxy: the user comes from
+    # `proxy_user_header` set by a reverse proxy (loopback only); oidc: st.login against the site's IdP
+    auth: Literal["none", "proxy", "oidc"] = "none"
+    dashboard_host: str = "127.0.0.1"  # listening elsewhere is an explicit choice (--host)
+    proxy_user_header: str = "X-Forwarded-User"
+    proxy_groups_header: str = "X-Forwarded-Groups"
+    oidc_groups_claim: str = "groups"  # a first sign-in whose groups name a role is added with that role
+    display_timezone: str = "Europe/Istanbul"
+    retention_days: int | None = Field(None, ge=1)  # None = keep calls forever
+    retention_action: Literal["delete", "anonymise"] = "delete"
 
     @field_validator("language")
     @classmethod
