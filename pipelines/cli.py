@@ -9,7 +9,9 @@
   callqa models
   callqa rubric check FILE|DIR...
   callqa eval [--suite roles|pyannote|asr|rubric|sentiment|conversation] [--out DIR]
-  callqa dashboard [--db FILE] [--port N]
+  callqa dashboard [--db FILE] [--port N] [--host 127.0.0.1] [--auth none|proxy|oidc]
+  callqa users add|list|remove|set-role ...     callqa audit [--user] [--call] [--since]
+  callqa delete CALL_ID... [--with-audio]       callqa retention [--days N] [--dry-run]
 """
 
 from __future__ import annotations
@@ -49,21 +51,14 @@ def _fmt_duration(seconds: float | None) -> str:
 
 
 def summary_rows(store, call_ids: list[str]) -> list[dict]:
-    """Per-call summary for the CLI table (call id, agent, duration, language, score, failed items)."""
-    if not call_ids:
-        return []
-    marks = ", ".join("?" * len(call_ids))
-    rows = store.query(
-        f"""SELECT c.call_id, c.agent_id, c.duration_s, c.language, s.score_pct, s.band, s.auto_failed,
-                   (SELECT string_agg(i.item_id, ', ' ORDER BY i.item_id) FROM item_results i
-                     WHERE i.call_id = c.call_id AND i.rubric_id = s.rubric_id AND i.rubric_version = s.rubric_version
-                       AND i.source = 'auto' AND i.outcome = 'fail') AS failed_items
-            FROM calls c LEFT JOIN call_scores s ON s.call_id = c.call_id
-            WHERE c.call_id IN ({marks}) AND c.status = 'ok' ORDER BY c.call_id""",
-        call_ids,
-    )
-    keys = ["call_id", "agent_id", "duration_s", "language", "score_pct", "band", "auto_failed", "failed_items"]
-    return [dict(zip(keys, r)) for r in rows]
+    """Per-call summary for the CLI table (call id, agent, duration, language, score, failed items).
+
+    Through the scoped read layer, so the score is the one the dashboard shows (reviews included).
+    """
+    from qa.access.model import LOCAL_ADMIN
+    from qa.access.repository import DuckDBRepository
+
+    return DuckDBRepository(store.path).summary_rows(LOCAL_ADMIN, call_ids)
 
 
 def print_table(rows: list[dict], headers: list[tuple[str, str]]) -> None:
@@ -234,15 +229,6 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK if bad == 0 else EXIT_FAILED_CALLS
 
 
-def cmd_dashboard(args: argparse.Namespace) -> int:
-    app = prefect_env.PROJECT_ROOT / "dashboards" / "app.py"
-    db = str(Path(args.db or os.environ.get("CALLQA_DB", "callqa.duckdb")).resolve())
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
-           "--server.port", str(args.port), "--browser.gatherUsageStats", "false", "--", "--db", db]
-    print(f"Dashboard on http://localhost:{args.port} (store {db}); Ctrl-C to stop.")
-    return subprocess.call(cmd)
-
-
 def cmd_rubric_check(args: argparse.Namespace) -> int:
     from qa.rubric.selftest import check_rubric_file, rubric_files
 
@@ -359,10 +345,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("paths", nargs="+", help="rubric YAML files or folders")
     r.set_defaults(func=cmd_rubric_check)
 
-    p = sub.add_parser("dashboard", help="open the Streamlit dashboard")
-    p.add_argument("--db")
-    p.add_argument("--port", type=int, default=8501)
-    p.set_defaults(func=cmd_dashboard)
+    # --- access: users, audit, delete, retention, dashboard (pipelines/access_cli.py) ---
+    from pipelines import access_cli
+
+    access_cli.register(sub)
+    # --- end access ---
     return parser
 
 
