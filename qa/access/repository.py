@@ -148,6 +148,9 @@ class DuckDBRepository:
 
     def _overlay(self, keys: list[Key] | None = None) -> Overlay:
         """Latest reviews of the given scorings (None: every reviewed scoring; filtered later by scope)."""
+        if keys is not None and len(keys) <= 8:  # one call's page: read only its reviews
+            latest = {k: r for k in keys if (r := self.reviews.latest(*k))}
+            return Overlay(latest, self._rubric)
         latest = self.reviews.latest_all()
         if keys is not None:
             wanted = set(keys)
@@ -158,8 +161,12 @@ class DuckDBRepository:
         """Automatic item rows (all columns) of the given scorings of visible calls."""
         if not keys:
             return pd.DataFrame(columns=ITEM_COLUMNS[:-2])
-        return self._frame(viewer, f"""SELECT {', '.join('i.' + c for c in ITEM_COLUMNS[:-2])}{extra}
-            FROM item_results i JOIN visible c ON c.call_id = i.call_id
+        cols = ", ".join("i." + c for c in ITEM_COLUMNS[:-2])
+        if len(keys) == 1:  # plain equality: the primary-key columns, no computed key
+            return self._frame(viewer, f"""SELECT {cols}{extra} FROM item_results i JOIN visible c ON c.call_id = i.call_id
+                WHERE i.source = 'auto' AND i.call_id = ? AND i.rubric_id = ? AND i.rubric_version = ?""",
+                               list(keys[0]), ITEM_COLUMNS[:-2])
+        return self._frame(viewer, f"""SELECT {cols}{extra} FROM item_results i JOIN visible c ON c.call_id = i.call_id
             WHERE i.source = 'auto' AND list_contains(?::VARCHAR[], {KEY_SQL})""",
             [[key_text(k) for k in keys]], ITEM_COLUMNS[:-2])
 
