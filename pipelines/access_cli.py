@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
-import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -178,8 +177,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     if args.secrets:
         cmd += ["--secrets.files", str(Path(args.secrets).resolve())]
     cmd += ["--", "--db", db]
-    print(f"Dashboard on http://{host}:{args.port} (store {db}, auth = {auth}); Ctrl-C to stop.")
-    return subprocess.call(cmd, env=env)
+    print(f"Dashboard on http://{host}:{args.port} (store {db}, auth = {auth}); Ctrl-C to stop.", flush=True)
+    os.execve(sys.executable, cmd, env)  # become the server: a stop signal reaches Streamlit itself
+    return EXIT_OK  # not reached
 
 
 def register(sub) -> None:

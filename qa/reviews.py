@@ -21,7 +21,7 @@ from pathlib import Path
 
 from qa.rubric.engine import CallScore, ItemResult, aggregate
 from qa.rubric.schema import Rubric
-from qa.store import Store
+from qa.store import Store, sibling_path
 
 OUTCOMES = ("pass", "fail", "na")
 REVIEW_DDL = """CREATE TABLE IF NOT EXISTS reviews (
@@ -50,8 +50,7 @@ class Review:
 
 def reviews_path(db: str | Path) -> Path:
     """`callqa.duckdb` -> `callqa.reviews.duckdb` (same folder)."""
-    db = Path(db)
-    return db.with_name(db.stem + ".reviews" + (db.suffix or ".duckdb"))
+    return sibling_path(db, "reviews")
 
 
 class ReviewStore:

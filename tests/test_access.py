@@ -20,6 +20,8 @@ import pytest
 import soundfile as sf
 from streamlit.testing.v1 import AppTest
 
+from conftest import page_texts, run_app
+
 from benchmarks import bench_store
 from qa.access.audio import call_audio
 from qa.access.audit import AuditLog
@@ -212,25 +214,14 @@ def oidc_app(store: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("CALLQA_AUTH", "oidc")
 
     def run(identity: str | None, page: str | None = None, call_id: str | None = None) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=60)
-        at.user = {"is_logged_in": True, "email": identity, "sub": f"sub-{identity}"} if identity else {
-            "is_logged_in": False}
-        at.run()
-        if page:
-            at.switch_page(page)
-            if call_id:
-                at.query_params["call_id"] = call_id
-            at.run()
-        assert not at.exception, [e.value for e in at.exception]
-        return at
+        user = {"is_logged_in": True, "email": identity, "sub": f"sub-{identity}"} if identity else {"is_logged_in": False}
+        return run_app(page, call_id, user)
 
     return run
 
 
 def _page_text(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
-    parts += [e.value for e in (*at.error, *at.warning, *at.info, *at.success)]
-    return "\n".join(str(p) for p in parts).replace("\\", "")
+    return page_texts(at)
 
 
 @pytest.mark.parametrize("identity", list(USERS))

@@ -22,6 +22,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import page_texts, run_app
+
 from dashboards import data, fmt
 from qa.access.model import LOCAL_ADMIN as ADMIN
 from qa.access.model import Scope, Viewer
@@ -164,24 +166,11 @@ def as_reviewer(name: str) -> Viewer:
 
 
 def _run(page: str | None = None, call_id: str | None = None, user: dict | None = None) -> AppTest:
-    """Run the app (as `user`, the claims an OIDC sign-in puts in `st.user`, when given) on a page."""
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    if user is not None:
-        at.user = user
-    at.run()
-    if page:
-        at.switch_page(page)
-        if call_id:
-            at.query_params["call_id"] = call_id
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return run_app(page, call_id, user, TIMEOUT)
 
 
 def _texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
-    parts += [e.value for e in (*at.error, *at.warning, *at.info, *at.success)]
-    return "\n".join(str(p) for p in parts).replace("\\", "")
+    return page_texts(at)
 
 
 # --- data.py ---------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from qa.access.model import GRANTS, ROLES, User, Viewer, viewer_for
-from qa.store import Store
+from qa.store import Store, sibling_path
 
 ACCESS_DDL = [
     """CREATE TABLE IF NOT EXISTS users (
@@ -41,8 +41,7 @@ class UserError(ValueError):
 
 def access_path(db: str | Path) -> Path:
     """`callqa.duckdb` -> `callqa.access.duckdb` (same folder)."""
-    db = Path(db)
-    return db.with_name(db.stem + ".access" + (db.suffix or ".duckdb"))
+    return sibling_path(db, "access")
 
 
 class AccessFile:
