@@ -43,6 +43,13 @@ def _operator():
     return replace(LOCAL_ADMIN, identity=who, display_name=f"{who} (cli)", auth="cli")
 
 
+def audit_cli(db: str | Path, action: str, call_id: str | None = None, target: str | None = None, **detail) -> None:
+    """One audit row for a CLI action, signed with the operating-system user's name."""
+    from qa.access.audit import AuditLog
+
+    AuditLog(db).record(_operator(), action, call_id, target, **detail)
+
+
 def _table(rows: list[dict], headers: list[tuple[str, str]]) -> None:
     from pipelines.cli import print_table
 

@@ -167,6 +167,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_FAILED_CALLS
     print(f"Wrote {res.out_path}: {len(res.ranges)} range(s), {res.covered_s:.1f} s covered with "
           f"{args.mode} ({res.sample_rate} Hz, {res.channels} channel(s)).")
+    from pipelines.access_cli import audit_cli  # access: every export is in the audit trail
+
+    audit_cli(settings.db, "export", args.call_id, str(res.out_path), mode=args.mode, covered_s=res.covered_s)
     return EXIT_OK
 
 

@@ -362,3 +362,11 @@ def _agent():
     from qa.access.model import Scope, Viewer
 
     return Viewer("a", "agent", Scope(agent_ids=("A001",)))
+
+
+def test_cli_export_is_audited(store: Path, tmp_path: Path) -> None:
+    out = tmp_path / "x.wav"
+    run = _cli("export", "call-0000001", "--out", str(out), db=store)
+    assert run.returncode == 0 and out.is_file(), run.stderr
+    rows = AuditLog(store).rows(call_id="call-0000001", action="export")
+    assert rows and rows[-1].target == str(out) and rows[-1].detail["covered_s"] > 0
