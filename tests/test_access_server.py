@@ -172,3 +172,100 @@ def test_dashboard_refuses_no_login_off_loopback(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "pipelines.cli", "dashboard", "--db", str(tmp_path / "x.duckdb"),
                           "--auth", "proxy", "--host", "192.168.1.5"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
+
+
+def _chromium():
+    import shutil
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (browser and driver):
+        pytest.skip("Debian chromium + chromium-driver not installed (make test-slow installs them)")
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 f"--user-data-dir=/tmp/callqa-chromium-{os.getpid()}-{time.monotonic_ns()}", "--window-size=1400,900"):
+        options.add_argument(flag)
+    options.binary_location = browser
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
+@pytest.mark.browser
+def test_browser_signs_in_plays_redacted_audio_and_fetches_nothing_off_the_machine(server: dict) -> None:
+    """A real browser: sign in at the IdP, open the agent's call; the player's source is callqa's route,
+    and every request the pages make stays on 127.0.0.1 (the IdP's own page aside)."""
+    from selenium.webdriver.common.by import By
+
+    d = _chromium()
+    try:
+        def until(script: str, what: str):
+            deadline = time.monotonic() + 60
+            while not (value := d.execute_script(script)):
+                assert time.monotonic() < deadline, what
+                time.sleep(0.5)
+            return value
+
+        d.get(server["base"] + "/")
+        until("const b = [...document.querySelectorAll('button')].find(b => b.innerText.includes('Sign in'));"
+              " if (b) { b.click(); return true; } return false;", "no sign-in button")
+        until("return document.querySelector('input[name=sub]') !== null", "no IdP form")
+        idp_origin = "{0.scheme}://{0.netloc}".format(urlparse(d.current_url))
+        d.find_element(By.NAME, "sub").send_keys("u1")
+        d.find_element(By.CSS_SELECTOR, "button[type='submit'], button[value='allow']").click()
+        until("return location.href.startsWith(arguments[0])".replace("arguments[0]", repr(server["base"])),
+              "not back from the IdP")
+        d.get(server["base"] + "/call?call_id=call-0000001")
+        src = until("const a = document.querySelector('audio'); return a && a.src", "no player")
+        assert "/callqa/audio/call-0000001" in src and "/media/" not in src
+        time.sleep(2)
+        urls = set()
+        for entry in d.get_log("performance"):
+            message = json.loads(entry["message"])["message"]
+            params = message.get("params", {})
+            if message["method"] == "Network.requestWillBeSent" and not str(params.get("documentURL", "")).startswith(
+                    idp_origin):  # the IdP's own login page is not callqa's
+                urls.add(params["request"]["url"])
+        page_urls = {u for u in urls if u.startswith(("http", "ws")) and not u.startswith(idp_origin)}
+        offsite = {u for u in page_urls if not u.startswith((server["base"], server["base"].replace("http", "ws")))}
+        assert not offsite, offsite  # e.g. fonts.gstatic.com for a :material/...: page icon
+        assert any("/callqa/audio/call-0000001" in u for u in page_urls)
+    finally:
+        d.quit()
+
+
+def test_proxy_mode_user_from_the_header(server: dict, tmp_path: Path) -> None:
+    """`auth = proxy`: the user is the proxy's header; no header, an unknown user, another agent get no audio."""
+    port = _port()
+    app = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "dashboard", "--db", str(server["db"]), "--auth",
+                            "proxy", "--port", str(port)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait(base + "/_stcore/health", app)
+        audio = base + "/callqa/audio/call-0000001"
+        assert httpx.get(audio).status_code == 401
+        assert httpx.get(audio, headers={"X-Forwarded-User": "mallory"}).status_code == 401
+        assert httpx.get(audio, headers={"X-Forwarded-User": "a2@example.com"}).status_code == 403
+        own = httpx.get(audio, headers={"X-Forwarded-User": "a1@example.com"})
+        assert own.status_code == 200 and own.content.startswith(b"RIFF")
+        assert httpx.get(base + "/media/x.wav").status_code == 401
+    finally:
+        app.terminate()
+        app.wait(timeout=15)
+
+
+def test_groups_claim_seeds_a_role(tmp_path: Path) -> None:
+    from qa.access.identity import resolve_viewer
+
+    db = tmp_path / "g.duckdb"
+    assert resolve_viewer(db, "oidc", ["new@example.com"], ["staff"]) is None  # no role named: no access
+    viewer = resolve_viewer(db, "oidc", ["new@example.com", "sub-1"], ["staff", "reviewer"])
+    assert viewer is not None and viewer.role == "reviewer" and viewer.sees_everything
+    assert Directory(db).get("new@example.com").role == "reviewer"
+    assert AuditLog(db).rows(action="user_seeded")[0].target == "new@example.com"
+    assert resolve_viewer(db, "oidc", ["agent@example.com"], ["agent"]) is None  # an agent needs an agent_id
+    agent = resolve_viewer(db, "oidc", ["agent@example.com"], ["agent"], agent_id="A001")
+    assert agent is not None and agent.scope.agent_ids == ("A001",)
