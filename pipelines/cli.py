@@ -149,6 +149,10 @@ def cmd_rescore(args: argparse.Namespace) -> int:
                        ("band", "band"), ("note", "note")])
     done = sum(o.status == "ok" for o in outcomes)
     failed = sum(o.status == "failed" for o in outcomes)
+    from pipelines.access_cli import audit_cli  # access: a rescoring changes the scores people are judged by
+
+    audit_cli(settings.db, "rescore", None, args.rubric or "default rubric", calls=done, failed=failed,
+              rubric_version=str(rubric.version) if rubric else None)
     print(f"Re-scored {done} call(s); {len(outcomes) - done - failed} skipped, {failed} failed.")
     return EXIT_OK if failed == 0 else EXIT_FAILED_CALLS
 

@@ -8,6 +8,7 @@ claims in AppTest); the real provider and the real server are in tests/test_acce
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -370,3 +371,24 @@ def test_cli_export_is_audited(store: Path, tmp_path: Path) -> None:
     assert run.returncode == 0 and out.is_file(), run.stderr
     rows = AuditLog(store).rows(call_id="call-0000001", action="export")
     assert rows and rows[-1].target == str(out) and rows[-1].detail["covered_s"] > 0
+
+
+def test_retention_runs_as_a_prefect_flow(prefect_harness, tmp_path: Path) -> None:
+    from pipelines.retention import retention_flow
+
+    db = tmp_path / "flow.duckdb"
+    bench_store.build_store(db, 10)  # started on 2026-01-01: older than 1 day today
+    summary = json.loads(retention_flow(db=str(db), days=1, action="anonymise"))
+    assert summary["calls"] == 10 and summary["not_found"] == 0
+    assert {r.actor for r in AuditLog(db).rows(action="retention")} == {"retention"}
+    dry = _cli("retention", "--days", "1", "--dry-run", db=db)
+    assert dry.returncode == 0 and "0 call(s) older than 1 days" in dry.stdout  # anonymised ones are done
+
+
+def test_cli_rescore_is_audited(tmp_path: Path) -> None:
+    db = tmp_path / "rs.duckdb"
+    bench_store.build_store(db, 3)
+    run = _cli("rescore", "call-0000001", db=db)
+    assert run.returncode == 0, run.stderr
+    rows = AuditLog(db).rows(action="rescore")
+    assert len(rows) == 1 and rows[0].detail["calls"] == 1

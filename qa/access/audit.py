@@ -21,7 +21,7 @@ from qa.access.directory import AccessFile
 from qa.access.model import Viewer
 
 ACTIONS = (
-    "open_call", "play_audio", "play_original_audio", "denied", "export", "download", "review", "delete_call",
+    "open_call", "play_audio", "play_original_audio", "denied", "export", "review", "rescore", "delete_call",
     "retention", "user_add", "user_remove", "user_set_role", "user_seeded", "sign_in",
 )
 _COLUMNS = "seq, occurred_at, actor, role, auth, action, call_id, target, detail_json, prev_hash, row_hash"
