@@ -242,6 +242,14 @@ def section_titles(rubric_id: str) -> dict[str, str]:
     return data.section_titles(rubric_id, rubric_dir())
 
 
+def time_column(label: str) -> "st.column_config.DatetimeColumn":
+    """A table column of instants shown in `display_timezone`, the zone in its header."""
+    from dashboards.fmt import display_timezone
+
+    tz = display_timezone()
+    return st.column_config.DatetimeColumn(f"{label} ({tz})", format="YYYY-MM-DD HH:mm", timezone=tz)
+
+
 def run_page(render: Callable[[], None]) -> None:
     """Run a page; a busy or unreadable database becomes a message instead of a traceback."""
     try:

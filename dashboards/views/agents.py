@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import conversation_ui, ui
-from dashboards.fmt import band_label, display_timezone, flag, md_escape, mmss, pct
+from dashboards.fmt import band_label, flag, md_escape, mmss, pct
 
 ALL = "__all__"
 TOP_FAILED = 3
@@ -22,8 +22,7 @@ def _summary_table(agents: pd.DataFrame) -> None:
         hide_index=True,
         column_config={
             "average score %": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.1f %%"),
-            "last call": st.column_config.DatetimeColumn(
-                f"last call ({display_timezone()})", format="YYYY-MM-DD HH:mm", timezone=display_timezone()),
+            "last call": ui.time_column("last call"),
         },
     )
 

@@ -181,7 +181,7 @@ def _scorecard(call_id: str, db: str, score: pd.Series) -> None:
     history = ui.review_history(db, call_id)
     if not history.empty:
         with st.expander(f"Review history ({len(history)})", icon=":material/history:"):
-            st.dataframe(history, hide_index=True)
+            st.dataframe(history, hide_index=True, column_config={"created_at": ui.time_column("when")})
 
 
 def _transcript(call_id: str, db: str) -> None:
@@ -233,7 +233,7 @@ def _failed(call_id: str, db: str, row: dict[str, Any]) -> None:
     log = ui.failures(db, call_id)
     if not log.empty:
         st.markdown("**Attempts**")
-        st.dataframe(log, hide_index=True)
+        st.dataframe(log, hide_index=True, column_config={"failed_at": ui.time_column("failed at")})
 
 
 def render() -> None:

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import data, ui
-from dashboards.fmt import band_label, display_timezone, md_escape, mmss, pct, text_or_empty
+from dashboards.fmt import band_label, md_escape, mmss, pct, text_or_empty
 
 TABLE_KEY = "calls_table"
 FULL_SCORE = (0.0, 100.0)
@@ -107,8 +107,7 @@ def render() -> None:
             selection_mode="single-row",
             column_config={
                 "call id": st.column_config.TextColumn(pinned=True),
-                "started": st.column_config.DatetimeColumn(
-                    f"started ({display_timezone()})", format="YYYY-MM-DD HH:mm", timezone=display_timezone()),
+                "started": ui.time_column("started"),
                 "duration": st.column_config.TextColumn(width="small"),
                 "language": st.column_config.TextColumn(width="small"),
                 "channels": st.column_config.NumberColumn(width="small"),
@@ -136,7 +135,7 @@ def render() -> None:
     log = ui.failures(db)
     if not log.empty:
         with st.expander(f"Failed attempts log ({len(log)} most recent)"):
-            st.dataframe(log, hide_index=True)
+            st.dataframe(log, hide_index=True, column_config={"failed_at": ui.time_column("failed at")})
 
 
 ui.run_page(render)
