@@ -417,17 +417,20 @@ class DuckDBRepository:
             return []
         calls = self.list_calls(viewer)
         calls = calls[calls["call_id"].isin(call_ids) & (calls["status"] == "ok")].sort_values("call_id")
+        keys = [(str(c), str(r), str(v)) for c, r, v in zip(calls["call_id"], calls["rubric_id"], calls["rubric_version"])
+                if not _missing(r)]
+        overlay = self._overlay(keys)
+        results = to_results(self._auto_items(viewer, keys))  # one query for every call's items
+        failed = {k: sorted(r.item_id for r in overlay.items(k, results.get(k, [])) if r.outcome == "fail") for k in keys}
         out = []
         for r in calls.itertuples():
-            items = self.item_results(viewer, r.call_id) if not _missing(r.rubric_id) else pd.DataFrame(columns=ITEM_COLUMNS)
-            failed = ", ".join(sorted(items.loc[items["outcome"] == "fail", "item_id"]))
+            key = (str(r.call_id), str(r.rubric_id), str(r.rubric_version))
             out.append({"call_id": r.call_id, "agent_id": r.agent_id, "duration_s": r.duration_s, "language": r.language,
                         "score_pct": None if _missing(r.score_pct) else float(r.score_pct),
                         "band": None if _missing(r.band) else r.band,
                         "auto_failed": False if _missing(r.auto_failed) else bool(r.auto_failed),
-                        "failed_items": failed or None, "reviewed": bool(r.reviewed)})
+                        "failed_items": ", ".join(failed.get(key, [])) or None, "reviewed": bool(r.reviewed)})
         return out
-
 
 def _missing(value: Any) -> bool:
     if value is None:
