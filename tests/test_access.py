@@ -156,6 +156,12 @@ def test_reviews_apply_in_one_place(store: Path, tmp_path: Path) -> None:
     failed = items[items["outcome"] == "fail"]
     item = failed.iloc[0] if len(failed) else items.iloc[0]
     before = repo.list_calls(qa).set_index("call_id").loc[call, "score_pct"]
+    unreviewed = repo.agent_summary(qa).set_index("agent_key")  # the SQL path (no reviews yet)
+    listed = repo.list_calls(qa)
+    listed = listed[listed["status"] == "ok"]
+    assert unreviewed.loc["A003", "avg_score"] == round(pd.to_numeric(
+        listed.loc[listed["agent_key"] == "A003", "score_pct"]).mean(), 1)
+    assert unreviewed["calls"].sum() == len(listed)
     before_rates = repo.item_pass_rates(qa, "A003").set_index("item_id")
     repo.save_review(qa, call, item["rubric_id"], item["rubric_version"], item["item_id"], "pass", "heard it")
     after = repo.list_calls(qa).set_index("call_id").loc[call]

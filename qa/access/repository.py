@@ -124,11 +124,17 @@ class DuckDBRepository:
         self.reviews = ReviewStore(self.db, timeout_s=timeout_s)
 
     # --- the one query path ----------------------------------------------------------
-    def _frame(self, viewer: Viewer, body: str, params: list[Any] | None, columns: list[str]) -> pd.DataFrame:
-        """`WITH visible AS (the viewer's calls) <body>`; `body` starts with `, cte AS (...)` or `SELECT`."""
+    def _frame(self, viewer: Viewer, body: str, params: list[Any] | None, columns: list[str],
+               call_id: str | None = None) -> pd.DataFrame:
+        """`WITH visible AS (the viewer's calls) <body>`; `body` starts with `, cte AS (...)` or `SELECT`.
+
+        `call_id` narrows `visible` to that one call (a per-call read need not scan every call).
+        """
         if not self.db.is_file():
             return pd.DataFrame(columns=columns)
         predicate, scope_params = viewer.scope.sql("c")
+        if call_id is not None:
+            predicate, scope_params = f"c.call_id = ? AND ({predicate})", [call_id, *scope_params]
         sql = f"WITH visible AS (SELECT c.* FROM calls c WHERE {predicate})" + (
             "" if body.lstrip().startswith(",") else " ") + body
         try:
@@ -165,7 +171,7 @@ class DuckDBRepository:
         if len(keys) == 1:  # plain equality: the primary-key columns, no computed key
             return self._frame(viewer, f"""SELECT {cols}{extra} FROM item_results i JOIN visible c ON c.call_id = i.call_id
                 WHERE i.source = 'auto' AND i.call_id = ? AND i.rubric_id = ? AND i.rubric_version = ?""",
-                               list(keys[0]), ITEM_COLUMNS[:-2])
+                               list(keys[0]), ITEM_COLUMNS[:-2], call_id=keys[0][0])
         return self._frame(viewer, f"""SELECT {cols}{extra} FROM item_results i JOIN visible c ON c.call_id = i.call_id
             WHERE i.source = 'auto' AND list_contains(?::VARCHAR[], {KEY_SQL})""",
             [[key_text(k) for k in keys]], ITEM_COLUMNS[:-2])
@@ -213,7 +219,7 @@ class DuckDBRepository:
 
     def call(self, viewer: Viewer, call_id: str) -> CallDetail | None:
         """The call's row and parsed metadata/stats, or None when it does not exist *or* is not the viewer's."""
-        df = self._frame(viewer, "SELECT * FROM visible WHERE call_id = ?", [call_id], [])
+        df = self._frame(viewer, "SELECT * FROM visible WHERE call_id = ?", [call_id], [], call_id=call_id)
         if df.empty:
             return None
         row = {k: (None if _missing(v) else v) for k, v in df.iloc[0].to_dict().items()}
@@ -235,7 +241,8 @@ class DuckDBRepository:
     def utterances(self, viewer: Viewer, call_id: str) -> pd.DataFrame:
         cols = ", ".join("u." + c for c in UTTERANCE_COLUMNS)
         return self._frame(viewer, f"""SELECT {cols} FROM utterances u JOIN visible c ON c.call_id = u.call_id
-                                       WHERE u.call_id = ? ORDER BY u.start_s, u.idx""", [call_id], UTTERANCE_COLUMNS)
+                                       WHERE u.call_id = ? ORDER BY u.start_s, u.idx""", [call_id], UTTERANCE_COLUMNS,
+                           call_id=call_id)
 
     def scores(self, viewer: Viewer, call_id: str) -> pd.DataFrame:
         """Every stored scoring of the call (automatic scores), latest first."""
@@ -243,7 +250,7 @@ class DuckDBRepository:
                                            s.sections_json, s.scored_at
             FROM call_scores s JOIN visible c ON c.call_id = s.call_id WHERE s.call_id = ?
             ORDER BY s.scored_at DESC, s.rubric_id, s.rubric_version DESC""",
-                         [call_id], [*SCORE_COLUMNS[:-2], "sections_json", "scored_at"])
+                         [call_id], [*SCORE_COLUMNS[:-2], "sections_json", "scored_at"], call_id=call_id)
         df["sections"] = [_json_dict(s) for s in df["sections_json"]]
         return df[SCORE_COLUMNS]
 
@@ -285,14 +292,31 @@ class DuckDBRepository:
         cols = ", ".join("f." + c for c in FAILURE_COLUMNS)
         if call_id:
             return self._frame(viewer, f"""SELECT {cols} FROM failures f JOIN visible c ON c.call_id = f.call_id
-                WHERE f.call_id = ? ORDER BY f.failed_at DESC LIMIT ?""", [call_id, int(limit)], FAILURE_COLUMNS)
+                WHERE f.call_id = ? ORDER BY f.failed_at DESC LIMIT ?""", [call_id, int(limit)], FAILURE_COLUMNS,
+                               call_id=call_id)
         join = "" if viewer.sees_failure_log else "JOIN visible c ON c.call_id = f.call_id"
         return self._frame(viewer, f"SELECT {cols} FROM failures f {join} ORDER BY f.failed_at DESC LIMIT ?",
                            [int(limit)], FAILURE_COLUMNS)
 
     # --- aggregates --------------------------------------------------------------------
     def agent_summary(self, viewer: Viewer) -> pd.DataFrame:
-        """Per agent over the viewer's processed calls: calls, scored, mean effective score, auto-fails, last call."""
+        """Per agent over the viewer's processed calls: calls, scored, mean effective score, auto-fails, last call.
+
+        Without a reviewed scoring among the viewer's calls the effective score is the latest stored
+        one, aggregated in SQL; otherwise from `list_calls` (reviewed scores laid over).
+        """
+        if not self._overlay().reviews:
+            df = self._frame(viewer, f""", {LATEST_CTE}
+                SELECT {_AGENT_KEY} AS agent_key, coalesce(any_value(nullif(c.agent_name, '')) || ' (' ||
+                           any_value(nullif(c.agent_id, '')) || ')', any_value(nullif(c.agent_name, '')),
+                           any_value(nullif(c.agent_id, '')), '–') AS agent,
+                       count(*) AS calls, count(l.score_pct) AS scored, round(avg(l.score_pct), 1) AS avg_score,
+                       count(*) FILTER (WHERE l.auto_failed) AS auto_failed,
+                       count(*) FILTER (WHERE l.band = 'needs_coaching') AS needs_coaching, max(c.started_at) AS last_call
+                FROM visible c LEFT JOIN latest l ON l.call_id = c.call_id
+                WHERE c.status = 'ok' AND {_AGENT_KEY} IS NOT NULL
+                GROUP BY 1 ORDER BY avg_score ASC NULLS LAST, agent_key""", None, AGENT_COLUMNS)
+            return df[AGENT_COLUMNS]
         calls = self.list_calls(viewer)
         ok = calls[(calls["status"] == "ok") & calls["agent_key"].notna()].copy()
         ok["score_pct"] = pd.to_numeric(ok["score_pct"], errors="coerce")
@@ -355,16 +379,17 @@ class DuckDBRepository:
 
     def conversation(self, viewer: Viewer, call_id: str) -> Conversation:
         metrics = self._frame(viewer, """SELECT m.name, m.value FROM call_metrics m JOIN visible c ON c.call_id = m.call_id
-                                         WHERE m.call_id = ?""", [call_id], ["name", "value"])
+                                         WHERE m.call_id = ?""", [call_id], ["name", "value"], call_id=call_id)
         events = self._frame(viewer, """SELECT e.kind, e.start_s, e.end_s, e.details_json FROM call_events e
             JOIN visible c ON c.call_id = e.call_id WHERE e.call_id = ? ORDER BY e.start_s""",
-                             [call_id], ["kind", "start_s", "end_s", "details_json"])
+                             [call_id], ["kind", "start_s", "end_s", "details_json"], call_id=call_id)
         events["details"] = [json.loads(d) if isinstance(d, str) and d else {} for d in events["details_json"]]
         profiles = self._frame(viewer, """SELECT p.profile, p.confidence, p.reasons_json, p.strategy FROM call_profiles p
             JOIN visible c ON c.call_id = p.call_id WHERE p.call_id = ? ORDER BY p.confidence DESC""",
-                               [call_id], ["profile", "confidence", "reasons_json", "strategy"])
+                               [call_id], ["profile", "confidence", "reasons_json", "strategy"], call_id=call_id)
         profiles["reasons"] = [json.loads(r) if isinstance(r, str) and r else [] for r in profiles["reasons_json"]]
-        raw = self._frame(viewer, "SELECT sentiment_json FROM visible WHERE call_id = ?", [call_id], ["sentiment_json"])
+        raw = self._frame(viewer, "SELECT sentiment_json FROM visible WHERE call_id = ?", [call_id], ["sentiment_json"],
+                          call_id=call_id)
         sentiment = json.loads(raw.iloc[0, 0]) if len(raw) and isinstance(raw.iloc[0, 0], str) else None
         return Conversation({str(n): float(v) for n, v in zip(metrics["name"], metrics["value"])},
                             events.drop(columns=["details_json"]), profiles.drop(columns=["reasons_json"]), sentiment)
@@ -372,7 +397,7 @@ class DuckDBRepository:
     def utterance_sentiment(self, viewer: Viewer, call_id: str) -> dict[int, tuple[str, float]]:
         df = self._frame(viewer, """SELECT u.idx, u.sentiment_label, u.sentiment_polarity FROM utterances u
             JOIN visible c ON c.call_id = u.call_id WHERE u.call_id = ? AND u.sentiment_label IS NOT NULL""",
-                         [call_id], ["idx", "sentiment_label", "sentiment_polarity"])
+                         [call_id], ["idx", "sentiment_label", "sentiment_polarity"], call_id=call_id)
         return {int(i): (str(lab), float(p or 0.0))
                 for i, lab, p in zip(df["idx"], df["sentiment_label"], df["sentiment_polarity"])}
 
@@ -408,7 +433,8 @@ class DuckDBRepository:
     def redaction_spans(self, viewer: Viewer, call_id: str) -> list[tuple[float, float]]:
         """Where personal data was spoken in the call (for the redacted audio)."""
         df = self._frame(viewer, """SELECT r.start_s, r.end_s FROM pii_redactions r JOIN visible c ON c.call_id = r.call_id
-                                    WHERE r.call_id = ? ORDER BY r.start_s""", [call_id], ["start_s", "end_s"])
+                                    WHERE r.call_id = ? ORDER BY r.start_s""", [call_id], ["start_s", "end_s"],
+                         call_id=call_id)
         return [(float(s), float(e)) for s, e in zip(df["start_s"], df["end_s"])]
 
     def summary_rows(self, viewer: Viewer, call_ids: list[str]) -> list[dict]:
