@@ -135,7 +135,7 @@ class DuckDBRepository:
         predicate, scope_params = viewer.scope.sql("c")
         if call_id is not None:
             predicate, scope_params = f"c.call_id = ? AND ({predicate})", [call_id, *scope_params]
-        sql = f"WITH visible AS (SELECT c.* FROM calls c WHERE {predicate})" + (
+        sql = f"WITH visible AS NOT MATERIALIZED (SELECT c.* FROM calls c WHERE {predicate})" + (
             "" if body.lstrip().startswith(",") else " ") + body
         try:
             df = self.store.query_df(sql, [*scope_params, *(params or [])])
@@ -404,11 +404,8 @@ class DuckDBRepository:
     def profile_coaching(self, viewer: Viewer, agent_key: str | None = None) -> pd.DataFrame:
         """Per customer profile: the calls, their mean effective score beside the overall mean, and the
         item most often failed with such customers (effective outcomes); one agent or all."""
-        calls = self.list_calls(viewer)
-        calls = calls[calls["status"] == "ok"]
-        if agent_key is not None:
-            calls = calls[calls["agent_key"] == agent_key]
         where, params = ("", []) if agent_key is None else (f"AND {_AGENT_KEY} = ?", [agent_key])
+        calls = self._scores(viewer, where, params)
         profiles = self._frame(viewer, f"""SELECT p.call_id, p.profile, p.strategy FROM call_profiles p
             JOIN visible c ON c.call_id = p.call_id WHERE c.status = 'ok' {where}""", params,
                                ["call_id", "profile", "strategy"])
@@ -429,6 +426,24 @@ class DuckDBRepository:
         per["failed"] = [int(worst["failed"].get(p, 0)) for p in per["profile"]]
         per["applicable"] = [int(worst["applicable"].get(p, 0)) for p in per["profile"]]
         return per[PROFILE_COLUMNS].reset_index(drop=True)
+
+    def _scores(self, viewer: Viewer, where: str = "", params: list[Any] | None = None) -> pd.DataFrame:
+        """call_id, score_pct: the effective score of the viewer's processed calls (`where` over `c`)."""
+        rows = self._frame(viewer, f""", {LATEST_CTE}
+            SELECT c.call_id, l.rubric_id, l.rubric_version, l.score_pct FROM visible c
+            JOIN latest l ON l.call_id = c.call_id WHERE c.status = 'ok' {where}""", params,
+                           ["call_id", "rubric_id", "rubric_version", "score_pct"])
+        keys = [(str(c), str(r), str(v)) for c, r, v in zip(rows["call_id"], rows["rubric_id"], rows["rubric_version"])]
+        overlay = self._overlay()
+        reviewed = [k for k in keys if overlay.covers(k)]
+        if reviewed:
+            auto = to_results(self._auto_items(viewer, reviewed))
+            rows = rows.astype({"score_pct": object})
+            for i, key in zip(rows.index, keys):
+                score = overlay.score(key, auto.get(key, [])) if key in overlay.reviews else None
+                if score is not None:
+                    rows.at[i, "score_pct"] = score.score_pct
+        return rows[["call_id", "score_pct"]]
 
     def redaction_spans(self, viewer: Viewer, call_id: str) -> list[tuple[float, float]]:
         """Where personal data was spoken in the call (for the redacted audio)."""
