@@ -36,6 +36,8 @@ test: models
 	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
 test-slow: models
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ apt-get update && apt-get install -y chromium chromium-driver; }   # browser tests (Debian)
 	$(BIN)/python -m pytest -m "slow or browser" $(PYTEST_ARGS)
 
 test-all: models

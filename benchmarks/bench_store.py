@@ -155,10 +155,14 @@ def _call_result(call_id: str):
 def queries(db: Path, n_calls: int, rng: random.Random) -> dict[str, Callable[[], Any]]:
     """Name -> zero-argument callable, for every read a dashboard page or the ingest path makes."""
     from dashboards import conversation, data
+    from qa.access.model import LOCAL_ADMIN as ADMIN
+    from qa.access.model import Scope, Viewer
     from qa.store import Store
 
+    agent = Viewer("a7", "agent", Scope(agent_ids=("A007",)))  # the scope in SQL: what an agent's list costs
+
     store = Store(db)
-    calls = data.list_calls(db)  # filter_calls/call_totals work on this frame, as the page does
+    calls = data.list_calls(db, ADMIN)  # filter_calls/call_totals work on this frame, as the page does
 
     def some_call() -> str:
         i = rng.randrange(n_calls)
@@ -166,23 +170,24 @@ def queries(db: Path, n_calls: int, rng: random.Random) -> dict[str, Callable[[]
 
     return {
         FLOOR: lambda: _floor_read(db),
-        "store_status": lambda: data.store_status(db),
-        "list_calls": lambda: data.list_calls(db),
+        "store_status": lambda: data.store_status(db, ADMIN),
+        "list_calls": lambda: data.list_calls(db, ADMIN),
+        "list_calls (one agent's scope)": lambda: data.list_calls(db, agent),
         "filter_calls (agent + score)": lambda: data.filter_calls(
             calls, data.CallFilter(agents=["A007"], min_score=50.0)),
         "filter_calls (text)": lambda: data.filter_calls(calls, data.CallFilter(text="call-00012")),
         "call_totals": lambda: data.call_totals(calls),
-        "agent_summary": lambda: data.agent_summary(db),
-        "item_pass_rates (all)": lambda: data.item_pass_rates(db),
-        "item_pass_rates (one agent)": lambda: data.item_pass_rates(db, "A007"),
-        "get_call": lambda: data.get_call(db, some_call()),
-        "get_utterances": lambda: data.get_utterances(db, some_call()),
-        "get_scores": lambda: data.get_scores(db, some_call()),
-        "get_item_results": lambda: data.get_item_results(db, some_call()),
-        "failure_log": lambda: data.failure_log(db),
-        "get_conversation": lambda: conversation.get_conversation(db, some_call()),
-        "profile_coaching (all)": lambda: conversation.profile_coaching(db),
-        "profile_coaching (one agent)": lambda: conversation.profile_coaching(db, "A007"),
+        "agent_summary": lambda: data.agent_summary(db, ADMIN),
+        "item_pass_rates (all)": lambda: data.item_pass_rates(db, ADMIN),
+        "item_pass_rates (one agent)": lambda: data.item_pass_rates(db, ADMIN, "A007"),
+        "get_call": lambda: data.get_call(db, ADMIN, some_call()),
+        "get_utterances": lambda: data.get_utterances(db, ADMIN, some_call()),
+        "get_scores": lambda: data.get_scores(db, ADMIN, some_call()),
+        "get_item_results": lambda: data.get_item_results(db, ADMIN, some_call()),
+        "failure_log": lambda: data.failure_log(db, ADMIN),
+        "get_conversation": lambda: conversation.get_conversation(db, ADMIN, some_call()),
+        "profile_coaching (all)": lambda: conversation.profile_coaching(db, ADMIN),
+        "profile_coaching (one agent)": lambda: conversation.profile_coaching(db, ADMIN, "A007"),
         "Store.find_by_sha": lambda: store.find_by_sha("0" * 64),
         "Store.find_call": lambda: store.find_call(some_call()),
         "page: Calls (cold)": lambda: _page_seconds(db, None),

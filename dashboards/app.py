@@ -1,10 +1,13 @@
-"""callqa QA dashboard (Streamlit entry point).
+"""callqa QA dashboard (Streamlit pages; served by `dashboards/server.py`).
 
-    streamlit run dashboards/app.py -- --db PATH      (or CALLQA_DB=PATH; default callqa.duckdb)
+    callqa dashboard [--db PATH] [--auth none|proxy|oidc] [--host 127.0.0.1] [--port 8501]
 
 Pages: Calls (filterable list), Call (scorecard, transcript, audio), Agents (coaching view).
-The dashboard only reads the DuckDB store through short-lived connections; it never runs
-models and never keeps the database open, so the nightly batch can write meanwhile.
+Before any page runs, the viewer is resolved (`dashboards/auth.py`: sign-in, role, scope);
+every read then goes through the scoped data-access layer (`qa.access`). The dashboard only
+reads the store through short-lived connections; it never runs models and never keeps the
+database open, so the nightly batch can write meanwhile. Nothing is fetched from the network:
+the page icon is a file in `dashboards/assets/`.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ if str(_REPO) not in sys.path:  # `streamlit run` puts only dashboards/ on the p
 
 import streamlit as st  # noqa: E402
 
-from dashboards.ui import db_path  # noqa: E402
+from dashboards import auth, ui  # noqa: E402
 
 _HERE = Path(__file__).resolve().parent
+ICON = _HERE / "assets" / "favicon.png"
 PAGES = {
     "calls": st.Page(_HERE / "views" / "calls.py", title="Calls", icon=":material/list:", url_path="calls", default=True),
     "call": st.Page(_HERE / "views" / "call.py", title="Call", icon=":material/call:", url_path="call"),
@@ -29,9 +33,19 @@ PAGES = {
 
 
 def main() -> None:
-    st.set_page_config(page_title="callqa", page_icon=":material/headset_mic:", layout="wide")
+    # a local image: a :material/...: page icon makes the browser fetch it from fonts.gstatic.com
+    st.set_page_config(page_title="callqa", page_icon=str(ICON), layout="wide")
+    if st.context.url is not None and not auth.served_by_callqa():
+        st.error("Start the dashboard with `callqa dashboard` (it adds the sign-in checks for audio and files).",
+                 icon=":material/lock:")
+        st.stop()
+    db = ui.db_path()
+    viewer = auth.current_viewer(db)
+    st.session_state[ui.VIEWER_KEY] = viewer
     page = st.navigation(list(PAGES.values()))
-    st.sidebar.caption(f"Database: `{db_path()}`")
+    auth.sidebar(viewer)
+    if viewer.is_admin:
+        st.sidebar.caption(f"Database: `{db}`")
     page.run()
 
 

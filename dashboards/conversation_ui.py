@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboards import conversation, ui
 from dashboards.fmt import md_escape, mmss
+from qa.access.model import Viewer
 
 SENTIMENT_BADGES = {"negative": ":red-badge[negative]", "neutral": ":gray-badge[neutral]",
                     "positive": ":green-badge[positive]"}
@@ -17,18 +18,30 @@ TRAJECTORY_TEXT = {"improved": ":green[improved]", "worsened": ":red[worsened]",
 
 
 @st.cache_data(ttl=ui.CACHE_TTL_S, show_spinner=False)
+def _conversation_for(db: str, who: Viewer, call_id: str) -> conversation.Conversation:
+    return conversation.get_conversation(db, who, call_id)
+
+
 def _conversation(db: str, call_id: str) -> conversation.Conversation:
-    return conversation.get_conversation(db, call_id)
+    return _conversation_for(db, ui.viewer(), call_id)
 
 
 @st.cache_data(ttl=ui.CACHE_TTL_S, show_spinner=False)
+def _sentiment_for(db: str, who: Viewer, call_id: str) -> dict[int, tuple[str, float]]:
+    return conversation.utterance_sentiment(db, who, call_id)
+
+
 def utterance_sentiment(db: str, call_id: str) -> dict[int, tuple[str, float]]:
-    return conversation.utterance_sentiment(db, call_id)
+    return _sentiment_for(db, ui.viewer(), call_id)
 
 
 @st.cache_data(ttl=ui.CACHE_TTL_S, show_spinner=False)
+def _coaching_for(db: str, who: Viewer, agent_key: str | None) -> pd.DataFrame:
+    return conversation.profile_coaching(db, who, agent_key)
+
+
 def _profile_coaching(db: str, agent_key: str | None) -> pd.DataFrame:
-    return conversation.profile_coaching(db, agent_key)
+    return _coaching_for(db, ui.viewer(), agent_key)
 
 
 def _metric_value(value: float, unit: str) -> str:

@@ -86,12 +86,34 @@ def outcome_label(outcome: str | None) -> str:
     return "n/a" if outcome == "na" else str(outcome)
 
 
-def when(value: datetime | date | None) -> str:
-    """A timestamp as `YYYY-MM-DD HH:MM`; `–` when unknown."""
+def display_timezone() -> str:
+    """The configured `display_timezone` (default Europe/Istanbul); a bad name falls back to UTC."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        from qa.config import load_settings
+
+        name = load_settings().display_timezone
+        ZoneInfo(name)
+        return name
+    except (ZoneInfoNotFoundError, ValueError, Exception):
+        return "UTC"
+
+
+def when(value: datetime | date | None, tz: str | None = None) -> str:
+    """A timestamp in the display time zone, labelled: `2025-02-19 12:30 +03`; `–` when unknown.
+
+    Stored times are UTC instants; a naive value is taken as UTC.
+    """
+    from datetime import timezone as _tz
+    from zoneinfo import ZoneInfo
+
     if is_missing(value):
         return "–"
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
+        aware = value if value.tzinfo else value.replace(tzinfo=_tz.utc)
+        local = aware.astimezone(ZoneInfo(tz or display_timezone()))
+        return local.strftime("%Y-%m-%d %H:%M ") + (local.strftime("%Z") or local.strftime("%z"))
     return str(value)
 
 

@@ -1,8 +1,12 @@
-"""Streamlit glue shared by the pages: the database path, short-lived caches, empty states, the player.
+"""Streamlit glue shared by the pages: the database path, the signed-in viewer, short-lived caches,
+empty states, the player.
 
-Caches live at most `CACHE_TTL_S` seconds so calls written by the nightly batch appear
-within seconds. The audio player seeks through `st.session_state[SEEK_KEY]`, which the
-"play from" buttons set before the rerun that re-renders the player.
+Every read goes through `dashboards.data` with the session's viewer (set by `dashboards/app.py`
+before each page runs); the viewer is part of every cache key, so one user's cached rows are
+never another's. Caches live at most `CACHE_TTL_S` seconds so calls written by the nightly batch
+appear within seconds. The audio player seeks through `st.session_state[SEEK_KEY]`, which the
+"play from" buttons set before the rerun that re-renders the player; its source is callqa's own
+authenticated audio route (`dashboards/audio_route.py`), never a file path or Streamlit's /media.
 """
 
 from __future__ import annotations
@@ -16,13 +20,17 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import data
-from dashboards.fmt import audio_format, mmss
+from dashboards.fmt import mmss
 from dashboards.rubric_info import default_rubric_dir
+from qa.access.model import Viewer
 from qa.store import StoreBusy
 
 CACHE_TTL_S = 5
 DB_KEY = "callqa_db"
+VIEWER_KEY = "callqa_viewer"
+OPENED_KEY = "callqa_opened_calls"
 SEEK_KEY = "callqa_seek"
+AUDIO_ROUTE = "/callqa/audio/"
 EMPTY_MESSAGE = "No calls yet — run `callqa process ...` to transcribe and score recordings into"
 
 
@@ -33,19 +41,46 @@ def db_path() -> str:
     return str(st.session_state[DB_KEY])
 
 
+def viewer() -> Viewer:
+    """The signed-in viewer of this run (resolved by `dashboards/app.py` before the page runs)."""
+    return st.session_state[VIEWER_KEY]
+
+
+def audit_open(db: str, call_id: str) -> None:
+    """One audit row per call a session opens."""
+    opened = st.session_state.setdefault(OPENED_KEY, set())
+    if call_id not in opened:
+        from qa.access.audit import AuditLog
+
+        AuditLog(db).record(viewer(), "open_call", call_id)
+        opened.add(call_id)
+
+
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _store_status(db: str, who: Viewer) -> data.StoreStatus:
+    return data.store_status(db, who)
+
+
 def store_status(db: str) -> data.StoreStatus:
-    return data.store_status(db)
+    return _store_status(db, viewer())
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _calls(db: str, who: Viewer, rubrics: str) -> pd.DataFrame:
+    return data.list_calls(db, who, rubrics)
+
+
 def calls(db: str) -> pd.DataFrame:
-    return data.list_calls(db)
+    return _calls(db, viewer(), rubric_dir())
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _agents(db: str, who: Viewer, rubrics: str) -> pd.DataFrame:
+    return data.agent_summary(db, who, rubrics)
+
+
 def agents(db: str) -> pd.DataFrame:
-    return data.agent_summary(db)
+    return _agents(db, viewer(), rubric_dir())
 
 
 def rubric_dir() -> str:
@@ -54,17 +89,21 @@ def rubric_dir() -> str:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _item_rates(db: str, agent_key: str | None, rubrics: str) -> pd.DataFrame:
-    return data.item_pass_rates(db, agent_key, rubrics)
+def _item_rates(db: str, who: Viewer, agent_key: str | None, rubrics: str) -> pd.DataFrame:
+    return data.item_pass_rates(db, who, agent_key, rubrics)
 
 
 def item_rates(db: str, agent_key: str | None) -> pd.DataFrame:
-    return _item_rates(db, agent_key, rubric_dir())
+    return _item_rates(db, viewer(), agent_key, rubric_dir())
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _failures(db: str, who: Viewer, call_id: str | None = None) -> pd.DataFrame:
+    return data.failure_log(db, who, call_id)
+
+
 def failures(db: str, call_id: str | None = None) -> pd.DataFrame:
-    return data.failure_log(db, call_id)
+    return _failures(db, viewer(), call_id)
 
 
 def require_calls(db: str) -> data.StoreStatus | None:
@@ -83,6 +122,9 @@ def require_calls(db: str) -> data.StoreStatus | None:
         return None
     if status.state in ("missing", "empty"):
         st.info(f"{EMPTY_MESSAGE} `{db}`.", icon=":material/inbox:")
+        return None
+    if status.calls_ok + status.calls_failed == 0:
+        st.info("No calls you may see are stored yet.", icon=":material/inbox:")
         return None
     return status
 
@@ -107,63 +149,88 @@ def play_button(call_id: str, seconds: float | None, key: str, label: str | None
     )
 
 
+def audio_url(call_id: str, original: bool = False) -> str:
+    """The call's audio on callqa's own route, absolute on the origin the browser uses."""
+    from urllib.parse import quote, urlparse
+
+    page = urlparse(st.context.url or "http://127.0.0.1:8501/")
+    return f"{page.scheme}://{page.netloc}{AUDIO_ROUTE}{quote(call_id, safe='')}" + ("?original=1" if original else "")
+
+
 def audio_player(call_id: str, source_path: str | None) -> None:
-    """The call's recording, started where the last "play from" button asked; a warning if missing."""
+    """The call's recording (redacted; the original for `unmask_audio`), from where "play from" asked."""
     if not source_path:
         st.warning("No audio path is stored for this call.")
         return
-    path = Path(source_path)
-    if not path.is_file():
-        st.warning(f"Audio file not found: `{source_path}` (moved or deleted since processing).", icon=":material/volume_off:")
+    if not Path(source_path).is_file():
+        st.warning("Audio file not found (moved or deleted since processing).", icon=":material/volume_off:")
         return
+    who = viewer()
+    original = who.can_unmask_audio and st.toggle(
+        "Original audio (unmasked, audited)", key="callqa_unmask", help="Plays the recording without the tone over "
+        "card numbers, ID numbers and phone numbers; every play is recorded in the audit trail.")
     seek = st.session_state.get(SEEK_KEY) or {}
     start = int(seek.get("t", 0)) if seek.get("call_id") == call_id else 0
     autoplay = bool(seek.get("autoplay")) and seek.get("call_id") == call_id
-    try:
-        st.audio(str(path), format=audio_format(path), start_time=start, autoplay=autoplay)
-    except OSError as exc:
-        st.warning(f"Cannot open the audio file `{source_path}`: {exc}", icon=":material/volume_off:")
-        return
-    st.caption(f"Playing from {mmss(start)}" if start else "Use the :material/play_arrow: buttons to jump to a moment.")
+    st.audio(audio_url(call_id, original), format="audio/wav", start_time=start, autoplay=autoplay)
+    label = "Original recording." if original else "Personal data toned out."
+    st.caption(f"{label} Playing from {mmss(start)}" if start else
+               f"{label} Use the :material/play_arrow: buttons to jump to a moment.")
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _call_detail(db: str, who: Viewer, call_id: str) -> data.CallDetail | None:
+    return data.get_call(db, who, call_id)
+
+
 def call_detail(db: str, call_id: str) -> data.CallDetail | None:
-    return data.get_call(db, call_id)
+    return _call_detail(db, viewer(), call_id)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _utterances(db: str, who: Viewer, call_id: str) -> pd.DataFrame:
+    return data.get_utterances(db, who, call_id)
+
+
 def utterances(db: str, call_id: str) -> pd.DataFrame:
-    return data.get_utterances(db, call_id)
+    return _utterances(db, viewer(), call_id)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _scores(db: str, who: Viewer, call_id: str) -> pd.DataFrame:
+    return data.get_scores(db, who, call_id)
+
+
 def scores(db: str, call_id: str) -> pd.DataFrame:
-    return data.get_scores(db, call_id)
+    return _scores(db, viewer(), call_id)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _item_results(db: str, call_id: str, rubric_id: str, rubric_version: str, rubrics: str) -> pd.DataFrame:
-    return data.get_item_results(db, call_id, rubric_id, rubric_version, rubrics)
+def _item_results(db: str, who: Viewer, call_id: str, rubric_id: str, rubric_version: str, rubrics: str) -> pd.DataFrame:
+    return data.get_item_results(db, who, call_id, rubric_id, rubric_version, rubrics)
 
 
 def item_results(db: str, call_id: str, rubric_id: str, rubric_version: str) -> pd.DataFrame:
-    return _item_results(db, call_id, rubric_id, rubric_version, rubric_dir())
+    return _item_results(db, viewer(), call_id, rubric_id, rubric_version, rubric_dir())
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _reviewed_score(db: str, call_id: str, rubric_id: str, rubric_version: str, rubrics: str):
-    return data.reviewed_call_score(db, call_id, rubric_id, rubric_version, rubrics)
+def _reviewed_score(db: str, who: Viewer, call_id: str, rubric_id: str, rubric_version: str, rubrics: str):
+    return data.reviewed_call_score(db, who, call_id, rubric_id, rubric_version, rubrics)
 
 
 def reviewed_score(db: str, call_id: str, rubric_id: str, rubric_version: str):
     """The call's score after reviews (None when nobody reviewed it)."""
-    return _reviewed_score(db, call_id, rubric_id, rubric_version, rubric_dir())
+    return _reviewed_score(db, viewer(), call_id, rubric_id, rubric_version, rubric_dir())
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _review_history(db: str, who: Viewer, call_id: str) -> pd.DataFrame:
+    return data.review_history(db, who, call_id)
+
+
 def review_history(db: str, call_id: str) -> pd.DataFrame:
-    return data.review_history(db, call_id)
+    return _review_history(db, viewer(), call_id)
 
 
 def forget_cached_reads() -> None:
@@ -173,6 +240,14 @@ def forget_cached_reads() -> None:
 
 def section_titles(rubric_id: str) -> dict[str, str]:
     return data.section_titles(rubric_id, rubric_dir())
+
+
+def time_column(label: str) -> "st.column_config.DatetimeColumn":
+    """A table column of instants shown in `display_timezone`, the zone in its header."""
+    from dashboards.fmt import display_timezone
+
+    tz = display_timezone()
+    return st.column_config.DatetimeColumn(f"{label} ({tz})", format="YYYY-MM-DD HH:mm", timezone=tz)
 
 
 def run_page(render: Callable[[], None]) -> None:

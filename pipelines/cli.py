@@ -10,7 +10,9 @@
   callqa models
   callqa rubric check FILE|DIR...
   callqa eval [--suite roles|pyannote|asr|rubric|sentiment|conversation|pii] [--out DIR]
-  callqa dashboard [--db FILE] [--port N]
+  callqa dashboard [--db FILE] [--port N] [--host 127.0.0.1] [--auth none|proxy|oidc]
+  callqa users add|list|remove|set-role ...     callqa audit [--user] [--call] [--since]
+  callqa delete CALL_ID... [--with-audio]       callqa retention [--days N] [--dry-run]
 """
 
 from __future__ import annotations
@@ -50,30 +52,14 @@ def _fmt_duration(seconds: float | None) -> str:
 
 
 def summary_rows(store, call_ids: list[str]) -> list[dict]:
-    """Per-call summary for the CLI table (call id, agent, duration, language, score, failed items)."""
-    if not call_ids:
-        return []
-    marks = ", ".join("?" * len(call_ids))
-    rows = store.query(
-        f"""SELECT c.call_id, c.agent_id, c.duration_s, c.language, s.score_pct, s.band, s.auto_failed,
-                   (SELECT string_agg(i.item_id, ', ' ORDER BY i.item_id) FROM item_results i
-                     WHERE i.call_id = c.call_id AND i.rubric_id = s.rubric_id AND i.rubric_version = s.rubric_version
-                       AND i.source = 'auto' AND i.outcome = 'fail') AS failed_items,
-                   c.status, c.error, c.stats_json
-            FROM calls c LEFT JOIN call_scores s ON s.call_id = c.call_id
-            WHERE c.call_id IN ({marks}) AND c.status IN ('ok', 'unscored') ORDER BY c.call_id""",
-        call_ids,
-    )
-    keys = ["call_id", "agent_id", "duration_s", "language", "score_pct", "band", "auto_failed", "failed_items"]
-    out = []
-    for r in rows:
-        row = dict(zip(keys, r))
-        flags = (json.loads(r[10]) if r[10] else {}).get("audio_quality", {}).get("flags", [])
-        row["quality"] = ", ".join(flags) or "ok"
-        if r[8] == "unscored":  # stored, kept out of every aggregate: say why instead of a score
-            row["failed_items"] = f"UNSCORED: {r[9]}"
-        out.append(row)
-    return out
+    """Per-call summary for the CLI table (call id, agent, duration, language, score, failed items).
+
+    Through the scoped read layer, so the score is the one the dashboard shows (reviews included).
+    """
+    from qa.access.model import LOCAL_ADMIN
+    from qa.access.repository import DuckDBRepository
+
+    return DuckDBRepository(store.path).summary_rows(LOCAL_ADMIN, call_ids)
 
 
 def print_table(rows: list[dict], headers: list[tuple[str, str]]) -> None:
@@ -170,6 +156,10 @@ def cmd_rescore(args: argparse.Namespace) -> int:
                        ("band", "band"), ("note", "note")])
     done = sum(o.status == "ok" for o in outcomes)
     failed = sum(o.status == "failed" for o in outcomes)
+    from pipelines.access_cli import audit_cli  # access: a rescoring changes the scores people are judged by
+
+    audit_cli(settings.db, "rescore", None, args.rubric or "default rubric", calls=done, failed=failed,
+              rubric_version=str(rubric.version) if rubric else None)
     print(f"Re-scored {done} call(s); {len(outcomes) - done - failed} skipped, {failed} failed.")
     return EXIT_OK if failed == 0 else EXIT_FAILED_CALLS
 
@@ -191,6 +181,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"warning: {w}", file=sys.stderr)
     print(f"Wrote {res.out_path}: {len(res.ranges)} range(s), {res.covered_s:.1f} s covered with "
           f"{args.mode} ({res.sample_rate} Hz, {res.channels} channel(s)).")
+    from pipelines.access_cli import audit_cli  # access: every export is in the audit trail
+
+    audit_cli(settings.db, "export", args.call_id, str(res.out_path), mode=args.mode, covered_s=res.covered_s)
     return EXIT_OK
 
 
@@ -266,18 +259,6 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"{'ok ' if status.ok else 'MISSING'}  {status.name}: {status.detail}")
         bad += not status.ok
     return EXIT_OK if bad == 0 else EXIT_FAILED_CALLS
-
-
-def cmd_dashboard(args: argparse.Namespace) -> int:
-    app = prefect_env.PROJECT_ROOT / "dashboards" / "app.py"
-    db = str(Path(args.db or os.environ.get("CALLQA_DB", "callqa.duckdb")).resolve())
-    # nothing leaves the machine: no usage statistics, and a set serverAddress keeps Streamlit from
-    # asking checkip.amazonaws.com for an "External URL" (and from probing 8.8.8.8 for a "Network URL")
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
-           "--server.port", str(args.port), "--browser.gatherUsageStats", "false",
-           "--browser.serverAddress", "localhost", "--", "--db", db]
-    print(f"Dashboard on http://localhost:{args.port} (store {db}); Ctrl-C to stop.")
-    return subprocess.call(cmd)
 
 
 def cmd_rubric_check(args: argparse.Namespace) -> int:
@@ -403,10 +384,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("paths", nargs="+", help="rubric YAML files or folders")
     r.set_defaults(func=cmd_rubric_check)
 
-    p = sub.add_parser("dashboard", help="open the Streamlit dashboard")
-    p.add_argument("--db")
-    p.add_argument("--port", type=int, default=8501)
-    p.set_defaults(func=cmd_dashboard)
+    # --- access: users, audit, delete, retention, dashboard (pipelines/access_cli.py) ---
+    from pipelines import access_cli
+
+    access_cli.register(sub)
+    # --- end access ---
     return parser
 
 

@@ -76,6 +76,17 @@ class Settings(BaseModel):
     settle_s: float = Field(2.0, ge=0)
     # a batch does not start with less free space than this beside the store (MB)
     min_free_mb: float = Field(200.0, ge=0)
+    # --- access (qa/access/, dashboards/): who may see which call ---
+    # none: no login, refused unless the dashboard listens on loopback; proxy: the user comes from
+    # `proxy_user_header` set by a reverse proxy (loopback only); oidc: st.login against the site's IdP
+    auth: Literal["none", "proxy", "oidc"] = "none"
+    dashboard_host: str = "127.0.0.1"  # listening elsewhere is an explicit choice (--host)
+    proxy_user_header: str = "X-Forwarded-User"
+    proxy_groups_header: str = "X-Forwarded-Groups"
+    oidc_groups_claim: str = "groups"  # a first sign-in whose groups name a role is added with that role
+    display_timezone: str = "Europe/Istanbul"
+    retention_days: int | None = Field(None, ge=1)  # None = keep calls forever
+    retention_action: Literal["delete", "anonymise"] = "delete"
 
     @field_validator("language")
     @classmethod

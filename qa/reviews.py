@@ -21,7 +21,7 @@ from pathlib import Path
 
 from qa.rubric.engine import CallScore, ItemResult, aggregate
 from qa.rubric.schema import Rubric
-from qa.store import Store
+from qa.store import Store, sibling_path
 
 OUTCOMES = ("pass", "fail", "na")
 REVIEW_DDL = """CREATE TABLE IF NOT EXISTS reviews (
@@ -50,8 +50,7 @@ class Review:
 
 def reviews_path(db: str | Path) -> Path:
     """`callqa.duckdb` -> `callqa.reviews.duckdb` (same folder)."""
-    db = Path(db)
-    return db.with_name(db.stem + ".reviews" + (db.suffix or ".duckdb"))
+    return sibling_path(db, "reviews")
 
 
 class ReviewStore:
@@ -113,16 +112,28 @@ class ReviewStore:
         return out
 
 
-def apply_reviews(rubric: Rubric, items: list[ItemResult], reviews: dict[str, Review]) -> list[ItemResult]:
-    """The item results with each reviewed item's outcome (and score) set by its latest review."""
-    weights = {item.id: item.weight for _, item in rubric.items()}
+def rubric_weights(rubric: Rubric) -> dict[str, float]:
+    """Item id -> the item's weight (what a passed item scores)."""
+    return {item.id: item.weight for _, item in rubric.items()}
+
+
+def apply_reviews(
+    rubric: Rubric | None, items: list[ItemResult], reviews: dict[str, Review], weights: dict[str, float] | None = None,
+) -> list[ItemResult]:
+    """The item results with each reviewed item's outcome (and score) set by its latest review.
+
+    A passed item scores its rubric weight; without the rubric file (`rubric` None) the weight
+    comes from `weights`, else the stored maximum, else 1. The only place reviews change a result:
+    every read (`qa.access.effective`) goes through here.
+    """
+    weights = rubric_weights(rubric) if rubric is not None else dict(weights or {})
     out = []
     for r in items:
         review = reviews.get(r.item_id)
         if review is None:
             out.append(r)
             continue
-        weight = weights.get(r.item_id, r.max_score)
+        weight = weights.get(r.item_id) or r.max_score or 1.0
         score = weight if review.outcome == "pass" else 0.0
         out.append(replace(
             r, outcome=review.outcome, score=score, max_score=0.0 if review.outcome == "na" else weight,

@@ -132,6 +132,12 @@ LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "lock on file", "diffe
                 "Unique file handle conflict")
 
 
+def sibling_path(db: str | Path, kind: str) -> Path:
+    """A file beside the store for another writer: `callqa.duckdb` -> `callqa.<kind>.duckdb`."""
+    db = Path(db)
+    return db.with_name(f"{db.stem}.{kind}{db.suffix or '.duckdb'}")
+
+
 class StoreBusy(RuntimeError):
     """Another process kept the database locked for longer than the retry budget."""
 

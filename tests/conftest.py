@@ -64,3 +64,27 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=90):
         yield
+
+
+def page_texts(at) -> str:
+    """Everything a Streamlit AppTest page says (markdown, captions, titles, alerts), unescaped."""
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
+    parts += [e.value for e in (*at.error, *at.warning, *at.info, *at.success)]
+    return "\n".join(str(p) for p in parts).replace("\\", "")
+
+
+def run_app(page: str | None = None, call_id: str | None = None, user: dict | None = None, timeout: float = 60):
+    """The dashboard in AppTest (as `user`, the claims an OIDC sign-in puts in `st.user`), on a page."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(REPO / "dashboards" / "app.py"), default_timeout=timeout)
+    if user is not None:
+        at.user = user
+    at.run()
+    if page:
+        at.switch_page(page)
+        if call_id:
+            at.query_params["call_id"] = call_id
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

@@ -81,15 +81,16 @@ def test_store_bench_at_300_calls(tmp_path):
 
 def test_store_bench_data_reads_like_real_calls(tmp_path):
     from dashboards import data
+    from qa.access.model import LOCAL_ADMIN as ADMIN
 
     db = tmp_path / "s.duckdb"
     bench_store.build_store(db, 120)
-    calls = data.list_calls(db)
+    calls = data.list_calls(db, ADMIN)
     assert len(calls) == 120 and set(calls["status"]) == {"ok", "failed"}
     assert calls["score_pct"].notna().sum() == 117 and calls["failed_items"].max() > 0
-    items = data.get_item_results(db, "call-0000001")
+    items = data.get_item_results(db, ADMIN, "call-0000001")
     assert len(items) == len(bench_store._items()[0]) and not items["title"].str.startswith("greet_company").any()  # titles from the rubric
-    assert len(data.get_utterances(db, "call-0000001")) == bench_store.UTTERANCES_PER_CALL
+    assert len(data.get_utterances(db, ADMIN, "call-0000001")) == bench_store.UTTERANCES_PER_CALL
 
 
 def test_throughput_split_balances_audio(tmp_path):

@@ -22,7 +22,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import page_texts, run_app
+
 from dashboards import data, fmt
+from qa.access.model import LOCAL_ADMIN as ADMIN
+from qa.access.model import Scope, Viewer
 from dashboards.rubric_info import REPO_RUBRIC_DIR, rubric_info
 
 REPO = Path(__file__).resolve().parent.parent
@@ -156,22 +160,17 @@ def app_env(monkeypatch: pytest.MonkeyPatch, rubric_dir: Path):
     return use
 
 
-def _run(page: str | None = None, call_id: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    if page:
-        at.switch_page(page)
-        if call_id:
-            at.query_params["call_id"] = call_id
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+def as_reviewer(name: str) -> Viewer:
+    """A reviewer who sees every call; reviews are signed with the viewer's name."""
+    return Viewer(name, "reviewer", Scope(everything=True), auth="test")
+
+
+def _run(page: str | None = None, call_id: str | None = None, user: dict | None = None) -> AppTest:
+    return run_app(page, call_id, user, TIMEOUT)
 
 
 def _texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
-    parts += [e.value for e in (*at.error, *at.warning, *at.info, *at.success)]
-    return "\n".join(str(p) for p in parts).replace("\\", "")
+    return page_texts(at)
 
 
 # --- data.py ---------------------------------------------------------------------------------
@@ -212,19 +211,19 @@ def test_formatting(func, arg, expected) -> None:
 def test_store_status(real_db: Path, tmp_path: Path) -> None:
     from qa.store import Store
 
-    assert data.store_status(tmp_path / "missing.duckdb").state == "missing"
+    assert data.store_status(tmp_path / "missing.duckdb", ADMIN).state == "missing"
     Store(tmp_path / "fresh.duckdb").init()
-    assert data.store_status(tmp_path / "fresh.duckdb").state == "empty"
+    assert data.store_status(tmp_path / "fresh.duckdb", ADMIN).state == "empty"
     duckdb.connect(str(tmp_path / "bare.duckdb")).close()  # a DuckDB file without the schema
-    assert data.store_status(tmp_path / "bare.duckdb").state == "empty"
+    assert data.store_status(tmp_path / "bare.duckdb", ADMIN).state == "empty"
     (tmp_path / "junk.duckdb").write_bytes(b"not a database" * 100)
-    assert data.store_status(tmp_path / "junk.duckdb").state == "error"
-    status = data.store_status(real_db)
+    assert data.store_status(tmp_path / "junk.duckdb", ADMIN).state == "error"
+    status = data.store_status(real_db, ADMIN)
     assert (status.state, status.calls_ok, status.calls_failed) == ("ok", 2, 1)
 
 
 def test_list_calls(real_db: Path) -> None:
-    calls = data.list_calls(real_db).set_index("call_id")
+    calls = data.list_calls(real_db, ADMIN).set_index("call_id")
     assert set(calls.index) == {"stereo-001", "jfk-002", "bad-003"}
     bad = calls.loc["bad-003"]
     assert (bad["status"], bad["error_stage"]) == ("failed", "decode")
@@ -257,11 +256,11 @@ def test_list_calls(real_db: Path) -> None:
     ],
 )
 def test_filter_calls(real_db: Path, flt: data.CallFilter, expected: set[str]) -> None:
-    assert set(data.filter_calls(data.list_calls(real_db), flt)["call_id"]) == expected
+    assert set(data.filter_calls(data.list_calls(real_db, ADMIN), flt)["call_id"]) == expected
 
 
 def test_call_totals(real_db: Path) -> None:
-    calls = data.list_calls(real_db)
+    calls = data.list_calls(real_db, ADMIN)
     jfk_score = float(calls.set_index("call_id").loc["jfk-002", "score_pct"])
     t = data.call_totals(calls)
     assert (t.calls, t.ok, t.failed, t.auto_failed) == (3, 2, 1, 1)
@@ -269,15 +268,15 @@ def test_call_totals(real_db: Path) -> None:
 
 
 def test_call_detail_utterances_and_items(real_db: Path, rubric_dir: Path) -> None:
-    detail = data.get_call(real_db, "jfk-002")
+    detail = data.get_call(real_db, ADMIN, "jfk-002")
     assert detail is not None and detail.row["agent_name"] == "Mehmet Demir" and detail.metadata["queue"] == "sales"
     assert detail.row["source_path"].endswith("jfk-002.wav") and detail.stats["rubric"] == "demo_qa@3"
-    assert data.get_call(real_db, "nope") is None
-    utts = data.get_utterances(real_db, "jfk-002")
+    assert data.get_call(real_db, ADMIN, "nope") is None
+    utts = data.get_utterances(real_db, ADMIN, "jfk-002")
     assert "fellow americans" in " ".join(utts["text"]).lower()
     assert set(utts["speaker_role"]) <= {"agent", "customer", "unknown"} and "agent" in set(utts["speaker_role"])
     assert list(utts["start_s"]) == sorted(utts["start_s"])
-    items = data.get_item_results(real_db, "jfk-002", rubric_dir=rubric_dir)
+    items = data.get_item_results(real_db, ADMIN, "jfk-002", rubric_dir=rubric_dir)
     assert list(items["item_id"]) == [
         "greeting", "ask_customer", "customer_view", "no_wizard", "goodbye", "inbound_survey"]
     by_id = items.set_index("item_id")
@@ -287,12 +286,12 @@ def test_call_detail_utterances_and_items(real_db: Path, rubric_dir: Path) -> No
     assert by_id.loc["ask_customer", "evidence_speaker"] == "agent"
     assert by_id.loc["goodbye", "outcome"] == "fail" and by_id.loc["goodbye", "coaching"] == "Close the call with a goodbye."
     assert by_id.loc["inbound_survey", "outcome"] == "na"  # outbound call
-    scores = data.get_scores(real_db, "jfk-002")
+    scores = data.get_scores(real_db, ADMIN, "jfk-002")
     assert scores.iloc[0]["rubric_version"] == "3" and set(scores.iloc[0]["sections"]) == {"opening", "handling", "closing"}
 
 
 def test_items_fall_back_to_ids_without_rubric_file(real_db: Path, tmp_path: Path) -> None:
-    items = data.get_item_results(real_db, "jfk-002", rubric_dir=tmp_path)
+    items = data.get_item_results(real_db, ADMIN, "jfk-002", rubric_dir=tmp_path)
     assert list(items["title"]) == list(items["item_id"]) and set(items["coaching"]) == {""}
 
 
@@ -312,28 +311,27 @@ def test_rubric_info_repo_rubrics(rubric_id: str, item_id: str | None, title: st
 
 def test_reviewer_result_overrides_auto(real_db: Path, tmp_path: Path, rubric_dir: Path) -> None:
     db = _variant(real_db, tmp_path)
-    score = data.get_scores(db, "jfk-002").iloc[0]
-    data.save_review(db, "jfk-002", score["rubric_id"], str(score["rubric_version"]), "goodbye", "pass", "zeynep",
-                     "said goodbye off-mic")
-    items = data.get_item_results(db, "jfk-002", rubric_dir=rubric_dir).set_index("item_id")
+    score = data.get_scores(db, ADMIN, "jfk-002").iloc[0]
+    data.save_review(db, as_reviewer("zeynep"), "jfk-002", score["rubric_id"], str(score["rubric_version"]), "goodbye", "pass", "said goodbye off-mic")
+    items = data.get_item_results(db, ADMIN, "jfk-002", rubric_dir=rubric_dir).set_index("item_id")
     assert (items.loc["goodbye", "outcome"], items.loc["goodbye", "reviewer"]) == ("pass", "zeynep")
     assert items.loc["goodbye", "auto_outcome"] == "fail" and len(items) == 6
-    rates = data.item_pass_rates(db, "a23", rubric_dir).set_index("item_id")
+    rates = data.item_pass_rates(db, ADMIN, "a23", rubric_dir).set_index("item_id")
     assert rates.loc["goodbye", "passed"] == 1 and rates.loc["goodbye", "failed"] == 0
-    before = data.item_pass_rates(real_db, "a23", rubric_dir).set_index("item_id")
+    before = data.item_pass_rates(real_db, ADMIN, "a23", rubric_dir).set_index("item_id")
     assert (before.loc["goodbye", "passed"], before.loc["goodbye", "failed"]) == (0, 1)
 
 
 def test_agents_and_pass_rates(real_db: Path, rubric_dir: Path) -> None:
-    agents = data.agent_summary(real_db).set_index("agent_key")
+    agents = data.agent_summary(real_db, ADMIN).set_index("agent_key")
     assert set(agents.index) == {"a17", "a23"}
     assert agents.loc["a17", "agent"] == "Ayşe Yılmaz (a17)" and agents.loc["a17", "auto_failed"] == 1
     assert agents.loc["a17", "avg_score"] == 0.0 and agents.loc["a23", "calls"] == 1
-    everyone = data.item_pass_rates(real_db, rubric_dir=rubric_dir).set_index("item_id")
+    everyone = data.item_pass_rates(real_db, ADMIN, rubric_dir=rubric_dir).set_index("item_id")
     assert everyone.loc["goodbye", "failed"] == 2 and everyone.loc["goodbye", "pass_rate"] == 0.0
     assert everyone.loc["inbound_survey", "na"] == 1
-    assert data.item_pass_rates(real_db, rubric_dir=rubric_dir).iloc[0]["failed"] == everyone["failed"].max()
-    mine = data.item_pass_rates(real_db, "a23", rubric_dir).set_index("item_id")
+    assert data.item_pass_rates(real_db, ADMIN, rubric_dir=rubric_dir).iloc[0]["failed"] == everyone["failed"].max()
+    mine = data.item_pass_rates(real_db, ADMIN, "a23", rubric_dir).set_index("item_id")
     assert mine.loc["ask_customer", "pass_rate"] == 100.0 and mine.loc["goodbye", "title"] == "Says goodbye"
 
 
@@ -348,7 +346,7 @@ def test_missing_database_reads_as_empty(tmp_path: Path, func, columns: list[str
     for db in (tmp_path / "missing.duckdb", tmp_path / "bare.duckdb"):
         if db.name == "bare.duckdb":
             duckdb.connect(str(db)).close()
-        df = func(db)
+        df = func(db, ADMIN)
         assert df.empty and set(columns) <= set(df.columns)
 
 
@@ -363,7 +361,7 @@ def test_calls_page_lists_calls_and_failure(real_db: Path, app_env) -> None:
     failed = table.set_index("call id").loc["bad-003"]
     assert "decode" in failed["problem"] and "failed" in failed["status"]
     assert any("bad-003" in e.value and "decode" in e.value for e in at.error)
-    assert table.set_index("call id").loc["jfk-002", "duration"] == fmt.mmss(data.get_call(real_db, "jfk-002").row["duration_s"])
+    assert table.set_index("call id").loc["jfk-002", "duration"] == fmt.mmss(data.get_call(real_db, ADMIN, "jfk-002").row["duration_s"])
     metrics = {m.label: m.value for m in at.metric}
     assert (metrics["Processed OK"], metrics["Failed"], metrics["Auto-failed"]) == ("2", "1", "1")
 
@@ -383,20 +381,20 @@ def test_call_page_transcript_items_and_audio(real_db: Path, app_env) -> None:
     app_env(real_db)
     at = _run("views/call.py", "jfk-002")
     text = _texts(at)
-    for utt in data.get_utterances(real_db, "jfk-002").itertuples():
+    for utt in data.get_utterances(real_db, ADMIN, "jfk-002").itertuples():
         assert utt.text.replace("\\", "") in text
     assert "Agent" in text and "Customer" in text
     assert "Asks what the customer can do" in text and "Says goodbye" in text and "Close the call with a goodbye." in text
     assert "Mehmet Demir (a23)" in text and "roles uncertain" not in text.lower()
     audio = at.get("audio")
     assert len(audio) == 1 and audio[0].proto.start_time == 0
-    items = data.get_item_results(real_db, "jfk-002").set_index("item_id")
+    items = data.get_item_results(real_db, ADMIN, "jfk-002").set_index("item_id")
     evidence = items.loc["ask_customer"]
     assert evidence["evidence_text"] in text
     at.button(key="ev_ask_customer").click().run()
     assert not at.exception
     assert at.get("audio")[0].proto.start_time == int(evidence["evidence_start_s"])
-    last = data.get_utterances(real_db, "jfk-002").iloc[-1]
+    last = data.get_utterances(real_db, ADMIN, "jfk-002").iloc[-1]
     at.button(key=f"utt_{last['idx']}").click().run()
     assert at.get("audio")[0].proto.start_time == int(last["start_s"])
 
@@ -436,7 +434,7 @@ def test_call_page_compact_transcript_table_seeks(real_db: Path, app_env) -> Non
     app_env(real_db)
     at = _run("views/call.py", "jfk-002")
     at.toggle(key="transcript_as_table").set_value(True).run()
-    utts = data.get_utterances(real_db, "jfk-002")
+    utts = data.get_utterances(real_db, ADMIN, "jfk-002")
     table = at.dataframe[0].value
     assert list(table["text"]) == list(utts["text"]) and set(table["role"]) <= {"Agent", "Customer", "Unknown speaker"}
     last = len(utts) - 1
@@ -513,7 +511,7 @@ def test_busy_database_is_reported_not_raised(real_db: Path, tmp_path: Path, app
     try:
         assert holder.stdout.readline().strip() == "held"
         monkeypatch.setattr(data, "STORE_TIMEOUT_S", 0.3)
-        assert data.store_status(db).state == "busy"
+        assert data.store_status(db, ADMIN).state == "busy"
         app_env(db)
         for page in (None, "views/call.py", "views/agents.py"):
             at = _run(page, "jfk-002" if page else None)
@@ -521,7 +519,7 @@ def test_busy_database_is_reported_not_raised(real_db: Path, tmp_path: Path, app
     finally:
         holder.kill()
         holder.wait()
-    assert data.store_status(db).state == "ok"  # readable again once the writer is gone
+    assert data.store_status(db, ADMIN).state == "ok"  # readable again once the writer is gone
 
 
 # --- reviewer overrides (a separate reviews file beside the store) ------------------------------
@@ -539,50 +537,56 @@ def test_reviews_override_beside_auto_results_and_rescore(real_db: Path, tmp_pat
 
     monkeypatch.setenv("CALLQA_RUBRIC_DIR", str(rubric_dir))
     db = _copy_store(real_db, tmp_path)
-    before = data.list_calls(db).set_index("call_id")
+    before = data.list_calls(db, ADMIN).set_index("call_id")
     assert not before["reviewed"].any() and before.loc["stereo-001", "score_pct"] == 0.0
     auto_rows = duckdb.connect(str(db), read_only=True).execute("SELECT * FROM item_results ORDER BY ALL").fetchall()
-    items = data.get_item_results(db, "stereo-001", rubric_dir=rubric_dir).set_index("item_id")
+    items = data.get_item_results(db, ADMIN, "stereo-001", rubric_dir=rubric_dir).set_index("item_id")
     rid, ver = items.loc["no_wizard", "rubric_id"], items.loc["no_wizard", "rubric_version"]
     assert items.loc["no_wizard", "outcome"] == "fail"
 
     # two reviews of the critical item: the later one wins; both stay in the history
-    data.save_review(db, "stereo-001", rid, ver, "no_wizard", "fail", "zeynep", "agreed")
-    data.save_review(db, "stereo-001", rid, ver, "no_wizard", "pass", "ali", "the customer said wizard, not the agent")
+    data.save_review(db, as_reviewer("zeynep"), "stereo-001", rid, ver, "no_wizard", "fail", "agreed")
+    data.save_review(db, as_reviewer("ali"), "stereo-001", rid, ver, "no_wizard", "pass", "the customer said wizard, not the agent")
     with pytest.raises(ReviewError, match="outcome must be one of"):
-        data.save_review(db, "stereo-001", rid, ver, "no_wizard", "maybe", "ali")
+        data.save_review(db, as_reviewer("ali"), "stereo-001", rid, ver, "no_wizard", "maybe")
     with pytest.raises(ReviewError, match="reviewer's name"):
-        data.save_review(db, "stereo-001", rid, ver, "no_wizard", "pass", "  ")
+        data.save_review(db, as_reviewer("  "), "stereo-001", rid, ver, "no_wizard", "pass")
     assert reviews_path(db).name == "reviewed.reviews.duckdb" and reviews_path(db).is_file()
 
-    items = data.get_item_results(db, "stereo-001", rubric_dir=rubric_dir).set_index("item_id")
+    items = data.get_item_results(db, ADMIN, "stereo-001", rubric_dir=rubric_dir).set_index("item_id")
     row = items.loc["no_wizard"]
     assert (row["outcome"], row["auto_outcome"], row["source"], row["reviewer"]) == ("pass", "fail", "reviewer", "ali")
     assert row["score"] == row["max_score"] == 1.0 and row["review_comment"].startswith("the customer said")
-    score = data.reviewed_call_score(db, "stereo-001", rid, ver, rubric_dir)
+    score = data.reviewed_call_score(db, ADMIN, "stereo-001", rid, ver, rubric_dir)
     assert score is not None and not score.auto_failed and score.score_pct > 0
-    after = data.list_calls(db).set_index("call_id")
+    after = data.list_calls(db, ADMIN).set_index("call_id")
     assert bool(after.loc["stereo-001", "reviewed"]) and after.loc["stereo-001", "score_pct"] == score.score_pct
     assert after.loc["stereo-001", "auto_score_pct"] == 0.0 and not bool(after.loc["stereo-001", "auto_failed"])
     assert not bool(after.loc["jfk-002", "reviewed"])
-    history = data.review_history(db, "stereo-001")
+    history = data.review_history(db, ADMIN, "stereo-001")
     assert list(history["reviewer"]) == ["ali", "zeynep"] and list(history["outcome"]) == ["pass", "fail"]
-    rates = data.item_pass_rates(db, "a17", rubric_dir).set_index("item_id")
+    rates = data.item_pass_rates(db, ADMIN, "a17", rubric_dir).set_index("item_id")
     assert (rates.loc["no_wizard", "passed"], rates.loc["no_wizard", "failed"]) == (1, 0)
-    assert data.agent_summary(db).set_index("agent_key").loc["a17", "auto_failed"] == 0
+    assert data.agent_summary(db, ADMIN).set_index("agent_key").loc["a17", "auto_failed"] == 0
     # the automatic results in the store are untouched
     assert duckdb.connect(str(db), read_only=True).execute(
         "SELECT * FROM item_results ORDER BY ALL").fetchall() == auto_rows
     assert len(ReviewStore(db).history()) == 2
 
 
-def test_call_page_saves_a_review_and_shows_the_reviewed_score(real_db: Path, tmp_path: Path, app_env) -> None:
+def test_call_page_saves_a_review_and_shows_the_reviewed_score(real_db: Path, tmp_path: Path, app_env,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reviewer is whoever signed in (OIDC claims -> users table), never a name typed in the form."""
+    from qa.access.directory import Directory
+
     db = _copy_store(real_db, tmp_path)
     app_env(db)
-    at = _run("views/call.py", "stereo-001")
+    monkeypatch.setenv("CALLQA_AUTH", "oidc")
+    Directory(db).add("zeynep@example.com", "reviewer", display_name="Zeynep")
+    at = _run("views/call.py", "stereo-001", user={"is_logged_in": True, "email": "zeynep@example.com", "sub": "z1"})
     assert any("AUTO-FAIL" in e.value for e in at.error)
+    assert not any(t.key and t.key.endswith("_reviewer") for t in at.text_input)  # no free-text name
     at.radio(key="review_no_wizard_outcome").set_value("pass")
-    at.text_input(key="review_no_wizard_reviewer").input("Zeynep")
     at.text_input(key="review_no_wizard_comment").input("customer said it")
     at.button(key="FormSubmitter:review_no_wizard-Save review").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -590,12 +594,11 @@ def test_call_page_saves_a_review_and_shows_the_reviewed_score(real_db: Path, tm
     text = _texts(at)
     assert "after review · automatic 0.0 %" in text
     assert "reviewed by Zeynep" in text and "Saved: pass" in text
-    assert data.review_history(db, "stereo-001")["reviewer"].tolist() == ["Zeynep"]
-    # an empty name is refused with a message, nothing saved
-    at.text_input(key="review_goodbye_reviewer").input("")
-    at.button(key="FormSubmitter:review_goodbye-Save review").click().run()
-    assert not at.exception and any("needs the reviewer's name" in e.value for e in at.error)
-    assert len(data.review_history(db, "stereo-001")) == 1
+    assert data.review_history(db, ADMIN, "stereo-001")["reviewer"].tolist() == ["Zeynep"]
+    # an agent signed in on the same call sees no review form at all
+    Directory(db).add("mehmet@example.com", "agent", agent_id="a17")
+    agent = _run("views/call.py", "stereo-001", user={"is_logged_in": True, "email": "mehmet@example.com"})
+    assert agent.title[0].value == "Call stereo-001" and not agent.get("form")
 
 
 # --- conversation panel and coaching by customer profile -------------------------------------
@@ -614,12 +617,12 @@ _EVENTS = [
 def test_real_pipeline_stores_conversation_analysis(real_db: Path) -> None:
     from dashboards import conversation
 
-    conv = conversation.get_conversation(real_db, "stereo-001")
+    conv = conversation.get_conversation(real_db, ADMIN, "stereo-001")
     assert 0.0 <= conv.metrics["talk_ratio_agent"] <= 1.0
     assert conv.metrics["duration_s"] > 0 and "interruptions_by_agent" in conv.metrics
     assert conv.sentiment is not None and conv.sentiment["agent_tone"] in ("negative", "neutral", "positive")
-    moods = conversation.utterance_sentiment(real_db, "stereo-001")
-    assert len(moods) == len(data.get_utterances(real_db, "stereo-001")) > 0
+    moods = conversation.utterance_sentiment(real_db, ADMIN, "stereo-001")
+    assert len(moods) == len(data.get_utterances(real_db, ADMIN, "stereo-001")) > 0
 
 
 def test_call_page_conversation_panel(real_db: Path, tmp_path: Path, app_env) -> None:
@@ -641,10 +644,10 @@ def test_agents_page_coaching_by_customer_profile(real_db: Path, tmp_path: Path,
     from dashboards import conversation
 
     db = _variant(real_db, tmp_path, _ANGRY.format(call="jfk-002"))
-    per = conversation.profile_coaching(db, "a23").set_index("profile")
-    score = data.list_calls(db).set_index("call_id").loc["jfk-002", "score_pct"]
+    per = conversation.profile_coaching(db, ADMIN, "a23").set_index("profile")
+    score = data.list_calls(db, ADMIN).set_index("call_id").loc["jfk-002", "score_pct"]
     assert per.loc["angry", "calls"] == 1 and per.loc["angry", "avg_score"] == pytest.approx(score)
-    assert conversation.profile_coaching(db, "a17").empty
+    assert conversation.profile_coaching(db, ADMIN, "a17").empty
     app_env(db)
     at = _run("views/agents.py")
     at.selectbox(key="coach_agent").select("a23").run()

@@ -141,6 +141,7 @@ READER = r"""
 import json, sys, time, traceback
 sys.path.insert(0, sys.argv[1])
 from dashboards import data
+from qa.access.model import LOCAL_ADMIN as ADMIN
 from qa.reviews import ReviewStore
 db, stop, out = sys.argv[2], sys.argv[3], sys.argv[4]
 saved, errors, pages = [], [], 0
@@ -148,15 +149,15 @@ reviews = ReviewStore(db)
 import os
 while not os.path.exists(stop) or pages < 20:
     try:
-        status = data.store_status(db)
+        status = data.store_status(db, ADMIN)
         if status.state in ("busy", "error"):
             errors.append("status " + status.state + ": " + status.message)
-        calls = data.list_calls(db)
-        data.agent_summary(db)
+        calls = data.list_calls(db, ADMIN)
+        data.agent_summary(db, ADMIN)
         for call_id in calls.loc[calls["status"] == "ok", "call_id"]:
-            data.get_call(db, call_id)
-            data.get_utterances(db, call_id)
-            items = data.get_item_results(db, call_id)
+            data.get_call(db, ADMIN, call_id)
+            data.get_utterances(db, ADMIN, call_id)
+            items = data.get_item_results(db, ADMIN, call_id)
             if len(items):
                 r = items.iloc[pages % len(items)]
                 review = reviews.save(call_id, r["rubric_id"], r["rubric_version"], r["item_id"],

@@ -22,7 +22,7 @@ def _summary_table(agents: pd.DataFrame) -> None:
         hide_index=True,
         column_config={
             "average score %": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.1f %%"),
-            "last call": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+            "last call": ui.time_column("last call"),
         },
     )
 

@@ -3,8 +3,10 @@ profile), score and auto-fail banner, scorecard with evidence, transcript, audio
 
 The call comes from `?call_id=...` (set by the Calls page) or the picker in the sidebar.
 Play buttons next to utterances and evidence re-render the sidebar player from that second.
-Each item has a "Review" form: a reviewer's outcome is saved beside the automatic one
-(`qa.reviews`), the latest review wins in the score shown, and the history stays listed.
+Each item has a "Review" form for admins, team leads and reviewers: the outcome is saved beside
+the automatic one (`qa.reviews`), signed with the signed-in user's name (never a typed one), the
+latest review wins in the score shown, and the history stays listed. Agents read their own calls
+only. A call outside the viewer's scope reads as "no such call", whatever `?call_id=` says.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import conversation_ui, data, ui
+from qa.access.model import AccessDenied
 from qa.reviews import OUTCOMES, ReviewError
 from qa.store import StoreBusy
 from dashboards.fmt import (
@@ -24,7 +27,6 @@ from dashboards.fmt import (
 
 BAND_COLOURS = {"exceeds": "green", "meets": "blue", "needs_coaching": "orange"}
 TRANSCRIPT_TABLE_KEY = "transcript_table"
-REVIEWER_KEY = "reviewer_name"
 HANDLED_KEY = "transcript_table_handled"
 
 
@@ -111,13 +113,12 @@ def _save_review(db: str, call_id: str, score: pd.Series, item_id: str, key: str
     """Form callback: store the review; a busy or invalid save becomes a message, never a traceback."""
     state = st.session_state
     try:
-        data.save_review(db, call_id, str(score["rubric_id"]), str(score["rubric_version"]), item_id,
-                         state[f"{key}_outcome"], state[f"{key}_reviewer"], state[f"{key}_comment"])
-    except (ReviewError, StoreBusy) as exc:
+        data.save_review(db, ui.viewer(), call_id, str(score["rubric_id"]), str(score["rubric_version"]), item_id,
+                         state[f"{key}_outcome"], state[f"{key}_comment"])
+    except (ReviewError, StoreBusy, AccessDenied) as exc:
         state[f"{key}_result"] = ("error", str(exc))
         return
-    state[REVIEWER_KEY] = state[f"{key}_reviewer"]
-    state[f"{key}_result"] = ("ok", f"Saved: {state[f'{key}_outcome']}")
+    state[f"{key}_result"] = ("ok", f"Saved: {state[f'{key}_outcome']} (signed {ui.viewer().name})")
     ui.forget_cached_reads()
 
 
@@ -128,7 +129,7 @@ def _review_form(db: str, call_id: str, score: pd.Series, r: Any) -> None:
             current = r.outcome if r.outcome in OUTCOMES else "pass"
             st.radio("Outcome", OUTCOMES, index=OUTCOMES.index(current), key=f"{key}_outcome", horizontal=True,
                      format_func=outcome_label)
-            st.text_input("Your name", value=st.session_state.get(REVIEWER_KEY, ""), key=f"{key}_reviewer")
+            st.caption(f"Signed as {md_escape(ui.viewer().name)}")
             st.text_input("Comment (optional)", key=f"{key}_comment")
             st.form_submit_button("Save review", on_click=_save_review, args=(db, call_id, score, r.item_id, key))
         result = st.session_state.pop(f"{key}_result", None)
@@ -162,7 +163,7 @@ def _item(call_id: str, r: Any, db: str | None = None, score: pd.Series | None =
             st.caption(md_escape(r.reason))
         if r.source == "reviewer" and text_or_empty(getattr(r, "auto_outcome", "")) not in ("", r.outcome):
             st.caption(f"Automatic result: {outcome_label(r.auto_outcome)}")
-        if db is not None and score is not None:
+        if db is not None and score is not None and ui.viewer().can_review:
             _review_form(db, call_id, score, r)
 
 
@@ -180,7 +181,7 @@ def _scorecard(call_id: str, db: str, score: pd.Series) -> None:
     history = ui.review_history(db, call_id)
     if not history.empty:
         with st.expander(f"Review history ({len(history)})", icon=":material/history:"):
-            st.dataframe(history, hide_index=True)
+            st.dataframe(history, hide_index=True, column_config={"created_at": ui.time_column("when")})
 
 
 def _transcript(call_id: str, db: str) -> None:
@@ -227,11 +228,12 @@ def _failed(call_id: str, db: str, row: dict[str, Any]) -> None:
         f"**Processing failed** at stage *{row.get('error_stage') or 'unknown'}*: {md_escape(row.get('error'))}",
         icon=":material/warning:",
     )
-    st.markdown(f"**File:** `{row.get('source_path')}` · **last attempt:** {when(row.get('processed_at'))}")
+    file = f"**File:** `{row.get('source_path')}` · " if ui.viewer().is_admin else ""
+    st.markdown(f"{file}**last attempt:** {when(row.get('processed_at'))}")
     log = ui.failures(db, call_id)
     if not log.empty:
         st.markdown("**Attempts**")
-        st.dataframe(log, hide_index=True)
+        st.dataframe(log, hide_index=True, column_config={"failed_at": ui.time_column("failed at")})
 
 
 def render() -> None:
@@ -244,9 +246,10 @@ def render() -> None:
         st.info("Choose a call in the sidebar, or select one on the Calls page.")
         return
     detail = ui.call_detail(db, call_id)
-    if detail is None:
-        st.warning(f"No call with id `{call_id}` in the database.")
+    if detail is None:  # missing or not the viewer's: the same answer, so ids cannot be probed
+        st.warning(f"No call with id `{call_id}` that you may see.")
         return
+    ui.audit_open(db, call_id)
     row = detail.row
     st.title(f"Call {call_id}")
     if row.get("status") == "failed":

@@ -107,7 +107,7 @@ def render() -> None:
             selection_mode="single-row",
             column_config={
                 "call id": st.column_config.TextColumn(pinned=True),
-                "started": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+                "started": ui.time_column("started"),
                 "duration": st.column_config.TextColumn(width="small"),
                 "language": st.column_config.TextColumn(width="small"),
                 "channels": st.column_config.NumberColumn(width="small"),
@@ -135,7 +135,7 @@ def render() -> None:
     log = ui.failures(db)
     if not log.empty:
         with st.expander(f"Failed attempts log ({len(log)} most recent)"):
-            st.dataframe(log, hide_index=True)
+            st.dataframe(log, hide_index=True, column_config={"failed_at": ui.time_column("failed at")})
 
 
 ui.run_page(render)

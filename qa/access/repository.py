@@ -1,0 +1,504 @@
+"""The scoped data-access layer: every read of calls goes through a `CallRepository` with a `Viewer`.
+
+Each query starts from `visible`, the viewer's calls (`Scope.sql`, bound parameters), and joins
+every other table to it, so a call outside the scope cannot be read by any method: it reads
+as "no such call". Scores come from `qa.access.effective` (reviews applied in one place).
+Writes that belong to the dashboard (reviews) check the role and the scope too.
+
+`CallRepository` is the interface a second engine (PostgreSQL) implements; `DuckDBRepository`
+reads the DuckDB store through short read-only connections (`qa.store.Store`), so the nightly
+batch keeps writing. A missing file, or one without the schema, reads as "no calls yet".
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import duckdb
+import pandas as pd
+
+from qa.access.effective import (
+    AUTO_ITEMS_CTE, ITEM_RESULT_FIELDS, KEY_SQL, LATEST_CTE, Key, Overlay, add_counts, count_outcomes, key_text,
+    overlay_calls, overlay_items, to_results,
+)
+from qa.access.model import AccessDenied, Viewer
+from qa.reviews import Review, ReviewStore
+from qa.rubric.engine import CallScore
+from qa.rubric.schema import Rubric, RubricError, find_rubric, load_rubric
+from qa.store import Store, StoreBusy
+
+STORE_TIMEOUT_S = 20.0
+
+CALL_COLUMNS = [
+    "call_id", "agent_key", "agent_id", "agent_name", "started_at", "duration_s", "language", "channels",
+    "direction", "queue", "score_pct", "band", "auto_failed", "auto_fail_reason", "rubric_id",
+    "rubric_version", "failed_items", "status", "error", "error_stage", "source_path", "processed_at",
+    "role_confidence", "reviewed", "auto_score_pct",
+]
+UTTERANCE_COLUMNS = ["idx", "speaker", "speaker_role", "start_s", "end_s", "text", "confidence"]
+ITEM_COLUMNS = [
+    "call_id", "rubric_id", "rubric_version", "section_id", "item_id", "outcome", "score", "max_score",
+    "critical", "method", "similarity", "reason", "evidence_text", "evidence_speaker", "evidence_start_s",
+    "evidence_end_s", "source", "reviewer", "created_at", "auto_outcome", "review_comment",
+]
+SCORE_COLUMNS = ["rubric_id", "rubric_version", "score_pct", "auto_failed", "band", "reason", "sections", "scored_at"]
+FAILURE_COLUMNS = ["failed_at", "call_id", "source_path", "stage", "error"]
+REVIEW_COLUMNS = ["created_at", "reviewer", "rubric_id", "rubric_version", "item_id", "outcome", "comment"]
+AGENT_COLUMNS = ["agent_key", "agent", "calls", "scored", "avg_score", "auto_failed", "needs_coaching", "last_call"]
+RATE_COLUMNS = ["rubric_id", "section_id", "item_id", "critical", "applicable", "passed", "failed", "na"]
+PROFILE_COLUMNS = ["profile", "calls", "avg_score", "overall_avg", "strategy", "most_failed_item", "failed", "applicable"]
+_AGENT_KEY = "coalesce(c.agent_id, c.agent_name)"
+
+
+@dataclass(frozen=True)
+class StoreStatus:
+    """Whether there is anything to show: state missing | empty | ok | busy | error (counts: the viewer's calls)."""
+
+    state: Literal["missing", "empty", "ok", "busy", "error"]
+    path: str
+    calls_ok: int = 0
+    calls_failed: int = 0
+    message: str = ""
+
+
+@dataclass
+class CallDetail:
+    """One call row with its JSON columns parsed."""
+
+    row: dict[str, Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Conversation:
+    metrics: dict[str, float] = field(default_factory=dict)
+    events: pd.DataFrame = field(default_factory=pd.DataFrame)
+    profiles: pd.DataFrame = field(default_factory=pd.DataFrame)
+    sentiment: dict[str, Any] | None = None
+
+
+class CallRepository(Protocol):
+    """What every page, report and CLI read uses. Implementations apply `viewer.scope` in their SQL."""
+
+    def status(self, viewer: Viewer) -> StoreStatus: ...
+    def list_calls(self, viewer: Viewer) -> pd.DataFrame: ...
+    def call(self, viewer: Viewer, call_id: str) -> CallDetail | None: ...
+    def utterances(self, viewer: Viewer, call_id: str) -> pd.DataFrame: ...
+    def scores(self, viewer: Viewer, call_id: str) -> pd.DataFrame: ...
+    def item_results(self, viewer: Viewer, call_id: str, rubric_id: str | None = None,
+                     rubric_version: str | None = None) -> pd.DataFrame: ...
+    def reviewed_score(self, viewer: Viewer, call_id: str, rubric_id: str, rubric_version: str) -> CallScore | None: ...
+    def review_history(self, viewer: Viewer, call_id: str) -> pd.DataFrame: ...
+    def save_review(self, viewer: Viewer, call_id: str, rubric_id: str, rubric_version: str, item_id: str,
+                    outcome: str, comment: str | None = None) -> Review: ...
+    def failures(self, viewer: Viewer, call_id: str | None = None, limit: int = 200) -> pd.DataFrame: ...
+    def agent_summary(self, viewer: Viewer) -> pd.DataFrame: ...
+    def item_pass_rates(self, viewer: Viewer, agent_key: str | None = None) -> pd.DataFrame: ...
+    def conversation(self, viewer: Viewer, call_id: str) -> Conversation: ...
+    def utterance_sentiment(self, viewer: Viewer, call_id: str) -> dict[int, tuple[str, float]]: ...
+    def profile_coaching(self, viewer: Viewer, agent_key: str | None = None) -> pd.DataFrame: ...
+    def redaction_spans(self, viewer: Viewer, call_id: str) -> list[tuple[float, float]]: ...
+
+
+@lru_cache(maxsize=32)
+def _rubric_file(path: str, mtime: float) -> Rubric:
+    return load_rubric(path)
+
+
+def default_rubric_dir() -> Path:
+    return Path(__file__).resolve().parent.parent.parent / "scoring_rubrics"
+
+
+class DuckDBRepository:
+    """`CallRepository` over the DuckDB store at `db` (and its reviews file)."""
+
+    def __init__(self, db: str | Path, rubric_dir: str | Path | None = None, timeout_s: float = STORE_TIMEOUT_S):
+        self.db = Path(db)
+        self.rubric_dir = Path(rubric_dir) if rubric_dir else default_rubric_dir()
+        self.store = Store(self.db, timeout_s=timeout_s, read_timeout_s=timeout_s)
+        self.reviews = ReviewStore(self.db, timeout_s=timeout_s)
+
+    # --- the one query path ----------------------------------------------------------
+    def _frame(self, viewer: Viewer, body: str, params: list[Any] | None, columns: list[str],
+               call_id: str | None = None) -> pd.DataFrame:
+        """`WITH visible AS (the viewer's calls) <body>`; `body` starts with `, cte AS (...)` or `SELECT`.
+
+        `call_id` narrows `visible` to that one call (a per-call read need not scan every call).
+        """
+        if not self.db.is_file():
+            return pd.DataFrame(columns=columns)
+        predicate, scope_params = viewer.scope.sql("c")
+        if call_id is not None:
+            predicate, scope_params = f"c.call_id = ? AND ({predicate})", [call_id, *scope_params]
+        sql = f"WITH visible AS NOT MATERIALIZED (SELECT c.* FROM calls c WHERE {predicate})" + (
+            "" if body.lstrip().startswith(",") else " ") + body
+        try:
+            df = self.store.query_df(sql, [*scope_params, *(params or [])])
+        except duckdb.CatalogException:
+            return pd.DataFrame(columns=columns)
+        return df if len(df.columns) else pd.DataFrame(columns=columns)
+
+    def _rubric(self, rubric_id: str, rubric_version: str) -> Rubric | None:
+        """The rubric a scoring used, if its file is there at that version."""
+        try:
+            path = find_rubric(str(rubric_id), self.rubric_dir)
+            rubric = _rubric_file(str(path), path.stat().st_mtime)
+        except (RubricError, OSError):
+            return None
+        return rubric if str(rubric.version) == str(rubric_version) else None
+
+    def _overlay(self, keys: list[Key] | None = None) -> Overlay:
+        """Latest reviews of the given scorings (None: every reviewed scoring; filtered later by scope)."""
+        if keys is not None and len(keys) <= 8:  # one call's page: read only its reviews
+            latest = {k: r for k in keys if (r := self.reviews.latest(*k))}
+            return Overlay(latest, self._rubric)
+        latest = self.reviews.latest_all()
+        if keys is not None:
+            wanted = set(keys)
+            latest = {k: v for k, v in latest.items() if k in wanted}
+        return Overlay(latest, self._rubric)
+
+    def _auto_items(self, viewer: Viewer, keys: list[Key], extra: str = "") -> pd.DataFrame:
+        """Automatic item rows (all columns) of the given scorings of visible calls."""
+        if not keys:
+            return pd.DataFrame(columns=ITEM_COLUMNS[:-2])
+        cols = ", ".join("i." + c for c in ITEM_COLUMNS[:-2])
+        if len(keys) == 1:  # plain equality: the primary-key columns, no computed key
+            return self._frame(viewer, f"""SELECT {cols}{extra} FROM item_results i JOIN visible c ON c.call_id = i.call_id
+                WHERE i.source = 'auto' AND i.call_id = ? AND i.rubric_id = ? AND i.rubric_version = ?""",
+                               list(keys[0]), ITEM_COLUMNS[:-2], call_id=keys[0][0])
+        return self._frame(viewer, f"""SELECT {cols}{extra} FROM item_results i JOIN visible c ON c.call_id = i.call_id
+            WHERE i.source = 'auto' AND list_contains(?::VARCHAR[], {KEY_SQL})""",
+            [[key_text(k) for k in keys]], ITEM_COLUMNS[:-2])
+
+    # --- calls -------------------------------------------------------------------------
+    def status(self, viewer: Viewer) -> StoreStatus:
+        path = str(self.db)
+        if not self.db.is_file():
+            return StoreStatus("missing", path, message=f"no database at {path}")
+        try:
+            predicate, params = viewer.scope.sql("c")
+            rows = self.store.query(f"SELECT status, count(*) FROM calls c WHERE {predicate} GROUP BY status", params)
+            total = self.store.query("SELECT count(*) FROM calls")[0][0]
+        except duckdb.CatalogException:
+            return StoreStatus("empty", path, message=f"{path} has no calls table yet")
+        except StoreBusy as exc:
+            return StoreStatus("busy", path, message=str(exc))
+        except Exception as exc:  # not a DuckDB file, newer format, locked for too long ...
+            return StoreStatus("error", path, message=f"cannot read {path}: {exc}")
+        counts = {status: n for status, n in rows}
+        ok, failed = int(counts.get("ok", 0)), int(counts.get("failed", 0))
+        # a store with calls, none of them the viewer's, is "ok" with zero counts: the pages say so
+        return StoreStatus("ok" if ok or failed or total else "empty", path, ok, failed)
+
+    def list_calls(self, viewer: Viewer) -> pd.DataFrame:
+        """The viewer's calls, newest first, with their effective score and number of failed items."""
+        body = f""", {LATEST_CTE}, {AUTO_ITEMS_CTE},
+        fails AS (SELECT call_id, count(*) FILTER (WHERE outcome = 'fail') AS failed_items FROM auto_items GROUP BY call_id)
+        SELECT c.call_id, {_AGENT_KEY} AS agent_key, c.agent_id, c.agent_name, c.started_at,
+               c.duration_s, c.language, c.channels, c.direction, c.queue, l.score_pct, l.band, l.auto_failed,
+               l.reason AS auto_fail_reason, l.rubric_id, l.rubric_version,
+               CASE WHEN l.call_id IS NULL THEN NULL ELSE coalesce(f.failed_items, 0) END AS failed_items,
+               c.status, c.error, c.error_stage, c.source_path, c.processed_at, c.role_confidence,
+               -- the display name in SQL: a Python loop over 100k rows costs ~2 s (benchmarks/bench_store.py)
+               coalesce(nullif(c.agent_name, '') || ' (' || nullif(c.agent_id, '') || ')', nullif(c.agent_name, ''),
+                        nullif(c.agent_id, ''), '–') AS agent
+        FROM visible c LEFT JOIN latest l ON l.call_id = c.call_id LEFT JOIN fails f ON f.call_id = c.call_id
+        ORDER BY coalesce(c.started_at, c.processed_at) DESC NULLS LAST, c.call_id"""
+        calls = self._frame(viewer, body, None, [*CALL_COLUMNS[:-2], "agent"])
+        keys = [(str(c), str(r), str(v)) for c, r, v in zip(calls["call_id"], calls["rubric_id"], calls["rubric_version"])
+                if r is not None and r == r]
+        overlay = self._overlay(keys)
+        auto = to_results(self._auto_items(viewer, overlay.keys()))
+        return overlay_calls(calls, overlay, auto)
+
+    def call(self, viewer: Viewer, call_id: str) -> CallDetail | None:
+        """The call's row and parsed metadata/stats, or None when it does not exist *or* is not the viewer's."""
+        df = self._frame(viewer, "SELECT * FROM visible WHERE call_id = ?", [call_id], [], call_id=call_id)
+        if df.empty:
+            return None
+        row = {k: (None if _missing(v) else v) for k, v in df.iloc[0].to_dict().items()}
+        parsed = []
+        for key in ("metadata_json", "stats_json"):
+            try:
+                value = json.loads(row.get(key) or "{}")
+            except (TypeError, json.JSONDecodeError):
+                value = {}
+            parsed.append(value if isinstance(value, dict) else {})
+        return CallDetail(row, parsed[0], parsed[1])
+
+    def require(self, viewer: Viewer, call_id: str) -> CallDetail:
+        detail = self.call(viewer, call_id)
+        if detail is None:
+            raise AccessDenied(f"no call {call_id!r} that {viewer.identity} may see")
+        return detail
+
+    def utterances(self, viewer: Viewer, call_id: str) -> pd.DataFrame:
+        cols = ", ".join("u." + c for c in UTTERANCE_COLUMNS)
+        return self._frame(viewer, f"""SELECT {cols} FROM utterances u JOIN visible c ON c.call_id = u.call_id
+                                       WHERE u.call_id = ? ORDER BY u.start_s, u.idx""", [call_id], UTTERANCE_COLUMNS,
+                           call_id=call_id)
+
+    def scores(self, viewer: Viewer, call_id: str) -> pd.DataFrame:
+        """Every stored scoring of the call (automatic scores), latest first."""
+        df = self._frame(viewer, """SELECT s.rubric_id, s.rubric_version, s.score_pct, s.auto_failed, s.band, s.reason,
+                                           s.sections_json, s.scored_at
+            FROM call_scores s JOIN visible c ON c.call_id = s.call_id WHERE s.call_id = ?
+            ORDER BY s.scored_at DESC, s.rubric_id, s.rubric_version DESC""",
+                         [call_id], [*SCORE_COLUMNS[:-2], "sections_json", "scored_at"], call_id=call_id)
+        df["sections"] = [_json_dict(s) for s in df["sections_json"]]
+        return df[SCORE_COLUMNS]
+
+    def item_results(self, viewer: Viewer, call_id: str, rubric_id: str | None = None,
+                     rubric_version: str | None = None) -> pd.DataFrame:
+        """Effective item results of one scoring of the call (default: its latest)."""
+        if rubric_id is None or rubric_version is None:
+            scores = self.scores(viewer, call_id)
+            if scores.empty:
+                return pd.DataFrame(columns=ITEM_COLUMNS)
+            rubric_id, rubric_version = scores.iloc[0]["rubric_id"], scores.iloc[0]["rubric_version"]
+        key = (str(call_id), str(rubric_id), str(rubric_version))
+        items = self._auto_items(viewer, [key])
+        return overlay_items(items, self._overlay([key]))
+
+    def reviewed_score(self, viewer: Viewer, call_id: str, rubric_id: str, rubric_version: str) -> CallScore | None:
+        key = (str(call_id), str(rubric_id), str(rubric_version))
+        overlay = self._overlay([key])
+        if not overlay.covers(key):
+            return None
+        return overlay.score(key, to_results(self._auto_items(viewer, [key])).get(key, []))
+
+    def review_history(self, viewer: Viewer, call_id: str) -> pd.DataFrame:
+        if self.call(viewer, call_id) is None:
+            return pd.DataFrame(columns=REVIEW_COLUMNS)
+        rows = [{k: getattr(r, k) for k in REVIEW_COLUMNS} for r in self.reviews.history(call_id)]
+        return pd.DataFrame(rows, columns=REVIEW_COLUMNS)
+
+    def save_review(self, viewer: Viewer, call_id: str, rubric_id: str, rubric_version: str, item_id: str,
+                    outcome: str, comment: str | None = None) -> Review:
+        """A review signed with the signed-in viewer's name (never a name typed in a form)."""
+        if not viewer.can_review:
+            raise AccessDenied(f"{viewer.identity} ({viewer.role}) may not review calls")
+        self.require(viewer, call_id)
+        return self.reviews.save(call_id, rubric_id, rubric_version, item_id, outcome, viewer.name, comment)
+
+    def failures(self, viewer: Viewer, call_id: str | None = None, limit: int = 200) -> pd.DataFrame:
+        """Failed processing attempts, newest first; unattributed ones only for viewers who see everything."""
+        cols = ", ".join("f." + c for c in FAILURE_COLUMNS)
+        if call_id:
+            return self._frame(viewer, f"""SELECT {cols} FROM failures f JOIN visible c ON c.call_id = f.call_id
+                WHERE f.call_id = ? ORDER BY f.failed_at DESC LIMIT ?""", [call_id, int(limit)], FAILURE_COLUMNS,
+                               call_id=call_id)
+        join = "" if viewer.sees_failure_log else "JOIN visible c ON c.call_id = f.call_id"
+        return self._frame(viewer, f"SELECT {cols} FROM failures f {join} ORDER BY f.failed_at DESC LIMIT ?",
+                           [int(limit)], FAILURE_COLUMNS)
+
+    # --- aggregates --------------------------------------------------------------------
+    def agent_summary(self, viewer: Viewer) -> pd.DataFrame:
+        """Per agent over the viewer's processed calls: calls, scored, mean effective score, auto-fails, last call.
+
+        Without a reviewed scoring among the viewer's calls the effective score is the latest stored
+        one, aggregated in SQL; otherwise from `list_calls` (reviewed scores laid over).
+        """
+        if not self._overlay().reviews:
+            df = self._frame(viewer, f""", {LATEST_CTE}
+                SELECT {_AGENT_KEY} AS agent_key, coalesce(any_value(nullif(c.agent_name, '')) || ' (' ||
+                           any_value(nullif(c.agent_id, '')) || ')', any_value(nullif(c.agent_name, '')),
+                           any_value(nullif(c.agent_id, '')), '–') AS agent,
+                       count(*) AS calls, count(l.score_pct) AS scored, round(avg(l.score_pct), 1) AS avg_score,
+                       count(*) FILTER (WHERE l.auto_failed) AS auto_failed,
+                       count(*) FILTER (WHERE l.band = 'needs_coaching') AS needs_coaching, max(c.started_at) AS last_call
+                FROM visible c LEFT JOIN latest l ON l.call_id = c.call_id
+                WHERE c.status = 'ok' AND {_AGENT_KEY} IS NOT NULL
+                GROUP BY 1 ORDER BY avg_score ASC NULLS LAST, agent_key""", None, AGENT_COLUMNS)
+            return df[AGENT_COLUMNS]
+        calls = self.list_calls(viewer)
+        ok = calls[(calls["status"] == "ok") & calls["agent_key"].notna()].copy()
+        ok["score_pct"] = pd.to_numeric(ok["score_pct"], errors="coerce")
+        ok["is_auto_failed"] = ok["auto_failed"].map(lambda v: False if _missing(v) else bool(v))
+        ok["is_coaching"] = ok["band"] == "needs_coaching"
+        g = ok.groupby("agent_key", sort=False)
+        df = pd.DataFrame({
+            "agent": g["agent"].first(), "calls": g.size(), "scored": g["score_pct"].count(),
+            "avg_score": g["score_pct"].mean().round(1), "auto_failed": g["is_auto_failed"].sum(),
+            "needs_coaching": g["is_coaching"].sum(), "last_call": g["started_at"].max(),
+        }).reset_index()
+        if df.empty:
+            return pd.DataFrame(columns=AGENT_COLUMNS)
+        return df.sort_values(["avg_score", "agent_key"], na_position="last").reset_index(drop=True)[AGENT_COLUMNS]
+
+    def _outcome_counts(self, viewer: Viewer, by: list[str], join: str, where: str, params: list[Any]) -> pd.DataFrame:
+        """Effective outcome counts grouped by `by` (columns of auto_items `i` or of `join`)."""
+        reviewed = self._overlay().keys()
+        select = ", ".join(by)
+        sql_counts = self._frame(viewer, f""", {LATEST_CTE}, {AUTO_ITEMS_CTE}
+            SELECT {select}, bool_or(i.critical) AS critical,
+                   count(*) FILTER (WHERE i.outcome IN ('pass', 'fail')) AS applicable,
+                   count(*) FILTER (WHERE i.outcome = 'pass') AS passed,
+                   count(*) FILTER (WHERE i.outcome = 'fail') AS failed,
+                   count(*) FILTER (WHERE i.outcome = 'na') AS na
+            FROM auto_items i JOIN visible c ON c.call_id = i.call_id {join}
+            WHERE NOT list_contains(?::VARCHAR[], {KEY_SQL}) {where}
+            GROUP BY {select}""", [[key_text(k) for k in reviewed], *params],
+            [b.split(".")[-1] for b in by] + ["critical", "applicable", "passed", "failed", "na"])
+        names = [b.split(".")[-1] for b in by]
+        if not reviewed:
+            return sql_counts
+        extra_cols = [b for b in by if not b.startswith("i.")]
+        rows = self._frame(viewer, f""", {LATEST_CTE}, {AUTO_ITEMS_CTE}
+            SELECT i.call_id, i.rubric_id, i.rubric_version, {', '.join('i.' + f for f in ITEM_RESULT_FIELDS)}
+                   {''.join(', ' + b for b in extra_cols)}
+            FROM auto_items i JOIN visible c ON c.call_id = i.call_id {join}
+            WHERE list_contains(?::VARCHAR[], {KEY_SQL}) {where}""", [[key_text(k) for k in reviewed], *params], [])
+        if rows.empty:
+            return sql_counts
+        overlay = self._overlay(reviewed)
+        extra_names = [b.split(".")[-1] for b in extra_cols]
+        reviewed_rows = []
+        for (cid, rid, ver, *extra), group in rows.groupby(["call_id", "rubric_id", "rubric_version", *extra_names],
+                                                             sort=False, dropna=False):
+            key = (str(cid), str(rid), str(ver))
+            for r in overlay.items(key, to_results(group)[key]):
+                reviewed_rows.append({**dict(zip(extra_names, extra)), "rubric_id": rid, "section_id": r.section_id,
+                                      "item_id": r.item_id, "outcome": r.outcome, "critical": r.critical})
+        counted = count_outcomes(pd.DataFrame(reviewed_rows), names)
+        return add_counts(sql_counts, counted, names)
+
+    def item_pass_rates(self, viewer: Viewer, agent_key: str | None = None) -> pd.DataFrame:
+        """Effective outcome counts per rubric item over the viewer's calls (one agent, or all)."""
+        where, params = ("", []) if agent_key is None else (f"AND {_AGENT_KEY} = ?", [agent_key])
+        df = self._outcome_counts(viewer, ["i.rubric_id", "i.section_id", "i.item_id"], "", where, params)
+        df = df.reindex(columns=RATE_COLUMNS)
+        df["pass_rate"] = [round(100.0 * p / a, 1) if a else None for p, a in zip(df["passed"], df["applicable"])]
+        return df
+
+    def conversation(self, viewer: Viewer, call_id: str) -> Conversation:
+        metrics = self._frame(viewer, """SELECT m.name, m.value FROM call_metrics m JOIN visible c ON c.call_id = m.call_id
+                                         WHERE m.call_id = ?""", [call_id], ["name", "value"], call_id=call_id)
+        events = self._frame(viewer, """SELECT e.kind, e.start_s, e.end_s, e.details_json FROM call_events e
+            JOIN visible c ON c.call_id = e.call_id WHERE e.call_id = ? ORDER BY e.start_s""",
+                             [call_id], ["kind", "start_s", "end_s", "details_json"], call_id=call_id)
+        events["details"] = [json.loads(d) if isinstance(d, str) and d else {} for d in events["details_json"]]
+        profiles = self._frame(viewer, """SELECT p.profile, p.confidence, p.reasons_json, p.strategy FROM call_profiles p
+            JOIN visible c ON c.call_id = p.call_id WHERE p.call_id = ? ORDER BY p.confidence DESC""",
+                               [call_id], ["profile", "confidence", "reasons_json", "strategy"], call_id=call_id)
+        profiles["reasons"] = [json.loads(r) if isinstance(r, str) and r else [] for r in profiles["reasons_json"]]
+        raw = self._frame(viewer, "SELECT sentiment_json FROM visible WHERE call_id = ?", [call_id], ["sentiment_json"],
+                          call_id=call_id)
+        sentiment = json.loads(raw.iloc[0, 0]) if len(raw) and isinstance(raw.iloc[0, 0], str) else None
+        return Conversation({str(n): float(v) for n, v in zip(metrics["name"], metrics["value"])},
+                            events.drop(columns=["details_json"]), profiles.drop(columns=["reasons_json"]), sentiment)
+
+    def utterance_sentiment(self, viewer: Viewer, call_id: str) -> dict[int, tuple[str, float]]:
+        df = self._frame(viewer, """SELECT u.idx, u.sentiment_label, u.sentiment_polarity FROM utterances u
+            JOIN visible c ON c.call_id = u.call_id WHERE u.call_id = ? AND u.sentiment_label IS NOT NULL""",
+                         [call_id], ["idx", "sentiment_label", "sentiment_polarity"], call_id=call_id)
+        return {int(i): (str(lab), float(p or 0.0))
+                for i, lab, p in zip(df["idx"], df["sentiment_label"], df["sentiment_polarity"])}
+
+    def profile_coaching(self, viewer: Viewer, agent_key: str | None = None) -> pd.DataFrame:
+        """Per customer profile: the calls, their mean effective score beside the overall mean, and the
+        item most often failed with such customers (effective outcomes); one agent or all."""
+        where, params = ("", []) if agent_key is None else (f"AND {_AGENT_KEY} = ?", [agent_key])
+        calls = self._scores(viewer, where, params)
+        profiles = self._frame(viewer, f"""SELECT p.call_id, p.profile, p.strategy FROM call_profiles p
+            JOIN visible c ON c.call_id = p.call_id WHERE c.status = 'ok' {where}""", params,
+                               ["call_id", "profile", "strategy"])
+        scored = calls.dropna(subset=["score_pct"])
+        joined = profiles.merge(scored[["call_id", "score_pct"]], on="call_id", how="inner")
+        if joined.empty:
+            return pd.DataFrame(columns=PROFILE_COLUMNS)
+        joined["score_pct"] = pd.to_numeric(joined["score_pct"])
+        g = joined.groupby("profile", sort=False)
+        per = pd.DataFrame({"calls": g.size(), "avg_score": g["score_pct"].mean(), "strategy": g["strategy"].first()})
+        per["overall_avg"] = float(pd.to_numeric(scored["score_pct"]).mean())
+        per = per.reset_index().sort_values(["calls", "profile"], ascending=[False, True])
+        counts = self._outcome_counts(viewer, ["p.profile", "i.item_id"],
+                                      "JOIN call_profiles p ON p.call_id = i.call_id", where, params)
+        worst = (counts[counts["failed"] > 0].sort_values(["profile", "failed", "item_id"], ascending=[True, False, True])
+                 .drop_duplicates("profile").set_index("profile"))
+        per["most_failed_item"] = [worst["item_id"].get(p) for p in per["profile"]]
+        per["failed"] = [int(worst["failed"].get(p, 0)) for p in per["profile"]]
+        per["applicable"] = [int(worst["applicable"].get(p, 0)) for p in per["profile"]]
+        return per[PROFILE_COLUMNS].reset_index(drop=True)
+
+    def _scores(self, viewer: Viewer, where: str = "", params: list[Any] | None = None) -> pd.DataFrame:
+        """call_id, score_pct: the effective score of the viewer's processed calls (`where` over `c`)."""
+        rows = self._frame(viewer, f""", {LATEST_CTE}
+            SELECT c.call_id, l.rubric_id, l.rubric_version, l.score_pct FROM visible c
+            JOIN latest l ON l.call_id = c.call_id WHERE c.status = 'ok' {where}""", params,
+                           ["call_id", "rubric_id", "rubric_version", "score_pct"])
+        keys = [(str(c), str(r), str(v)) for c, r, v in zip(rows["call_id"], rows["rubric_id"], rows["rubric_version"])]
+        overlay = self._overlay()
+        reviewed = [k for k in keys if overlay.covers(k)]
+        if reviewed:
+            auto = to_results(self._auto_items(viewer, reviewed))
+            rows = rows.astype({"score_pct": object})
+            for i, key in zip(rows.index, keys):
+                score = overlay.score(key, auto.get(key, [])) if key in overlay.reviews else None
+                if score is not None:
+                    rows.at[i, "score_pct"] = score.score_pct
+        return rows[["call_id", "score_pct"]]
+
+    def redaction_spans(self, viewer: Viewer, call_id: str) -> list[tuple[float, float]]:
+        """Where personal data was spoken in the call (for the redacted audio)."""
+        df = self._frame(viewer, """SELECT r.start_s, r.end_s FROM pii_redactions r JOIN visible c ON c.call_id = r.call_id
+                                    WHERE r.call_id = ? ORDER BY r.start_s""", [call_id], ["start_s", "end_s"],
+                         call_id=call_id)
+        return [(float(s), float(e)) for s, e in zip(df["start_s"], df["end_s"])]
+
+    def summary_rows(self, viewer: Viewer, call_ids: list[str]) -> list[dict]:
+        """Per-call summary for the CLI (call id, agent, duration, language, effective score, failed items)."""
+        if not call_ids:
+            return []
+        calls = self.list_calls(viewer)
+        calls = calls[calls["call_id"].isin(call_ids) & calls["status"].isin(["ok", "unscored"])].sort_values("call_id")
+        keys = [(str(c), str(r), str(v)) for c, r, v in zip(calls["call_id"], calls["rubric_id"], calls["rubric_version"])
+                if not _missing(r)]
+        overlay = self._overlay(keys)
+        results = to_results(self._auto_items(viewer, keys))  # one query for every call's items
+        failed = {k: sorted(r.item_id for r in overlay.items(k, results.get(k, [])) if r.outcome == "fail") for k in keys}
+        out = []
+        for r in calls.itertuples():
+            key = (str(r.call_id), str(r.rubric_id), str(r.rubric_version))
+            out.append({"call_id": r.call_id, "agent_id": r.agent_id, "duration_s": r.duration_s, "language": r.language,
+                        "score_pct": None if _missing(r.score_pct) else float(r.score_pct),
+                        "band": None if _missing(r.band) else r.band,
+                        "auto_failed": False if _missing(r.auto_failed) else bool(r.auto_failed),
+                        "failed_items": ", ".join(failed.get(key, [])) or None, "reviewed": bool(r.reviewed)})
+        self._add_quality(out)
+        return out
+
+    def _add_quality(self, rows: list[dict]) -> None:
+        """Audio-quality flags per call, and for an unscored call (qa.quality) the reason instead of failed items."""
+        if not rows:
+            return
+        marks = ", ".join("?" * len(rows))
+        facts = {c: (status, error, _json_dict(stats)) for c, status, error, stats in self.store.query(
+            f"SELECT call_id, status, error, stats_json FROM calls WHERE call_id IN ({marks})", [r["call_id"] for r in rows])}
+        for row in rows:
+            status, error, stats = facts.get(row["call_id"], ("ok", None, {}))
+            row["quality"] = ", ".join(stats.get("audio_quality", {}).get("flags", [])) or "ok"
+            if status == "unscored":  # stored, kept out of every aggregate: say why instead of a score
+                row["failed_items"] = f"UNSCORED: {error}"
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(value != value)
+    except (TypeError, ValueError):
+        return True
+
+
+def _json_dict(text: Any) -> dict:
+    try:
+        value = json.loads(text) if isinstance(text, str) else {}
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}

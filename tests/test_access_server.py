@@ -1,0 +1,271 @@
+"""A real sign-in and real HTTP requests: oidc-provider-mock 0.3.x as the identity provider, `callqa
+dashboard --auth oidc` as the server, and plain HTTP clients (what `curl` does) against it.
+
+Measured: no cookie, a forged cookie and the cookie of a user without access get no audio and no
+Streamlit file; the signed-in agent gets their own call's audio, redacted, and nobody else's.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import duckdb
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+
+from benchmarks import bench_store
+from qa.access.audit import AuditLog
+from qa.access.directory import Directory
+from qa.pipeline import file_sha256
+
+REPO = Path(__file__).resolve().parent.parent
+pytest.importorskip("oidc_provider_mock")
+pytest.importorskip("authlib")
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(url: str, proc: subprocess.Popen, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"{proc.args[:4]} exited: {proc.stdout.read() if proc.stdout else ''}")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{url} did not answer")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("server")
+    db = root / "calls.duckdb"
+    bench_store.build_store(db, 12)
+    sr = 8000
+    t = np.arange(3 * sr) / sr
+    rec = root / "call-0000001.wav"
+    sf.write(rec, (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32), sr, subtype="PCM_16")
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE calls SET source_path = ?, content_sha256 = ? WHERE call_id = 'call-0000001'",
+                [str(rec), file_sha256(rec)])
+    con.execute("INSERT INTO pii_redactions VALUES ('call-0000001', 0, 'card', 1.0, 2.0, '[CARD]', true)")
+    con.close()
+    directory = Directory(db)
+    directory.add("a1@example.com", "agent", agent_id="A001")  # call-0000001 is A001's
+    directory.add("a2@example.com", "agent", agent_id="A002")
+    idp_port, app_port = _port(), _port()
+    idp = subprocess.Popen([sys.executable, "-m", "oidc_provider_mock", "--port", str(idp_port),
+                            "--user-claims", json.dumps({"sub": "u1", "email": "a1@example.com"}),
+                            "--user-claims", json.dumps({"sub": "u2", "email": "a2@example.com"}),
+                            "--user-claims", json.dumps({"sub": "u3", "email": "stranger@example.com"})],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    secret = secrets.token_hex(32)
+    secrets_file = root / "secrets.toml"
+    secrets_file.write_text(f"""[auth]
+redirect_uri = "http://127.0.0.1:{app_port}/oauth2callback"
+cookie_secret = "{secret}"
+client_id = "callqa"
+client_secret = "callqa-secret"
+server_metadata_url = "http://127.0.0.1:{idp_port}/.well-known/openid-configuration"
+""")
+    env = {**os.environ, "CALLQA_RUBRIC_DIR": str(REPO / "scoring_rubrics")}
+    app = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "dashboard", "--db", str(db), "--auth", "oidc",
+                            "--port", str(app_port), "--secrets", str(secrets_file)], cwd=REPO, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait(f"http://127.0.0.1:{idp_port}/.well-known/openid-configuration", idp)
+        _wait(f"http://127.0.0.1:{app_port}/_stcore/health", app)
+        yield {"db": db, "base": f"http://127.0.0.1:{app_port}", "secret": secret, "rec": rec}
+    finally:
+        for proc in (app, idp):
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _login(server: dict, sub: str) -> httpx.Client:
+    """The browser's part of the OIDC flow: /auth/login -> the IdP's form -> /oauth2callback -> cookie."""
+    import streamlit.auth_util as auth_util
+
+    original = auth_util.get_signing_secret
+    auth_util.get_signing_secret = lambda: server["secret"]
+    try:
+        token = auth_util.encode_provider_token("default")
+    finally:
+        auth_util.get_signing_secret = original
+    client = httpx.Client(base_url=server["base"], timeout=30)
+    r = client.get("/auth/login", params={"provider": token})
+    assert r.status_code in (302, 303, 307), r.text[:500]
+    authorize = r.headers["location"]
+    r = httpx.post(authorize, data={"sub": sub}, timeout=30)  # the IdP's "authorize" button
+    assert r.status_code in (302, 303), r.text[:500]
+    callback = r.headers["location"]
+    assert urlparse(callback).path == "/oauth2callback" and "code" in parse_qs(urlparse(callback).query)
+    r = client.get(callback)
+    assert r.status_code in (302, 303, 307), r.text[:500]
+    assert "_streamlit_user" in client.cookies
+    return client
+
+
+def test_real_oidc_sign_in_and_audio_only_for_the_right_user(server: dict) -> None:
+    base, audio = server["base"], "/callqa/audio/call-0000001"
+    # no cookie: no audio, no Streamlit files
+    assert httpx.get(base + audio).status_code == 401
+    assert httpx.get(base + "/media/0123456789abcdef.wav").status_code == 401
+    # a forged cookie
+    forged = httpx.get(base + audio, cookies={"_streamlit_user": '{"is_logged_in": true, "email": "a1@example.com"}'})
+    assert forged.status_code == 401
+    # a real sign-in of a user callqa does not know
+    stranger = _login(server, "u3")
+    assert stranger.get(audio).status_code == 401
+    # a real sign-in of another agent: signed in, but not their call
+    a2 = _login(server, "u2")
+    assert a2.get(audio).status_code == 403 and not a2.get(audio).content.startswith(b"RIFF")
+    # the agent whose call it is: the redacted recording, not cached, with ranges
+    a1 = _login(server, "u1")
+    r = a1.get(audio)
+    assert r.status_code == 200 and r.headers["content-type"] == "audio/wav"
+    assert "no-store" in r.headers["cache-control"]
+    heard, sr = sf.read(io.BytesIO(r.content), dtype="float32")
+    original, _ = sf.read(server["rec"], dtype="float32")
+    assert not np.allclose(heard, original, atol=1e-3)  # 1-2 s toned out
+    spectrum = np.abs(np.fft.rfft(heard[int(1.2 * sr):int(1.8 * sr)]))
+    assert np.argmax(spectrum) * sr / (2 * (len(spectrum) - 1)) == pytest.approx(1000, abs=5)
+    part = a1.get(audio, headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.content == r.content[100:200]
+    assert a1.get(audio + "?original=1").status_code == 403  # no unmask_audio grant
+    # every request above is in the audit trail
+    log = AuditLog(server["db"])
+    assert log.rows(user="a1@example.com", action="play_audio")
+    assert log.rows(user="a2@example.com", action="denied", call_id="call-0000001")
+    assert log.rows(user="a1@example.com", action="denied", call_id="call-0000001")  # the original
+    assert log.verify() == []
+    # signed out: the cookie is gone, and with it the audio
+    a1.cookies.clear()
+    assert a1.get(audio).status_code == 401
+
+
+def test_dashboard_refuses_no_login_off_loopback(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "pipelines.cli", "dashboard", "--db", str(tmp_path / "x.duckdb"),
+                          "--auth", "none", "--host", "0.0.0.0"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "127.0.0.1" in out.stderr
+    out = subprocess.run([sys.executable, "-m", "pipelines.cli", "dashboard", "--db", str(tmp_path / "x.duckdb"),
+                          "--auth", "proxy", "--host", "192.168.1.5"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+
+
+def _chromium():
+    import shutil
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (browser and driver):
+        pytest.skip("Debian chromium + chromium-driver not installed (make test-slow installs them)")
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 f"--user-data-dir=/tmp/callqa-chromium-{os.getpid()}-{time.monotonic_ns()}", "--window-size=1400,900"):
+        options.add_argument(flag)
+    options.binary_location = browser
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
+@pytest.mark.browser
+def test_browser_signs_in_plays_redacted_audio_and_fetches_nothing_off_the_machine(server: dict) -> None:
+    """A real browser: sign in at the IdP, open the agent's call; the player's source is callqa's route,
+    and every request the pages make stays on 127.0.0.1 (the IdP's own page aside)."""
+    from selenium.webdriver.common.by import By
+
+    d = _chromium()
+    try:
+        def until(script: str, what: str):
+            deadline = time.monotonic() + 60
+            while not (value := d.execute_script(script)):
+                assert time.monotonic() < deadline, what
+                time.sleep(0.5)
+            return value
+
+        d.get(server["base"] + "/")
+        until("const b = [...document.querySelectorAll('button')].find(b => b.innerText.includes('Sign in'));"
+              " if (b) { b.click(); return true; } return false;", "no sign-in button")
+        until("return document.querySelector('input[name=sub]') !== null", "no IdP form")
+        idp_origin = "{0.scheme}://{0.netloc}".format(urlparse(d.current_url))
+        d.find_element(By.NAME, "sub").send_keys("u1")
+        d.find_element(By.CSS_SELECTOR, "button[type='submit'], button[value='allow']").click()
+        until("return location.href.startsWith(arguments[0])".replace("arguments[0]", repr(server["base"])),
+              "not back from the IdP")
+        d.get(server["base"] + "/call?call_id=call-0000001")
+        src = until("const a = document.querySelector('audio'); return a && a.src", "no player")
+        assert "/callqa/audio/call-0000001" in src and "/media/" not in src
+        time.sleep(2)
+        urls = set()
+        for entry in d.get_log("performance"):
+            message = json.loads(entry["message"])["message"]
+            params = message.get("params", {})
+            if message["method"] == "Network.requestWillBeSent" and not str(params.get("documentURL", "")).startswith(
+                    idp_origin):  # the IdP's own login page is not callqa's
+                urls.add(params["request"]["url"])
+        page_urls = {u for u in urls if u.startswith(("http", "ws")) and not u.startswith(idp_origin)}
+        offsite = {u for u in page_urls if not u.startswith((server["base"], server["base"].replace("http", "ws")))}
+        assert not offsite, offsite  # e.g. fonts.gstatic.com for a :material/...: page icon
+        assert any("/callqa/audio/call-0000001" in u for u in page_urls)
+    finally:
+        d.quit()
+
+
+def test_proxy_mode_user_from_the_header(server: dict, tmp_path: Path) -> None:
+    """`auth = proxy`: the user is the proxy's header; no header, an unknown user, another agent get no audio."""
+    port = _port()
+    app = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "dashboard", "--db", str(server["db"]), "--auth",
+                            "proxy", "--port", str(port)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait(base + "/_stcore/health", app)
+        audio = base + "/callqa/audio/call-0000001"
+        assert httpx.get(audio).status_code == 401
+        assert httpx.get(audio, headers={"X-Forwarded-User": "mallory"}).status_code == 401
+        assert httpx.get(audio, headers={"X-Forwarded-User": "a2@example.com"}).status_code == 403
+        own = httpx.get(audio, headers={"X-Forwarded-User": "a1@example.com"})
+        assert own.status_code == 200 and own.content.startswith(b"RIFF")
+        assert httpx.get(base + "/media/x.wav").status_code == 401
+    finally:
+        app.terminate()
+        app.wait(timeout=15)
+
+
+def test_groups_claim_seeds_a_role(tmp_path: Path) -> None:
+    from qa.access.identity import resolve_viewer
+
+    db = tmp_path / "g.duckdb"
+    assert resolve_viewer(db, "oidc", ["new@example.com"], ["staff"]) is None  # no role named: no access
+    viewer = resolve_viewer(db, "oidc", ["new@example.com", "sub-1"], ["staff", "reviewer"])
+    assert viewer is not None and viewer.role == "reviewer" and viewer.sees_everything
+    assert Directory(db).get("new@example.com").role == "reviewer"
+    assert AuditLog(db).rows(action="user_seeded")[0].target == "new@example.com"
+    assert resolve_viewer(db, "oidc", ["agent@example.com"], ["agent"]) is None  # an agent needs an agent_id
+    agent = resolve_viewer(db, "oidc", ["agent@example.com"], ["agent"], agent_id="A001")
+    assert agent is not None and agent.scope.agent_ids == ("A001",)
