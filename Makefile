@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # pip looks in /opt/wheels (where these machines keep the CPU build of torch) when it exists
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
-.PHONY: install models run test test-slow test-all dashboard clean samples eval bench
+.PHONY: install models run test test-deps test-slow test-all dashboard clean samples eval bench
 
 install: $(STAMP)
 
@@ -31,11 +31,16 @@ models: install
 run: models
 	$(BIN)/callqa process sample_audio --db $(DB)
 
-test: models
+# system tools the tests use (Debian): strace and ip for the no-network dashboard test
+test-deps:
+	command -v strace >/dev/null && command -v ip >/dev/null || \
+		{ apt-get update && apt-get install -y strace iproute2; }
+
+test: models test-deps
 	$(BIN)/callqa rubric check scoring_rubrics
 	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
-test-slow: models
+test-slow: models test-deps
 	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		{ apt-get update && apt-get install -y chromium chromium-driver; }   # browser tests (Debian)
 	$(BIN)/python -m pytest -m "slow or browser" $(PYTEST_ARGS)
