@@ -655,3 +655,20 @@ def test_agents_page_coaching_by_customer_profile(real_db: Path, tmp_path: Path,
     labels = [e.label for e in at.expander]
     assert any(lab.startswith("Angry customer (1 call): average") for lab in labels), labels
     assert "Let them vent without interrupting" in _texts(at)
+
+
+def test_call_page_says_why_a_call_is_unscored_and_flags_its_audio(real_db: Path, tmp_path: Path, app_env) -> None:
+    db = _variant(
+        real_db, tmp_path,
+        "UPDATE calls SET status = 'unscored', error = 'agent channel silent (channel 0): only the customer can be "
+        "heard', stats_json = '{\"audio_quality\": {\"flags\": [\"clipping\", \"low SNR\"]}}' WHERE call_id = 'stereo-001'",
+        "DELETE FROM call_scores WHERE call_id = 'stereo-001'",
+    )
+    app_env(db)
+    at = _run("views/call.py", "stereo-001")
+    warnings = " ".join(w.value for w in at.warning)
+    assert "Not scored" in warnings and "agent channel silent" in warnings and "every average" in warnings
+    assert "Audio quality" in warnings and "clipping, low SNR" in warnings
+    app_env(real_db)
+    at = _run("views/call.py", "stereo-001")
+    assert not any("Not scored" in w.value or "Audio quality" in w.value for w in at.warning)

@@ -73,6 +73,18 @@ def _header(row: dict[str, Any]) -> None:
         )
 
 
+def _quality(row: dict[str, Any], stats: dict[str, Any]) -> None:
+    """Why a stored call has no score (qa.quality: no speech, agent channel silent, scoring failed) and
+    the recording's audio-quality flags (clipping, low level, low SNR)."""
+    if row.get("status") == "unscored":
+        st.warning(f"**Not scored** — {md_escape(str(row.get('error') or 'no reason recorded'))}. "
+                   "The call is kept out of every average.", icon=":material/block:")
+    flags = (stats.get("audio_quality") or {}).get("flags") or []
+    if flags:
+        st.warning(f"**Audio quality**: {md_escape(', '.join(flags))} — the transcript may be degraded.",
+                   icon=":material/graphic_eq:")
+
+
 def _score(call_id: str, db: str) -> pd.Series | None:
     """The score block; returns the chosen score row (latest by default) or None."""
     scores = ui.scores(db, call_id)
@@ -259,6 +271,7 @@ def render() -> None:
         st.subheader("Recording")
         player = st.container()  # filled last, after every "play from" source had its say
     _header(row)
+    _quality(row, detail.stats)
     conversation_ui.call_panel(call_id, db)
     score = _score(call_id, db)
     left, right = st.columns([1, 1], gap="large")
