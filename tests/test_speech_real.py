@@ -1,7 +1,8 @@
 """Real models on real recordings: transcription, hallucination guards, diarization and roles.
 
-Figures are printed (run with -s) and asserted against floors well below what we measure,
-so the test catches regressions, not noise.
+Figures are printed (run with -s) and asserted against floors 0.03 from what `make eval` measured
+with the same settings (benchmarks/results/eval/eval.md, 2026-12-01): decoding is deterministic,
+so a floor this close catches a real regression, not noise.
 """
 
 import json
@@ -33,7 +34,7 @@ def test_jfk_transcript(model, expected):
     tr = transcribe(model, audio.mono(), "en")
     score = text_error(expected["jfk.flac"]["text_sequential"], tr.text, "en")
     print(f"jfk WER {score.wer:.3f} CER {score.cer:.3f}")
-    assert score.wer <= 0.1
+    assert score.wer <= 0.03  # measured 0.000
     assert all(w.end > w.start >= 0 for w in tr.words) and tr.words[-1].end <= 11.1
 
 
@@ -46,7 +47,7 @@ def test_stereo_channels_transcribed_separately(settings, expected, tmp_path):
     left = text_error(expected["stereo_diarization.wav"]["left_channel"], by_role["customer"], "en")
     right = text_error(expected["stereo_diarization.wav"]["right_channel"], by_role["agent"], "en")
     print(f"stereo left WER {left.wer:.3f}, right WER {right.wer:.3f}")
-    assert left.wer <= 0.15 and right.wer <= 0.15
+    assert left.wer <= 0.03 and right.wer <= 0.03  # measured 0.000 / 0.000
     assert result.role_method == "metadata" and result.diarization_method == "stereo-channels"
 
 
@@ -76,15 +77,23 @@ def test_pyannote_sample_diarization_and_transcript(settings):
     ref = read_rttm(shared("pyannote_sample", "sample.rttm"))
     d0, d25 = der(ref, hyp.turns, 0.0), der(ref, hyp.turns, 0.25)
     print(f"pyannote sample DER collar 0: {d0}, collar 0.25: {d25}")
-    assert d25["der"] <= 0.25  # 1.9 s of the 22.5 s is overlap, which a mono clusterer cannot split
+    # 1.9 s of the 22.5 s is overlap, which a mono clusterer cannot split; measured 0.207 / 0.123
+    assert d0["der"] <= 0.237 and d25["der"] <= 0.153
     result = process_call(wav, settings.model_copy(update={"language": "en"}))
     reference = " ".join(r[3] for r in read_stm(shared("pyannote_sample", "sample.stm")))
     score = text_error(reference, " ".join(u.text for u in result.utterances), "en")
     print(f"pyannote sample WER {score.wer:.3f} CER {score.cer:.3f}")
-    assert score.wer <= 0.35
+    assert score.wer <= 0.24  # measured 0.210
 
 
-def check_aws(call, layout, settings, aws_dir, floor):
+# (call, layout) -> role accuracy, agent recall, customer recall measured by `make eval` (2026-12-01)
+MEASURED_ROLES = {
+    (40, "stereo"): (0.989, 0.991, 0.987), (40, "mono"): (0.986, 0.989, 0.984),
+    (49, "stereo"): (0.989, 1.000, 0.972), (49, "mono"): (0.934, 0.969, 0.882),
+}
+
+
+def check_aws(call, layout, settings, aws_dir):
     path = mix_aws(call, aws_dir, layout)
     (aws_dir / f"aws{call}_{layout}.json").write_text('{"language": "en", "direction": "inbound"}')
     result = process_call(path, settings)
@@ -94,25 +103,26 @@ def check_aws(call, layout, settings, aws_dir, floor):
     d0, d25 = der(ref, hyp, 0.0), der(ref, hyp, 0.25)
     print(f"AWS {call} {layout}: roles {roles} DER@0 {d0} DER@0.25 {d25} "
           f"role confidence {result.role_confidence} timings {result.timings}")
-    assert roles["role_accuracy"] >= floor
-    assert roles["agent_recall"] >= floor - 0.05 and roles["customer_recall"] >= floor - 0.05
+    accuracy, agent, customer = MEASURED_ROLES[(call, layout)]
+    assert roles["role_accuracy"] >= accuracy - 0.03
+    assert roles["agent_recall"] >= agent - 0.03 and roles["customer_recall"] >= customer - 0.03
     assert result.call_score is not None
     return result
 
 
 @pytest.mark.slow
 def test_aws_call_40_stereo_roles(settings, aws_dir):
-    result = check_aws(40, "stereo", settings, aws_dir, floor=0.9)
+    result = check_aws(40, "stereo", settings, aws_dir)
     # no sidecar agent_channel here: the agent side was recognised from what it said
     assert result.role_method == "phrases+turn-order" and result.role_confidence >= 0.8
 
 
 @pytest.mark.slow
 def test_aws_call_40_mono_roles(settings, aws_dir):
-    check_aws(40, "mono", settings, aws_dir, floor=0.8)
+    check_aws(40, "mono", settings, aws_dir)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("layout, floor", [("stereo", 0.9), ("mono", 0.8)])
-def test_aws_call_49_roles(settings, aws_dir, layout, floor):
-    check_aws(49, layout, settings, aws_dir, floor)
+@pytest.mark.parametrize("layout", ["stereo", "mono"])
+def test_aws_call_49_roles(settings, aws_dir, layout):
+    check_aws(49, layout, settings, aws_dir)

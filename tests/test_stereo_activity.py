@@ -109,5 +109,8 @@ def test_aws_call_49_stereo_activity_against_its_tracks(tmp_path, aws49_referenc
     roles = role_accuracy(reference, hyp, duration)
     d25 = der(reference, hyp, 0.25)
     print(f"AWS 49 stereo, echo {echo_db}: {roles}, DER@0.25 {d25}")
-    assert roles["customer_recall"] > 0.9 and roles["agent_recall"] > 0.95  # measured 0.935 / 0.999 (clean)
-    assert d25["der"] < 0.06 and d25["confusion"] < 0.01  # measured 0.029 / 0.001 (clean), 0.030 (echo)
+    # measured (2026-12-01) clean: customer / agent recall 0.972 / 1.000, DER@0.25 0.019, confusion 0.000;
+    # echo at -30 dB: 0.927 / 0.998, DER@0.25 0.042, confusion 0.007. Floors 0.03 from those.
+    customer, agent, der_max = (0.94, 0.97, 0.05) if echo_db is None else (0.897, 0.968, 0.072)
+    assert roles["customer_recall"] > customer and roles["agent_recall"] > agent
+    assert d25["der"] < der_max and d25["confusion"] < 0.01
