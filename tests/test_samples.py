@@ -15,6 +15,12 @@ from qa.store import Store
 from tests.conftest import SAMPLES
 
 REFERENCES = sorted((SAMPLES / "reference").glob("*.json"))
+# WER per sample call measured with these settings (the batch flow's 1-thread workers; `make eval`
+# gives the same figures), 2026-12-01: a floor 0.03 above catches a regression, not noise
+MEASURED_WER = {"en_bad_08": 0.344, "en_good_07": 0.158, "en_mixed_09": 0.176, "tr_angry_03": 0.384,
+                "tr_confused_04": 0.339, "tr_hasty_06": 0.385, "tr_model_01": 0.339, "tr_poor_02": 0.304,
+                "tr_sales_05": 0.309}
+MEASURED_AGREEMENT = 0.898  # rubric decisions vs hand labels, 97 of 108
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +82,7 @@ def test_roles_and_transcript_match_the_script(sample_db, path):
     # script turns include the pauses between sentences, so coverage stays below 1 by design
     assert roles["coverage"] >= 0.85
     assert roles["attribution_accuracy"] >= (0.98 if r["layout"] == "stereo" else 0.85)
-    assert score.wer <= (0.65 if r["language"] == "tr" else 0.45)
+    assert score.wer <= MEASURED_WER[r["call_id"]] + 0.03
 
 
 def test_rubric_decisions_agree_with_hand_labels(sample_db):
@@ -98,7 +104,7 @@ def test_rubric_decisions_agree_with_hand_labels(sample_db):
     print("rubric agreement per item:", {k: f"{sum(v)}/{len(v)}" for k, v in sorted(per_item.items())})
     print(f"overall agreement {agree}/{total} = {agree / total:.2f}; false auto-fails {false_auto_fails}")
     assert total >= 30
-    assert agree / total >= 0.7
+    assert agree / total >= MEASURED_AGREEMENT - 0.03
     assert false_auto_fails == 0
 
 
