@@ -310,3 +310,69 @@ def test_rescore_and_compare_from_the_command_line(varied, tmp_path):
     run = subprocess.run([sys.executable, "-m", "pipelines.cli", "rescore", "--db", str(db), "--since", "last week"],
                          capture_output=True, text=True, timeout=300, cwd=REPO)
     assert run.returncode == 2 and "not an ISO 8601 date" in run.stderr
+
+
+def test_the_rescore_benchmark_runs_on_a_small_store(tmp_path):
+    from benchmarks import bench_rescore
+
+    res = bench_rescore.bench_size(300, tmp_path, workers=(1,), old_sample=3)
+    rows = {r["what"]: r for r in res["rows"]}
+    floor = rows["floor: read the same rows once"]
+    assert floor["x_floor"] == 1.0 and floor["seconds"] > 0
+    scored = rows["rescore, 1 process(es)"]
+    assert scored["calls"] == 294 and scored["x_floor"] > 1  # every 50th call failed; scoring does more than reading
+    assert any(w.startswith("rubric compare") for w in rows) and any(w.startswith("old per-call") for w in rows)
+    md = bench_rescore.to_markdown({"sizes": [res]})
+    assert "Rescoring at 300 calls" in md and "x floor" in md
+
+
+SEMANTIC_RUBRIC = """
+id: sem_test
+version: "1"
+language: tr
+title: semantic checks
+sections:
+  - id: s
+    title: S
+    items:
+      - id: apology
+        title: Apology by meaning
+        check: {type: semantic, speaker: agent, any: ["yaşadığınız sorun için çok üzgünüm"], threshold: 0.85}
+      - id: closing
+        title: Closing, words or meaning
+        check: {type: phrases, speaker: agent, window: {last_s: 90}, any: ["görüşmek üzere"], semantic: 0.85}
+      - id: no_promise
+        title: No promise by meaning
+        critical: section
+        check: {type: semantic, speaker: agent, none: ["size kesinlikle söz veriyorum"], threshold: 0.9}
+"""
+
+
+def test_semantic_checks_embed_each_piece_once_and_equal_the_per_call_path(tmp_path, monkeypatch):
+    import qa.embeddings
+    from qa.config import load_settings
+
+    db = tmp_path / "sem.duckdb"
+    build_store(db, 8, seed=5)
+    vary_texts(db, seed=5)
+    rubric = parse_rubric(SEMANTIC_RUBRIC, "sem.yaml")
+    settings = load_settings()
+    old = _copy(db, tmp_path / "old.duckdb")
+    want = rescore_per_call(old, settings, rubric)
+    real = qa.embeddings.get_embedder(settings.embedding_model)
+    seen: Counter = Counter()
+
+    class Counting:
+        name = real.name
+
+        def encode(self, texts):
+            seen.update(texts)
+            return real.encode(texts)
+
+    monkeypatch.setattr(qa.embeddings, "get_embedder", lambda spec: Counting())
+    new = _copy(db, tmp_path / "new.duckdb")
+    assert rescore(new, settings, rubric, workers=1) == want
+    _same_rows(old, new)
+    assert seen and max(seen.values()) == 1  # every utterance piece and example embedded once
+    methods = {m for (m,) in new.query("SELECT DISTINCT method FROM item_results WHERE rubric_id = 'sem_test'")}
+    assert "semantic" in methods

@@ -163,6 +163,7 @@ class PhraseMatcher:
         self._row_list: list[str] = []
         self._table = np.zeros((0, 1), dtype=np.float64)  # phrase token x vocabulary token
         self._ids: dict[tuple[str, ...], np.ndarray] = {}
+        self._joined_texts: dict[tuple[str, ...], str] = {}
         # (text, language) -> phrase -> (similarity, span); (text, language, floor) -> phrases done
         self._hits: dict[tuple[str, str], dict[str, tuple[float, tuple[int, int]]]] = {}
         self._done: dict[tuple[str, str, float], set[str]] = {}
@@ -197,6 +198,12 @@ class PhraseMatcher:
             for t in new_rows:
                 self._rows[t] = len(self._row_list)
                 self._row_list.append(t)
+
+    def _joined(self, toks: tuple[str, ...]) -> str:
+        joined = self._joined_texts.get(toks)
+        if joined is None:
+            joined = self._joined_texts[toks] = " ".join(toks)
+        return joined
 
     def _token_ids(self, toks: tuple[str, ...]) -> np.ndarray:
         ids = self._ids.get(toks)
@@ -253,9 +260,7 @@ class PhraseMatcher:
         if not parts_p:
             return
         phrases, texts = list(p_index), list(t_index)
-        pp, pt = np.concatenate(parts_p), np.concatenate(parts_t)
-        key = np.unique(pp * len(texts) + pt)
-        pp, pt = key // len(texts), key % len(texts)
+        pp, pt = np.concatenate(parts_p), np.concatenate(parts_t)  # a pair asked twice is computed twice, alike
         p_toks = [self.tokens(p, language) for p in phrases]
         t_toks = [self.tokens(t, language) for t in texts]
         self._grow({t for toks in p_toks for t in toks}, {t for toks in t_toks for t in toks})
@@ -314,7 +319,7 @@ class PhraseMatcher:
             if n > 1:
                 # partial_ratio compares the shorter string (length s) with pieces of the other: at most
                 # 200 L / (s + L), L = the longest common subsequence of phrase and text (s >= 0.85 phrase)
-                t_joined = {t: " ".join(t_toks[t]) for t in used_t.tolist()}
+                t_joined = [self._joined(t_toks[t]) if local[t] >= 0 else "" for t in range(len(texts))]
                 lcs = process.cpdist([p_joined[p] for p in pp.tolist()], [t_joined[t] for t in pt.tolist()],
                                      scorer=LCSseq.similarity, dtype=np.int64).astype(np.float64)
                 short = 0.85 * p_len[pp]
