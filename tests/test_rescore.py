@@ -323,7 +323,7 @@ def test_the_rescore_benchmark_runs_on_a_small_store(tmp_path):
     assert scored["calls"] == 294 and scored["x_floor"] > 1  # every 50th call failed; scoring does more than reading
     assert any(w.startswith("rubric compare") for w in rows) and any(w.startswith("old per-call") for w in rows)
     md = bench_rescore.to_markdown({"sizes": [res]})
-    assert "Rescoring at 300 calls" in md and "x floor" in md
+    assert "Rescoring at 300 calls" in md and "wall / floor" in md and scored["cpu_s"] > 0
 
 
 SEMANTIC_RUBRIC = """
