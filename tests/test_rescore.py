@@ -376,3 +376,15 @@ def test_semantic_checks_embed_each_piece_once_and_equal_the_per_call_path(tmp_p
     assert seen and max(seen.values()) == 1  # every utterance piece and example embedded once
     methods = {m for (m,) in new.query("SELECT DISTINCT method FROM item_results WHERE rubric_id = 'sem_test'")}
     assert "semantic" in methods
+
+
+def test_a_matcher_past_its_memory_bounds_starts_afresh_and_stays_exact():
+    phrases = ["başka yardımcı olabileceğim bir konu var mı", "iyi günler", "anadolu telekom"]
+    texts = [f"baska yardimci olabilecegim bir konu var mi {i}, iyi gunler" for i in range(12)] + ["Anadolu Telekom'a hoş geldiniz"]
+    matcher = PhraseMatcher(max_vocabulary=8, max_texts=4)
+    want = [(i, j, *phrase_similarity(p, t, "tr")) for i, p in enumerate(phrases) for j, t in enumerate(texts)
+            if phrase_similarity(p, t, "tr")[0] >= 82.0]
+    for k in range(0, len(texts), 3):  # several look-ups, each past the bounds
+        got = matcher.above(phrases, texts[k:k + 3], "tr", 82.0)
+        assert got == [(i, j - k, sim, span) for i, j, sim, span in want if k <= j < k + 3]
+    assert len(matcher._folded) <= 4 + len(phrases) + 3

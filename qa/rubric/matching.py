@@ -147,11 +147,11 @@ class PhraseMatcher:
     floor is exactly `phrase_similarity`'s; pairs that provably stay below it are only
     marked as done. Results are kept per text (the hits, and which phrases were done at
     which floor), so looking up a block costs set operations, not a loop over pairs.
-    Memory is bounded by `max_vocabulary` (everything is dropped and rebuilt past it).
+    Memory is bounded by `max_vocabulary` and `max_texts` (everything is dropped past them).
     """
 
-    def __init__(self, max_vocabulary: int = 200_000) -> None:
-        self.max_vocabulary = max_vocabulary
+    def __init__(self, max_vocabulary: int = 200_000, max_texts: int = 500_000) -> None:
+        self.max_vocabulary, self.max_texts = max_vocabulary, max_texts
         self.clear()
 
     def clear(self) -> None:
@@ -259,6 +259,8 @@ class PhraseMatcher:
             parts_t.append(np.tile(ti, len(pi)))
         if not parts_p:
             return
+        if len(self._folded) + len(t_index) > self.max_texts:  # bounded memory in long-lived processes
+            self.clear()
         phrases, texts = list(p_index), list(t_index)
         pp, pt = np.concatenate(parts_p), np.concatenate(parts_t)  # a pair asked twice is computed twice, alike
         p_toks = [self.tokens(p, language) for p in phrases]
@@ -437,5 +439,5 @@ def default_matcher() -> PhraseMatcher:
     """This thread's matcher (its caches are bounded by `max_vocabulary`)."""
     matcher = getattr(_LOCAL, "matcher", None)
     if matcher is None:
-        matcher = _LOCAL.matcher = PhraseMatcher(max_vocabulary=50_000)
+        matcher = _LOCAL.matcher = PhraseMatcher(max_vocabulary=50_000, max_texts=20_000)
     return matcher
