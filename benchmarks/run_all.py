@@ -1,7 +1,8 @@
 """Run every benchmark and write `benchmarks/results/latest.json` and `latest.md` (the README table).
 
 Sections: pipeline vs bare faster-whisper with the per-stage breakdown, batch throughput
-with 1 and 2 workers, peak memory against call length, store and dashboard queries. Each
+with 1 and 2 workers, peak memory against call length, store and dashboard queries,
+rescoring and rubric comparison at 10k and 100k calls. Each
 section runs in order in this process or its own children; a failing section is recorded
 and the others still run. `--only` re-runs some sections and keeps the others from the last
 result file (each section records when and under what load it ran). `--quick` runs the
@@ -21,16 +22,16 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
-from benchmarks import bench_memory, bench_pipeline, bench_store, bench_throughput
+from benchmarks import bench_memory, bench_pipeline, bench_rescore, bench_store, bench_throughput
 from benchmarks.common import RESULTS, SHARED, machine, machine_line, sample_calls
 
-SECTIONS = ("pipeline", "throughput", "memory", "store")
+SECTIONS = ("pipeline", "throughput", "memory", "store", "rescore")
 
 
 def _sections(quick: bool, work: Path) -> dict[str, tuple[Callable[[], dict], Callable[[dict], str]]]:
     """Section name -> (run, render). The full set is sized for a 2-core machine: the 9 sample calls and
     AWS call 40 (stereo and mono mix) against bare whisper; throughput over the 9 samples; memory at
-    5/30/120 min; the store at 10k/100k calls."""
+    5/30/120 min; the store at 10k/100k calls; rescoring at 10k/100k calls."""
     if quick:
         jfk = SHARED / "faster_whisper" / "jfk.flac"
         return {
@@ -38,17 +39,20 @@ def _sections(quick: bool, work: Path) -> dict[str, tuple[Callable[[], dict], Ca
             "throughput": (lambda: bench_throughput.run([jfk], "en"), bench_throughput.to_markdown),
             "memory": (lambda: bench_memory.run((0.5,), ("mono",)), bench_memory.to_markdown),
             "store": (lambda: bench_store.run((300,), 2), bench_store.to_markdown),
+            "rescore": (lambda: bench_rescore.run((300,), (1,), 5), bench_rescore.to_markdown),
         }
     return {
         "pipeline": (lambda: bench_pipeline.run(bench_pipeline.default_files(work)), bench_pipeline.to_markdown),
         "throughput": (lambda: bench_throughput.run(sample_calls()), bench_throughput.to_markdown),
         "memory": (lambda: bench_memory.run(), bench_memory.to_markdown),
         "store": (lambda: bench_store.run(), bench_store.to_markdown),
+        "rescore": (lambda: bench_rescore.run(), bench_rescore.to_markdown),
     }
 
 
 RENDER = {"pipeline": bench_pipeline.to_markdown, "throughput": bench_throughput.to_markdown,
-          "memory": bench_memory.to_markdown, "store": bench_store.to_markdown}
+          "memory": bench_memory.to_markdown, "store": bench_store.to_markdown,
+          "rescore": bench_rescore.to_markdown}
 
 
 def render(result: dict[str, Any]) -> str:

@@ -3,12 +3,13 @@
   callqa process PATH... [--db FILE] [--rubric ID|FILE] [--language tr|en|auto] [--force]
                  [--runner threads|processes|dask] [--workers N] [--quarantine DIR]
   callqa runs [--db FILE] [--limit N]
-  callqa rescore [--db FILE] [--rubric ID|FILE] [CALL_ID...]
+  callqa rescore [--db FILE] [--rubric ID|FILE] [--since T] [--until T] [--agent ID] [--team T] [CALL_ID...]
   callqa export CALL_ID --out FILE.wav|.flac [--mode tone|silence] [--source AUDIO] [--allow-unredacted]
   callqa redact [CALL_ID...] [--db FILE]
   callqa schedule --inbox DIR --cron "0 2 * * *" [--timezone Europe/Istanbul] [--pool NAME]
   callqa models
   callqa rubric check FILE|DIR...
+  callqa rubric compare OLD NEW [--since T] [--until T] [--agent ID] [--team T] [--save] [--json FILE]
   callqa eval [--suite roles|pyannote|asr|rubric|sentiment|conversation|pii] [--out DIR]
   callqa dashboard [--db FILE] [--port N] [--host 127.0.0.1] [--auth none|proxy|oidc]
   callqa users add|list|remove|set-role ...     callqa audit [--user] [--call] [--since]
@@ -131,10 +132,44 @@ def cmd_process(args: argparse.Namespace) -> int:
     return EXIT_FAILED_CALLS if failed and args.strict else EXIT_OK
 
 
+def _load_rubric_arg(ref: str, settings):
+    from qa.rubric.schema import find_rubric, load_rubric
+
+    return load_rubric(find_rubric(ref, settings.rubric_dir))
+
+
+def _history(args: argparse.Namespace, store) -> list[str]:
+    """The call ids a rescore / compare covers: the ones named, else those matching --since/--until and
+    --agent / --team (a team's agents from the access directory, `callqa users add ... --team`)."""
+    from qa.rescore import select_calls
+
+    from datetime import datetime
+
+    named = getattr(args, "call_ids", None)
+    if named:
+        return list(named)
+    for flag in ("since", "until"):
+        value = getattr(args, flag)
+        if value is not None:
+            try:
+                datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"--{flag} {value!r} is not an ISO 8601 date or time (e.g. 2026-11-01)") from None
+    agents = list(args.agent or [])
+    if getattr(args, "team", None):
+        from qa.access.directory import Directory
+
+        members = Directory(store.path).members(args.team)
+        if not members:
+            raise ValueError(f"team {', '.join(args.team)} has no agents (callqa users add ... --team)")
+        agents += members
+    return select_calls(store, args.since, args.until, agents or None)
+
+
 def cmd_rescore(args: argparse.Namespace) -> int:
     """Score stored calls again (new rubric version, or another rubric) without re-transcribing."""
     from qa.rescore import rescore
-    from qa.rubric.schema import RubricError, find_rubric, load_rubric
+    from qa.rubric.schema import RubricError
     from qa.store import Store
 
     settings = _settings(args)
@@ -144,16 +179,31 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     rubric = None
     if args.rubric:
         try:
-            rubric = load_rubric(find_rubric(args.rubric, settings.rubric_dir))
+            rubric = _load_rubric_arg(args.rubric, settings)
         except RubricError as exc:
             print(str(exc), file=sys.stderr)
             return EXIT_USAGE
-    outcomes = rescore(Store(settings.db), settings, rubric, args.call_ids or None)
-    rows = [{"call": o.call_id, "rubric": o.rubric, "status": o.status,
-             "score": f"{o.score_pct:.1f}%" if o.score_pct is not None else None,
-             "band": o.band, "note": "AUTO-FAIL: " + o.reason if o.auto_failed else o.reason} for o in outcomes]
-    print_table(rows, [("call", "call"), ("rubric", "rubric"), ("status", "status"), ("score", "score"),
-                       ("band", "band"), ("note", "note")])
+    store = Store(settings.db)
+    try:
+        history = _history(args, store)
+    except ValueError as exc:
+        print(f"callqa: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    outcomes = rescore(store, settings, rubric, history, workers=args.workers)
+    if len(outcomes) <= args.list_max:
+        rows = [{"call": o.call_id, "rubric": o.rubric, "status": o.status,
+                 "score": f"{o.score_pct:.1f}%" if o.score_pct is not None else None,
+                 "band": o.band, "note": "AUTO-FAIL: " + o.reason if o.auto_failed else o.reason} for o in outcomes]
+        print_table(rows, [("call", "call"), ("rubric", "rubric"), ("status", "status"), ("score", "score"),
+                           ("band", "band"), ("note", "note")])
+    else:  # thousands of calls: a summary per rubric and band instead of a line per call
+        from collections import Counter
+
+        counts = Counter((o.rubric or "-", o.status, o.band or "-", "yes" if o.auto_failed else "") for o in outcomes)
+        print_table([{"rubric": r, "status": st, "band": b, "auto": a, "calls": n}
+                     for (r, st, b, a), n in sorted(counts.items())],
+                    [("rubric", "rubric"), ("status", "status"), ("band", "band"), ("auto", "auto-fail"),
+                     ("calls", "calls")])
     done = sum(o.status == "ok" for o in outcomes)
     failed = sum(o.status == "failed" for o in outcomes)
     from pipelines.access_cli import audit_cli  # access: a rescoring changes the scores people are judged by
@@ -162,6 +212,69 @@ def cmd_rescore(args: argparse.Namespace) -> int:
               rubric_version=str(rubric.version) if rubric else None)
     print(f"Re-scored {done} call(s); {len(outcomes) - done - failed} skipped, {failed} failed.")
     return EXIT_OK if failed == 0 else EXIT_FAILED_CALLS
+
+
+def cmd_rubric_compare(args: argparse.Namespace) -> int:
+    """Score the stored history with two rubric versions and show what would change (nothing stored without --save)."""
+    from qa.rubric.compare import compare
+    from qa.rubric.schema import RubricError
+    from qa.store import Store
+
+    settings = _settings(args)
+    if not Path(settings.db).exists():
+        print(f"No store at {settings.db}.", file=sys.stderr)
+        return EXIT_USAGE
+    store = Store(settings.db)
+    try:
+        old, new = _load_rubric_arg(args.old, settings), _load_rubric_arg(args.new, settings)
+        res = compare(store, settings, old, new, _history(args, store), save=args.save, workers=args.workers)
+    except (RubricError, ValueError) as exc:
+        print(f"callqa: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{res.old} -> {res.new}: {res.calls} call(s) scored with both ({res.skipped} skipped: other language or "
+          f"not stored ok); mean score {res.mean_old} -> {res.mean_new}.")
+    print("\nItems (calls per outcome; flips = decisions that change):")
+    print_table([{
+        "item": i.item_id + ("" if i.in_old else " (new)") + ("" if i.in_new else " (removed)"),
+        "old": " ".join(f"{k} {v}" for k, v in sorted(i.old.items())) or "-",
+        "new": " ".join(f"{k} {v}" for k, v in sorted(i.new.items())) or "-",
+        "flipped": i.flipped, "how": ", ".join(f"{k} {v}" for k, v in sorted(i.flips.items())) or "-",
+    } for i in res.items], [("item", "item"), ("old", "old"), ("new", "new"), ("flipped", "flipped"), ("how", "how")])
+    print("\nAgents (mean call score; calls that change band):")
+    print_table([{
+        "agent": a.agent_id, "calls": a.calls, "old": a.old_mean, "new": a.new_mean,
+        "delta": f"{a.delta:+.1f}" if a.delta is not None else None,
+        "bands": ", ".join(f"{k} {v}" for k, v in sorted(a.band_changes.items())) or "-",
+    } for a in res.agents], [("agent", "agent"), ("calls", "calls"), ("old", "old %"), ("new", "new %"),
+                             ("delta", "delta"), ("bands", "band changes")])
+
+    def listed(ids: list[str]) -> str:
+        more = f" (+{len(ids) - 10} more)" if len(ids) > 10 else ""
+        return (": " + ", ".join(ids[:10]) + more) if ids else ""
+
+    print(f"\nAuto-fails: {len(res.auto_fail_appear)} appear{listed(res.auto_fail_appear)}; "
+          f"{len(res.auto_fail_disappear)} disappear{listed(res.auto_fail_disappear)}.")
+    if res.reviews:
+        print(f"\nReviewers' latest decisions on {res.old} (overrides = reviewer disagreed with the machine):")
+        print_table([r.__dict__ for r in res.reviews],
+                    [("item_id", "item"), ("reviewed", "reviewed"), ("overrides", "overrides"),
+                     ("now_agree", "now agree"), ("confirmed", "confirmed"), ("now_disagree", "now disagree")])
+    else:
+        print(f"\nNo reviews of {res.old} in the reviews file.")
+    if args.save:
+        print(f"\nStored {res.new} scores for {res.calls} call(s).")
+    if args.json:
+        Path(args.json).write_text(json.dumps(res.to_dict(), indent=2, ensure_ascii=False))
+        print(f"Written {args.json}.")
+    return EXIT_OK
+
+
+def _history_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--since", help="calls started at or after this time (ISO 8601, e.g. 2026-11-01)")
+    p.add_argument("--until", help="calls started before this time (ISO 8601)")
+    p.add_argument("--agent", action="append", help="only this agent id (repeatable)")
+    p.add_argument("--team", action="append", help="only the agents of this team (repeatable; see callqa users)")
+    p.add_argument("--workers", type=int, help="scoring processes (default: 2 on 2+ cores for 2,000+ calls, else 1)")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -335,6 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("call_ids", nargs="*", help="calls to re-score (default: every call stored ok)")
     p.add_argument("--db", help="DuckDB file (default callqa.duckdb)")
     p.add_argument("--rubric", help="rubric id or YAML file (default: each call's <language>_inbound)")
+    p.add_argument("--list-max", type=int, default=50, help="list each call up to this many, else a summary")
+    _history_flags(p)
     p.set_defaults(func=cmd_rescore)
 
     p = sub.add_parser("export", help="a redacted copy of a call's audio (tone or silence over personal data)")
@@ -383,6 +498,14 @@ def build_parser() -> argparse.ArgumentParser:
     r = rsub.add_parser("check", help="validate rubric files and run the test cases they carry")
     r.add_argument("paths", nargs="+", help="rubric YAML files or folders")
     r.set_defaults(func=cmd_rubric_check)
+    r = rsub.add_parser("compare", help="what-if: score stored calls with two rubric versions, show what changes")
+    r.add_argument("old", help="the current rubric: id or YAML file")
+    r.add_argument("new", help="the candidate rubric: id or YAML file")
+    r.add_argument("--db", help="DuckDB file (default callqa.duckdb)")
+    r.add_argument("--save", action="store_true", help="store the new version's scores (as rescore --rubric NEW)")
+    r.add_argument("--json", help="also write the comparison to this JSON file")
+    _history_flags(r)
+    r.set_defaults(func=cmd_rubric_compare)
 
     # --- access: users, audit, delete, retention, dashboard (pipelines/access_cli.py) ---
     from pipelines import access_cli

@@ -347,6 +347,59 @@ class Store:
                 _rollback(con)
                 raise
 
+    def save_scores_many(self, scored: list[tuple[str, list, Any]]) -> None:
+        """Store many (call_id, items, score) scorings in one transaction, set-based (same rows as `save_scores`)."""
+        scored = [s for s in scored if s[2] is not None]
+        if not scored:
+            return
+        import pyarrow as pa
+
+        cols: dict[str, list] = {k: [] for k in (
+            "call_id", "rubric_id", "rubric_version", "section_id", "item_id", "outcome", "score", "max_score",
+            "critical", "method", "similarity", "reason", "evidence_text", "evidence_speaker", "evidence_start_s",
+            "evidence_end_s", "source")}
+        scores: dict[str, list] = {k: [] for k in (
+            "call_id", "rubric_id", "rubric_version", "score_pct", "auto_failed", "band", "reason", "sections_json")}
+        for call_id, items, score in scored:
+            for r in items:
+                for k, v in (("call_id", call_id), ("rubric_id", score.rubric_id),
+                             ("rubric_version", score.rubric_version), ("section_id", r.section_id),
+                             ("item_id", r.item_id), ("outcome", r.outcome), ("score", r.score),
+                             ("max_score", r.max_score), ("critical", r.critical), ("method", r.method),
+                             ("similarity", r.similarity), ("reason", r.reason), ("evidence_text", r.evidence_text),
+                             ("evidence_speaker", r.evidence_speaker), ("evidence_start_s", r.evidence_start_s),
+                             ("evidence_end_s", r.evidence_end_s), ("source", r.source)):
+                    cols[k].append(v)
+            for k, v in (("call_id", call_id), ("rubric_id", score.rubric_id), ("rubric_version", score.rubric_version),
+                         ("score_pct", score.score_pct), ("auto_failed", score.auto_failed), ("band", score.band),
+                         ("reason", score.reason), ("sections_json", json.dumps(score.sections))):
+                scores[k].append(v)
+        types = {"score": pa.float64(), "max_score": pa.float64(), "similarity": pa.float64(), "critical": pa.bool_(),
+                 "evidence_start_s": pa.float64(), "evidence_end_s": pa.float64(), "score_pct": pa.float64(),
+                 "auto_failed": pa.bool_()}
+        items_tbl = pa.table({k: pa.array(v, type=types.get(k, pa.string())) for k, v in cols.items()})
+        scores_tbl = pa.table({k: pa.array(v, type=types.get(k, pa.string())) for k, v in scores.items()})
+        with self.connect() as con:
+            con.register("new_items", items_tbl)
+            con.register("new_scores", scores_tbl)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(
+                    "DELETE FROM item_results i USING new_scores s WHERE i.call_id = s.call_id"
+                    " AND i.rubric_id = s.rubric_id AND i.rubric_version = s.rubric_version AND i.source = 'auto'")
+                con.execute(
+                    "DELETE FROM call_scores c USING new_scores s WHERE c.call_id = s.call_id"
+                    " AND c.rubric_id = s.rubric_id AND c.rubric_version = s.rubric_version")
+                con.execute(
+                    "INSERT INTO item_results SELECT call_id, rubric_id, rubric_version, section_id, item_id, outcome,"
+                    " score, max_score, critical, method, similarity, reason, evidence_text, evidence_speaker,"
+                    " evidence_start_s, evidence_end_s, source, NULL, now() FROM new_items")
+                con.execute("INSERT INTO call_scores SELECT *, now() FROM new_scores")
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+
     def record_failure(
         self, source_path: str, sha: str | None, call_id: str | None, stage: str, error: str, meta=None
     ) -> None:

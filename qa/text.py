@@ -37,6 +37,8 @@ def fold(text: str, language: str | None = "tr") -> str:
     """`normalize` and then drop diacritics (ç->c, ğ->g, ı->i, ö->o, ş->s, ü->u, and the rest)."""
     text = normalize(text, language).translate(_FOLD)
     decomposed = unicodedata.normalize("NFD", text)
+    if decomposed.isascii():  # nothing to drop (the usual case once ç, ğ, ı, ö, ş, ü are folded)
+        return decomposed
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 

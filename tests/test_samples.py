@@ -256,3 +256,22 @@ def test_rescore_and_export_from_the_command_line(sample_db, tmp_path):
     run = subprocess.run([sys.executable, "-m", "pipelines.cli", "export", "no-such-call", "--db", str(db), "--out",
                           str(tmp_path / "y.wav")], capture_output=True, text=True, timeout=300)
     assert run.returncode == 1 and "not in the store" in run.stderr
+
+
+def test_fast_rescore_equals_the_per_call_path_on_the_samples(sample_db, tmp_path, settings):
+    """The batch path gives exactly the per-call path's outcomes, item results (evidence included) and scores."""
+    import shutil
+
+    from qa.rescore import rescore, rescore_per_call
+
+    store, _ = sample_db
+    old, new = tmp_path / "old.duckdb", tmp_path / "new.duckdb"
+    shutil.copy(store.path, old)
+    shutil.copy(store.path, new)
+    want = rescore_per_call(Store(old), settings)
+    got = rescore(Store(new), settings, batch_size=4)
+    assert got == want and {o.status for o in want} == {"ok"} and len(want) == len(REFERENCES)
+    for sql in ("SELECT * EXCLUDE (created_at) FROM item_results ORDER BY ALL",
+                "SELECT * EXCLUDE (scored_at) FROM call_scores ORDER BY ALL"):
+        assert Store(old).query(sql) == Store(new).query(sql)
+    assert Store(new).query("SELECT count(*) FROM item_results WHERE evidence_text IS NOT NULL")[0][0] > 20

@@ -99,6 +99,15 @@ class Directory:
     def list(self) -> list[User]:
         return [self._user(r) for r in self.file.query(f"SELECT {_USER_COLUMNS} FROM users ORDER BY role, identity")]
 
+    def members(self, teams: Iterable[str]) -> list[str]:
+        """The agent ids of `teams` (sorted, no repeats)."""
+        names = _clean_list(teams)
+        if not names:
+            return []
+        marks = ", ".join("?" * len(names))
+        return [a for (a,) in self.file.query(
+            f"SELECT DISTINCT agent_id FROM team_agents WHERE team_id IN ({marks}) ORDER BY 1", names)]
+
     def _user(self, row: Sequence) -> User:
         identity, role, agent_id, name, queues, grants = row
         if role == "team_lead":

@@ -42,6 +42,20 @@ def clock(seconds: float) -> str:
     return f"{int(seconds // 60):02d}:{int(seconds % 60):02d}"
 
 
+_EXPANDED: dict[tuple, tuple] = {}
+
+
+def _expand(rubric: "Rubric", phrases: list[str], variables: dict[str, list[str]]) -> list[str]:
+    """`rubric.expand`, remembered per rubric, phrase list and call variables (a batch asks the same often)."""
+    key = (id(rubric), tuple(phrases), tuple((k, tuple(v)) for k, v in sorted(variables.items())))
+    hit = _EXPANDED.get(key)
+    if hit is None or hit[0] is not rubric:
+        if len(_EXPANDED) > 50_000:
+            _EXPANDED.clear()
+        hit = _EXPANDED[key] = (rubric, rubric.expand(phrases, variables))
+    return list(hit[1])
+
+
 # ---- scope -------------------------------------------------------------------------------
 
 def _who(speaker: str) -> str:
@@ -95,14 +109,15 @@ def _phrases(check: PhraseCheck, rubric: "Rubric", utterances, ctx: "CallContext
 
     def judge(group, where) -> Outcome:
         if check.none:
-            hit = best_match(rubric.expand(check.none, ctx.variables), group, lang, check.threshold, reject_negated=True)
+            hit = best_match(_expand(rubric, check.none, ctx.variables), group, lang, check.threshold, reject_negated=True,
+                             matcher=ctx.matcher)
             if hit:
                 u = _by_idx(group, hit.utterance_idx)
                 return Outcome("fail", f"said a forbidden phrase ~ {hit.phrase!r}", "phrases", u, hit.similarity)
         if check.all:
             found = []
-            for phrase in rubric.expand(check.all, ctx.variables):
-                hit = best_match([phrase], group, lang, check.threshold)
+            for phrase in _expand(rubric, check.all, ctx.variables):
+                hit = best_match([phrase], group, lang, check.threshold, matcher=ctx.matcher)
                 if hit is None:
                     return Outcome("fail", f"{phrase!r} not said by {where}", "phrases")
                 found.append(hit)
@@ -110,8 +125,8 @@ def _phrases(check: PhraseCheck, rubric: "Rubric", utterances, ctx: "CallContext
             return Outcome("pass", f"all {len(found)} phrases said", "phrases",
                            _by_idx(group, weakest.utterance_idx), weakest.similarity)
         if check.any:
-            phrases = rubric.expand(check.any, ctx.variables)
-            hit = best_match(phrases, group, lang, check.threshold)
+            phrases = _expand(rubric, check.any, ctx.variables)
+            hit = best_match(phrases, group, lang, check.threshold, matcher=ctx.matcher)
             if hit is not None:
                 return Outcome("pass", f"matched {hit.phrase!r}", "phrases", _by_idx(group, hit.utterance_idx), hit.similarity)
             heard = _name_heard(check.any, rubric, group, ctx, lang)
@@ -196,12 +211,12 @@ def _fuzzy(check: FuzzyCheck, rubric: "Rubric", utterances, ctx: "CallContext") 
 
     def judge(group, where) -> Outcome:
         if check.none:
-            top = best(rubric.expand(check.none, ctx.variables), group)
+            top = best(_expand(rubric, check.none, ctx.variables), group)
             if top and top[1] >= check.threshold:
                 return Outcome("fail", f"said a forbidden phrase ~ {top[2]!r}", "fuzzy", top[0], round(top[1], 1))
         if not check.any:
             return Outcome("pass", "no forbidden phrase said", "fuzzy")
-        phrases = rubric.expand(check.any, ctx.variables)
+        phrases = _expand(rubric, check.any, ctx.variables)
         top = best(phrases, group)
         if top and top[1] >= check.threshold:
             return Outcome("pass", f"matched {top[2]!r}", "fuzzy", top[0], round(top[1], 1))
@@ -256,13 +271,13 @@ def _semantic(check: SemanticCheck, rubric: "Rubric", utterances, ctx: "CallCont
 
     def judge(group, where) -> Outcome:
         if check.none:
-            hit = _semantic_best(rubric.expand(check.none, ctx.variables), group, ctx, lang, reject_negated=True)
+            hit = _semantic_best(_expand(rubric, check.none, ctx.variables), group, ctx, lang, reject_negated=True)
             if hit and hit[1] >= check.threshold:
                 return Outcome("fail", f"said something that means {hit[2]!r} (semantic {hit[1]:.2f})", "semantic",
                                hit[0], round(100 * hit[1], 1))
         if not check.any:
             return Outcome("pass", "nothing forbidden said", "semantic")
-        hit = _semantic_best(rubric.expand(check.any, ctx.variables), group, ctx, lang)
+        hit = _semantic_best(_expand(rubric, check.any, ctx.variables), group, ctx, lang)
         if hit and hit[1] >= check.threshold:
             return Outcome("pass", f"means the same as {hit[2]!r} (semantic {hit[1]:.2f})", "semantic",
                            hit[0], round(100 * hit[1], 1))
@@ -354,6 +369,38 @@ def _any_of(check: AnyOf, rubric, utterances, ctx) -> Outcome:
     if not applicable:
         return Outcome("na", "; ".join(o.reason for o in outs), "any_of")
     return Outcome("fail", " and ".join(o.reason for o in applicable), "any_of")
+
+
+# ---- what a batch can compute ahead --------------------------------------------------------
+
+@dataclass
+class Requests:
+    """What scoring a call may ask of the matcher and the encoder, collected before scoring a batch."""
+
+    blocks: dict[float, list[tuple[list[str], list[str]]]] = field(default_factory=dict)  # floor -> (phrases, texts)
+    pieces: list[str] = field(default_factory=list)  # sentence pieces to embed
+
+
+def collect_requests(check, rubric: "Rubric", utterances, ctx: "CallContext", out: Requests) -> None:
+    """Add every (phrase, utterance text) pair and sentence piece `evaluate(check, ...)` may need.
+
+    A superset: the same scope groups and expanded phrases `_phrases` / `_semantic` use,
+    whatever each decides. Anything missed is computed on demand, so this only saves time.
+    """
+    if check.type in ("all_of", "any_of"):
+        for sub in check.checks:
+            collect_requests(sub, rubric, utterances, ctx, out)
+        return
+    if check.type not in ("phrases", "semantic"):
+        return
+    groups = scopes(utterances, check.speaker, check.window, ctx) or []
+    texts = list(dict.fromkeys(u.text for _, group in groups for u in group))
+    if check.type == "semantic" or getattr(check, "semantic", None) is not None:
+        out.pieces.extend(c for t in texts for c in chunks(t))
+        out.pieces.extend(_expand(rubric, check.any, ctx.variables) + _expand(rubric, check.none, ctx.variables))
+    if check.type == "phrases":
+        phrases = _expand(rubric, check.none + check.all + check.any, ctx.variables)
+        out.blocks.setdefault(check.threshold - 1.0, []).append((phrases, texts))
 
 
 _RUNNERS = {

@@ -30,6 +30,8 @@ class CallContext:
     sentiment: dict[str, Any] | None = None  # call-level summary (customer_trajectory, ...)
     evidence_times: dict[str, tuple[float, float]] = field(default_factory=dict)  # metric -> a moment showing it
     embedding_model: str = "bundled:e5-small"
+    matcher: Any = None  # a PhraseMatcher shared by a batch of calls (None: the thread's own)
+    embedder: Any = None  # an encoder shared by a batch of calls (None: the process's cached one)
 
     def value(self, key: str) -> Any:
         if key in ("direction", "queue", "language"):
@@ -38,7 +40,7 @@ class CallContext:
 
     def encoder(self):
         """The (cached) sentence encoder for semantic checks; loaded on first use."""
-        return _encoder(self.embedding_model)
+        return self.embedder if self.embedder is not None else _encoder(self.embedding_model)
 
 
 _ENCODERS: dict[str, Any] = {}
