@@ -24,6 +24,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.test_ops_schedule import prefect_server  # noqa: F401  (a real `prefect server start`)
+
 from qa.access.audit import AuditLog
 from qa.access.directory import Directory
 from qa.access.model import LOCAL_ADMIN, AccessDenied
@@ -370,3 +372,52 @@ def test_cli_report(world: World, tmp_path: Path) -> None:
     assert no.returncode == 1 and "access denied" in no.stderr and not (tmp_path / "x.pdf").exists()
     bad = run("--agent", "A1", "--since", "2026-02-01", "--until", "2026-01-01", "--out", str(tmp_path / "y.csv"))
     assert bad.returncode == 2 and "before" in bad.stderr
+
+
+def test_weekly_reports_flow_writes_each_team_and_agent(world: World, tmp_path: Path, prefect_harness) -> None:
+    from pipelines.report_flow import last_week, weekly_reports_flow
+
+    assert last_week(date(2026, 1, 21)) == (date(2026, 1, 12), date(2026, 1, 18))
+    counts = weekly_reports_flow(db=str(world.db), out_dir=str(tmp_path / "out"), formats=["pdf", "csv"],
+                                 today="2026-01-21")
+    folder = tmp_path / "out" / "2026-01-12_2026-01-18"
+    names = sorted(p.name for p in folder.iterdir())
+    subjects = ["team-t1", "team-t2"] + [f"agent-{a}" for a in ("A1", "A2", "A3", "B1", "B2")]
+    assert names == sorted(f"{s}_2026-01-12_2026-01-18.{fmt}" for s in subjects for fmt in ("pdf", "csv"))
+    assert counts == {"written": 14, "failed": 0}
+    with (folder / "agent-A1_2026-01-12_2026-01-18.csv").open(encoding="utf-8") as f:
+        started = {r["started_at"][:10] for r in csv.DictReader(f)}
+    assert started and all("2026-01-12" <= d <= "2026-01-18" for d in started)
+    runs = subprocess.run([sys.executable, "-m", "pipelines.cli", "runs", "--db", str(world.db)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert runs.returncode == 0 and "reports x1" in runs.stdout and "completed" in runs.stdout, runs.stdout
+    scheduled = AuditLog(world.db).rows(user="scheduled-reports", action="report")
+    assert len(scheduled) == 14
+
+
+@pytest.mark.slow
+def test_schedule_reports_deployment_runs_on_a_real_worker(world: World, tmp_path: Path, prefect_server) -> None:
+    from tests.test_ops_schedule import PREFECT, _deployment
+
+    env, out = prefect_server, tmp_path / "reports"
+    cmd = [sys.executable, "-m", "pipelines.cli", "schedule-reports", "--cron", "0 6 * * 1", "--timezone",
+           "Europe/Istanbul", "--out", str(out), "--db", str(world.db), "--pool", "callqa-reports-test",
+           "--format", "pdf", "--format", "csv"]
+    made = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr[-3000:]
+    dep = _deployment(env, "callqa-weekly-reports/weekly")
+    assert dep["schedules"] == [{"cron": "0 6 * * 1", "tz": "Europe/Istanbul", "active": True}]
+    assert dep["parameters"] == {"db": str(world.db.resolve()), "out_dir": str(out.resolve()), "formats": ["pdf", "csv"]}
+    bad = subprocess.run(cmd[:4] + ["not a cron"] + cmd[5:], cwd=REPO, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert bad.returncode == 2 and "cron" in bad.stderr
+    run = subprocess.run([PREFECT, "deployment", "run", "callqa-weekly-reports/weekly", "--param", "today=2026-01-21"],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    worker = subprocess.run([PREFECT, "worker", "start", "--pool", "callqa-reports-test", "--run-once"], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=900)
+    assert worker.returncode == 0, worker.stderr[-3000:]
+    states = [r["state"] for r in _deployment(env, "callqa-weekly-reports/weekly")["runs"] if r["deployment"] == dep["id"]]
+    assert "COMPLETED" in states, (states, worker.stdout[-3000:])
+    assert (out / "2026-01-12_2026-01-18" / "team-t1_2026-01-12_2026-01-18.pdf").is_file()
+    assert len(list((out / "2026-01-12_2026-01-18").iterdir())) == 14

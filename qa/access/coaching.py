@@ -188,3 +188,11 @@ def audit_report(db: str, viewer: Viewer, subject: Subject, since: date, until: 
     """One audit row per report generated (ids and counts, no content)."""
     AuditLog(db).record(viewer, "report", target=f"{subject.kind}:{subject.id}", since=str(since), until=str(until),
                         format=fmt, out=str(out), calls=calls)
+
+
+def agents_with_calls(repo: DuckDBRepository, viewer: Viewer, since: date, until: date) -> list[str]:
+    """Agent ids of the viewer's processed calls in [since, until] (UTC days)."""
+    start, end = _bounds(since, until)
+    df = repo._frame(viewer, """SELECT DISTINCT c.agent_id FROM visible c WHERE c.status = 'ok'
+        AND c.agent_id IS NOT NULL AND c.started_at >= ? AND c.started_at < ? ORDER BY 1""", [start, end], ["agent_id"])
+    return [str(a) for a in df["agent_id"]]
