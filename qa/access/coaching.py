@@ -32,7 +32,6 @@ TALK_METRICS = ("talk_ratio_agent", "dead_air_total_s", "interruptions_by_agent"
                 "agent_wpm")
 _CALL_COLS = ["call_id", "agent_id", "agent_name", "started_at", "queue", "language", "rubric_id", "rubric_version",
               "score_pct", "auto_failed", "sections_json"]
-_TEXT_COLS = ("evidence_text", "reason", "review_comment", "reviewer")
 
 
 @dataclass(frozen=True)
@@ -59,8 +58,8 @@ class PeriodData:
     metrics: pd.DataFrame  # call_id, name, value
     profiles: pd.DataFrame  # call_id, profile
     team_calls: pd.DataFrame = field(default_factory=pd.DataFrame)  # aggregates only: no text columns
-    team_items: pd.DataFrame = field(default_factory=pd.DataFrame)
-    team_metrics: pd.DataFrame = field(default_factory=pd.DataFrame)
+    team_item_counts: pd.DataFrame = field(default_factory=pd.DataFrame)  # item_id, applicable, passed, failed
+    team_metric_means: pd.DataFrame = field(default_factory=pd.DataFrame)  # name, mean
     team_profiles: pd.DataFrame = field(default_factory=pd.DataFrame)
     other_rubrics: dict[str, int] = field(default_factory=dict)  # rubric id -> calls left out of this report
 
@@ -107,25 +106,66 @@ def resolve_subject(db: str, viewer: Viewer, agent: str | None = None, team: str
     return Subject("team", team, members, name=team)
 
 
+def narrowed(scope: Scope, agents: tuple[str, ...]) -> Scope:
+    """`scope` limited further to `agents` (never wider than `scope`)."""
+    if scope.everything:
+        return Scope(agent_ids=tuple(agents))
+    ids = tuple(a for a in agents if scope.agent_ids is None or a in scope.agent_ids)
+    return Scope(agent_ids=ids, queues=scope.queues)
+
+
 def _bounds(since: date, until: date) -> tuple[datetime, datetime]:
     """[since 00:00, until+1 00:00) in UTC."""
     return (datetime.combine(since, time(), timezone.utc), datetime.combine(until + timedelta(days=1), time(), timezone.utc))
 
 
-def _period(repo: DuckDBRepository, viewer: Viewer, agents: tuple[str, ...], since: date, until: date,
-            rubric_id: str | None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Calls (effective score and sections), items (effective outcome), metrics and profiles of the agents."""
+def _where(agents: tuple[str, ...], since: date, until: date, rubric_id: str | None) -> tuple[str, list[Any]]:
+    """The period's processed calls of `agents` (over `visible c` and `latest l`), under one rubric if given."""
     start, end = _bounds(since, until)
     where = "c.status = 'ok' AND list_contains(?::VARCHAR[], c.agent_id) AND c.started_at >= ? AND c.started_at < ?"
     params: list[Any] = [list(agents), start, end]
     if rubric_id is not None:
         where += " AND l.rubric_id = ?"
         params.append(rubric_id)
+    return where, params
+
+
+def _calls(repo: DuckDBRepository, viewer: Viewer, where: str, params: list[Any]) -> pd.DataFrame:
+    """One row per call: latest scoring, with the reviewed score, sections and auto-fail where reviewed."""
     calls = repo._frame(viewer, f""", {LATEST_CTE}
         SELECT c.call_id, c.agent_id, c.agent_name, c.started_at, c.queue, c.language, l.rubric_id, l.rubric_version,
                l.score_pct, l.auto_failed, l.sections_json
         FROM visible c JOIN latest l ON l.call_id = c.call_id WHERE {where} ORDER BY c.started_at, c.call_id""",
                         params, _CALL_COLS)
+    keys: list[Key] = [(str(c), str(r), str(v)) for c, r, v in
+                       zip(calls["call_id"], calls["rubric_id"], calls["rubric_version"])]
+    overlay = repo._overlay(keys)
+    calls = calls.astype({"score_pct": object, "auto_failed": object})
+    calls["sections"] = [_json_dict(s) for s in calls["sections_json"]]
+    calls["reviewed"] = False
+    reviewed = [k for k in keys if overlay.covers(k)]
+    if reviewed:
+        auto = to_results(repo._auto_items(viewer, reviewed))
+        for i, key in zip(calls.index, keys):
+            score = overlay.score(key, auto.get(key, [])) if key in overlay.reviews else None
+            if score is not None:
+                calls.at[i, "score_pct"], calls.at[i, "auto_failed"] = score.score_pct, score.auto_failed
+                calls.at[i, "sections"], calls.at[i, "reviewed"] = dict(score.sections), True
+    return calls.drop(columns=["sections_json"])
+
+
+def _profiles(repo: DuckDBRepository, viewer: Viewer, where: str, params: list[Any]) -> pd.DataFrame:
+    return repo._frame(viewer, f""", {LATEST_CTE}
+        SELECT p.call_id, p.profile FROM call_profiles p JOIN visible c ON c.call_id = p.call_id
+        JOIN latest l ON l.call_id = c.call_id WHERE {where}""", params, ["call_id", "profile"])
+
+
+def _period(repo: DuckDBRepository, viewer: Viewer, agents: tuple[str, ...], since: date, until: date,
+            rubric_id: str | None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Calls (effective score and sections), items (effective outcome), metrics and profiles of the agents."""
+    viewer = replace(viewer, scope=narrowed(viewer.scope, agents))  # `visible` holds only these agents' calls
+    where, params = _where(agents, since, until, rubric_id)
+    calls = _calls(repo, viewer, where, params)
     cols = ", ".join("i." + c for c in ITEM_COLUMNS[:-2])
     items = repo._frame(viewer, f""", {LATEST_CTE}
         SELECT {cols}, c.agent_id FROM item_results i JOIN visible c ON c.call_id = i.call_id
@@ -133,33 +173,32 @@ def _period(repo: DuckDBRepository, viewer: Viewer, agents: tuple[str, ...], sin
         WHERE i.source = 'auto' AND {where} ORDER BY c.started_at, i.call_id""", params, [*ITEM_COLUMNS[:-2], "agent_id"])
     keys: list[Key] = [(str(c), str(r), str(v)) for c, r, v in
                        zip(calls["call_id"], calls["rubric_id"], calls["rubric_version"])]
-    overlay = repo._overlay(keys)
-    items = overlay_items(items, overlay)
-    calls = calls.astype({"score_pct": object, "auto_failed": object})
-    calls["sections"] = [_json_dict(s) for s in calls["sections_json"]]
-    calls["reviewed"] = False
-    if overlay.reviews:
-        auto = to_results(items[["call_id", "rubric_id", "rubric_version", *ITEM_RESULT_FIELDS]]
-                          .assign(outcome=items["auto_outcome"]))
-        for i, key in zip(calls.index, keys):
-            score = overlay.score(key, auto.get(key, []))
-            if score is not None:
-                calls.at[i, "score_pct"], calls.at[i, "auto_failed"] = score.score_pct, score.auto_failed
-                calls.at[i, "sections"], calls.at[i, "reviewed"] = dict(score.sections), True
-    calls = calls.drop(columns=["sections_json"])
+    items = overlay_items(items, repo._overlay(keys))
     metrics = repo._frame(viewer, f""", {LATEST_CTE}
         SELECT m.call_id, m.name, m.value FROM call_metrics m JOIN visible c ON c.call_id = m.call_id
         JOIN latest l ON l.call_id = c.call_id WHERE list_contains(?::VARCHAR[], m.name) AND {where}""",
                           [list(TALK_METRICS), *params], ["call_id", "name", "value"])
-    profiles = repo._frame(viewer, f""", {LATEST_CTE}
-        SELECT p.call_id, p.profile FROM call_profiles p JOIN visible c ON c.call_id = p.call_id
-        JOIN latest l ON l.call_id = c.call_id WHERE {where}""", params, ["call_id", "profile"])
-    return calls, items, metrics, profiles
+    return calls, items, metrics, _profiles(repo, viewer, where, params)
+
+
+def _team(repo: DuckDBRepository, viewer: Viewer, agents: tuple[str, ...], since: date, until: date,
+          rubric_id: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The comparison group's aggregates: calls (scores only), outcome counts per item, metric means, profiles."""
+    viewer = replace(viewer, scope=narrowed(Scope(agent_ids=agents), agents))
+    where, params = _where(agents, since, until, rubric_id)
+    calls = _calls(repo, viewer, where, params).drop(columns=["agent_name"])
+    counts = repo._outcome_counts(viewer, ["i.item_id"], "", f"AND {where.replace('l.rubric_id', 'i.rubric_id')}",
+                                  params)
+    metrics = repo._frame(viewer, f""", {LATEST_CTE}
+        SELECT m.name, fsum(m.value) / count(m.value) AS mean FROM call_metrics m JOIN visible c ON c.call_id = m.call_id
+        JOIN latest l ON l.call_id = c.call_id WHERE list_contains(?::VARCHAR[], m.name) AND {where} GROUP BY m.name""",
+                          [list(TALK_METRICS), *params], ["name", "mean"])
+    return calls, counts, metrics, _profiles(repo, viewer, where, params)
 
 
 def period_data(repo: DuckDBRepository, viewer: Viewer, subject: Subject, since: date, until: date,
                 rubric_id: str | None = None) -> PeriodData:
-    """The subject's rows in [since, until] (dates in UTC) under one rubric, and the team's aggregate rows."""
+    """The subject's rows in [since, until] (dates in UTC) under one rubric, and the team's aggregates."""
     if until < since:
         raise ValueError(f"--until {until} is before --since {since}")
     calls, items, metrics, profiles = _period(repo, viewer, subject.agents, since, until, None)
@@ -174,12 +213,9 @@ def period_data(repo: DuckDBRepository, viewer: Viewer, subject: Subject, since:
     profiles = profiles[profiles["call_id"].isin(ids)].reset_index(drop=True)
     data = PeriodData(subject, since, until, chosen, calls, items, metrics, profiles, other_rubrics=other)
     if subject.team_agents and chosen is not None:
-        # the team line: aggregates of the team's calls, read with the team's scope; texts dropped here
-        team_viewer = replace(viewer, scope=Scope(agent_ids=subject.team_agents))
-        tc, ti, tm, tp = _period(repo, team_viewer, subject.team_agents, since, until, chosen)
-        data.team_calls = tc.drop(columns=["agent_name"])
-        data.team_items = ti.drop(columns=[c for c in _TEXT_COLS if c in ti.columns])
-        data.team_metrics, data.team_profiles = tm, tp
+        # the team line: aggregates only (scores, counts, means), read with the team's scope; no text
+        data.team_calls, data.team_item_counts, data.team_metric_means, data.team_profiles = _team(
+            repo, viewer, subject.team_agents, since, until, chosen)
     return data
 
 

@@ -9,21 +9,20 @@ from qa.coaching.report import CoachingReport
 AGENT_COLOUR, TEAM_COLOUR = "#1f5fa8", "#9a9a9a"
 
 
-def _plt():
+def _figure(width: float, height: float):
+    """A figure without pyplot (no GUI backend, no global figure list; ~1 s less to import)."""
     import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update({"font.family": "DejaVu Sans", "svg.fonttype": "none", "font.size": 9,
-                         "svg.hashsalt": "callqa"})
-    return plt
+    matplotlib.rcParams.update({"font.family": "DejaVu Sans", "svg.fonttype": "none", "font.size": 9,
+                                "svg.hashsalt": "callqa"})
+    fig = Figure(figsize=(width, height))
+    return fig, fig.subplots()
 
 
 def _svg(fig, prefix: str) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    _plt().close(fig)
     text = buf.getvalue()
     text = text[text.index("<svg"):]  # inline: drop the XML declaration and doctype
     # ids unique across the charts of one page (matplotlib numbers them from 1 in every figure)
@@ -35,8 +34,7 @@ def trend_svg(report: CoachingReport, labels: dict[str, str]) -> str | None:
     """Weekly mean score of the subject, and the team's line when there is one."""
     if not report.weeks:
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 2.0))
+    fig, ax = _figure(6.4, 2.0)
     x = [w["week"].strftime("%d.%m") for w in report.weeks]
     ax.plot(x, [w["avg"] for w in report.weeks], marker="o", color=AGENT_COLOUR,
             label=report.subject_name or report.subject_id)
@@ -55,8 +53,7 @@ def items_svg(report: CoachingReport, labels: dict[str, str]) -> str | None:
     rows = [r for r in report.items if r["pass_rate"] is not None]
     if not rows:
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 0.35 * len(rows) + 0.8))
+    fig, ax = _figure(6.4, 0.35 * len(rows) + 0.8)
     y = list(range(len(rows)))
     h = 0.38 if report.has_team else 0.7
     ax.barh([i - (h / 2 if report.has_team else 0) for i in y], [r["pass_rate"] for r in rows], height=h,

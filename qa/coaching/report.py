@@ -57,6 +57,12 @@ def _rate(outcomes: pd.Series) -> tuple[int, int, int, float | None]:
     return applicable, passed, failed, (100.0 * passed / applicable if applicable else None)
 
 
+def _counted_rate(counts: pd.DataFrame) -> float | None:
+    """Pass rate from outcome counts (the team's, counted in SQL with reviews applied)."""
+    applicable, passed = int(counts["applicable"].sum()), int(counts["passed"].sum())
+    return 100.0 * passed / applicable if applicable else None
+
+
 def week_of(ts) -> date:
     d = pd.Timestamp(ts).tz_convert("UTC").date() if pd.Timestamp(ts).tzinfo else pd.Timestamp(ts).date()
     return d - timedelta(days=d.weekday())
@@ -68,7 +74,7 @@ def _bool_count(values) -> int:
 
 def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> CoachingReport:
     """Every figure of the report; `rubric` gives titles, sections and coaching texts (None: ids only)."""
-    calls, items, team_calls, team_items = data.calls, data.items, data.team_calls, data.team_items
+    calls, items, team_calls, team_counts = data.calls, data.items, data.team_calls, data.team_item_counts
     has_team = bool(data.subject.team_agents) and not team_calls.empty
     sections_meta = [(s.id, s.title) for s in rubric.sections] if rubric else sorted(
         {(s, s) for s in items["section_id"].dropna()})
@@ -86,7 +92,7 @@ def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> Coac
         "reviewed": _bool_count(calls["reviewed"]), "pass_rate": pass_rate,
         "team_calls": len(team_calls) if has_team else None,
         "team_avg": _mean(team_calls["score_pct"]) if has_team else None,
-        "team_pass_rate": _rate(team_items["outcome"])[3] if has_team else None,
+        "team_pass_rate": _counted_rate(team_counts) if has_team else None,
     }
 
     weeks = []
@@ -108,7 +114,7 @@ def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> Coac
     rows = []
     for iid, sel in items.groupby("item_id", sort=False):
         a, p, f, r = _rate(sel["outcome"])
-        team_rate = _rate(team_items[team_items["item_id"] == iid]["outcome"])[3] if has_team else None
+        team_rate = _counted_rate(team_counts[team_counts["item_id"] == iid]) if has_team else None
         sec_id = item_meta.get(iid, (sel["section_id"].iloc[0],))[0]
         sec_title = dict(sections_meta).get(sec_id, sec_id)
         rows.append({"id": iid, "title": item_title(iid), "section": sec_title, "applicable": a, "passed": p,
@@ -142,7 +148,7 @@ def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> Coac
     metrics = []
     for name in TALK_METRICS:
         mine = _mean(data.metrics[data.metrics["name"] == name]["value"])
-        team = _mean(data.team_metrics[data.team_metrics["name"] == name]["value"]) if has_team else None
+        team = _mean(data.team_metric_means[data.team_metric_means["name"] == name]["mean"]) if has_team else None
         if mine is not None:
             metrics.append({"name": name, "avg": mine, "team_avg": team})
 
