@@ -422,3 +422,27 @@ def test_schedule_reports_deployment_runs_on_a_real_worker(world: World, tmp_pat
     assert "COMPLETED" in states, (states, worker.stdout[-3000:])
     assert (out / "2026-01-12_2026-01-18" / "team-t1_2026-01-12_2026-01-18.pdf").is_file()
     assert len(list((out / "2026-01-12_2026-01-18").iterdir())) == 14
+
+
+def test_coaching_page_shows_the_report_figures_and_downloads(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import page_texts, run_app
+
+    monkeypatch.setenv("CALLQA_DB", str(world.db))
+    monkeypatch.setenv("CALLQA_AUTH", "oidc")
+    lead = {"is_logged_in": True, "email": "lead1@x", "sub": "sub-lead1"}
+    at = run_app("views/coaching.py", user=lead)
+    assert at.title[0].value == "Coaching"
+    assert set(at.selectbox(key="coach_subject_agent").options) == {f"{NAMES[a]} ({a})" for a in TEAMS["t1"]}
+    at.date_input(key="coach_period").set_value((SINCE, UNTIL)).run()
+    at.selectbox(key="coach_subject_agent").set_value("A1").run()
+    assert not at.exception, [e.value for e in at.exception]
+    rows = expected(world, ["A1"], TEAMS["t1"], "tr_inbound")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Ortalama puan"] == rows["summary"][1][1] and metrics["Çağrı"] == rows["summary"][0][1]
+    assert QUOTE in page_texts(at) or any(QUOTE in str(p.label) for p in at.get("page_link"))
+    at.button(key="coach_dl_pdf_make").click().run()
+    assert not at.exception
+    assert [r.target for r in AuditLog(world.db).rows(user="lead1@x", action="report")][-1] == "agent:A1"
+    agent = run_app("views/coaching.py", user={"is_logged_in": True, "email": "b1@x", "sub": "sub-b1"})
+    assert agent.selectbox(key="coach_subject_agent").options == [f"{NAMES['B1']} (B1)"]
+    assert agent.radio(key="coach_kind").options == ["agent"]
