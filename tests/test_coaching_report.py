@@ -145,9 +145,9 @@ def _effective(world: World, call_id: str) -> tuple[list[ItemResult], object]:
     return apply_reviews(info["rubric"], info["items"], reviews), reviewed_score(info["rubric"], info["items"], reviews)
 
 
-def _mine(world: World, agents: list[str], rubric_id: str) -> list[str]:
+def _mine(world: World, agents: list[str], rubric_id: str, since: date = SINCE, until: date = UNTIL) -> list[str]:
     return [c for c, i in world.calls.items() if i["agent"] in agents and i["rubric"].id == rubric_id
-            and SINCE <= i["started"].date() <= UNTIL]
+            and since <= i["started"].date() <= until]
 
 
 def _fmt(value, lang: str, digits: int = 1) -> str:
@@ -172,21 +172,26 @@ def expected(world: World, agents: list[str], team: list[str] | None, rubric_id:
     rubric = _rubric(rubric_id)
     lang = rubric.language
     mine, theirs = _mine(world, agents, rubric_id), _mine(world, team, rubric_id) if team else []
-    eff = {c: _effective(world, c) for c in mine + theirs}
+    before = _mine(world, agents, rubric_id, SINCE - timedelta(days=28), SINCE - timedelta(days=1))
+    assert before  # the period before has calls: "what changed" is tested
+    eff = {c: _effective(world, c) for c in mine + theirs + before}
     score = lambda cs: _mean([eff[c][1].score_pct for c in cs])
     outcomes = lambda cs, item=None: [r.outcome for c in cs for r in eff[c][0] if item is None or r.item_id == item]
+    auto = lambda cs: str(sum(eff[c][1].auto_failed for c in cs))
     rows = {"summary": [
-        ["calls", str(len(mine))] + ([str(len(theirs))] if team else []),
-        ["avg", _fmt(score(mine), lang)] + ([_fmt(score(theirs), lang)] if team else []),
-        ["rate", _fmt(_rate(outcomes(mine))[3], lang)] + ([_fmt(_rate(outcomes(theirs))[3], lang)] if team else []),
-        ["auto", str(sum(eff[c][1].auto_failed for c in mine))] + ([""] if team else []),
-        ["reviewed", str(sum(c in world.reviews for c in mine))] + ([""] if team else []),
+        ["calls", str(len(mine))] + ([str(len(theirs))] if team else []) + [str(len(before))],
+        ["avg", _fmt(score(mine), lang)] + ([_fmt(score(theirs), lang)] if team else []) + [_fmt(score(before), lang)],
+        ["rate", _fmt(_rate(outcomes(mine))[3], lang)] + ([_fmt(_rate(outcomes(theirs))[3], lang)] if team else [])
+        + [_fmt(_rate(outcomes(before))[3], lang)],
+        ["auto", auto(mine)] + ([""] if team else []) + [auto(before)],
+        ["reviewed", str(sum(c in world.reviews for c in mine))] + ([""] if team else []) + [""],
     ]}
     week = lambda c: world.calls[c]["started"].date() - timedelta(days=world.calls[c]["started"].weekday())
     rows["weeks"] = []
     for wk in sorted({week(c) for c in mine}):
         cs, ts = [c for c in mine if week(c) == wk], [c for c in theirs if week(c) == wk]
-        rows["weeks"].append([f"{wk:%Y-%m-%d}", str(len(cs)), _fmt(score(cs), lang)] + ([_fmt(score(ts), lang)] if team else []))
+        rows["weeks"].append([f"{wk:%Y-%m-%d}", str(len(cs)), _fmt(score(cs), lang), auto(cs)]
+                             + ([_fmt(score(ts), lang)] if team else []))
     rows["sections"] = []
     for s in rubric.sections:
         m = _mean([eff[c][1].sections.get(s.id) for c in mine])
@@ -196,7 +201,8 @@ def expected(world: World, agents: list[str], team: list[str] | None, rubric_id:
     for s, i in rubric.items():
         a, p, f, r = _rate(outcomes(mine, i.id))
         row = [i.title, s.title, str(a), str(p), str(f), _fmt(r, lang)]
-        rows["items"].append(row + ([_fmt(_rate(outcomes(theirs, i.id))[3], lang)] if team else []))
+        rows["items"].append(row + ([_fmt(_rate(outcomes(theirs, i.id))[3], lang)] if team else [])
+                             + [_fmt(_rate(outcomes(before, i.id))[3], lang)])
     rows["metrics"] = []
     for m in METRICS:
         row = [labels(lang)[m], _fmt(_mean([world.calls[c]["metrics"][m] for c in mine]), lang, 2)]
@@ -326,7 +332,7 @@ def test_every_number_matches_the_store(world: World, tmp_path: Path, subject: s
         for cells in rows[key]:
             assert_row_in_pdf(lines, cells)
     for cells in rows["summary"][:3]:
-        assert " ".join(c for c in cells[1:] if c) in text
+        assert any(" ".join(c for c in cells[1:] if c) in line for line in lines), cells
     assert ("Sayfa 1 /" in text) == (lang == "tr")
 
     _check_csv(tmp_path / f"{subject}.csv", rows)
@@ -439,6 +445,8 @@ def test_coaching_page_shows_the_report_figures_and_downloads(world: World, monk
     rows = expected(world, ["A1"], TEAMS["t1"], "tr_inbound")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Ortalama puan"] == rows["summary"][1][1] and metrics["Çağrı"] == rows["summary"][0][1]
+    assert f"Önceki dönem (2025-12-08 – 2026-01-04): {rows['summary'][0][-1]} · Ortalama puan {rows['summary'][1][-1]}" \
+        in page_texts(at)
     assert QUOTE in page_texts(at) or any(QUOTE in str(p.label) for p in at.get("page_link"))
     at.button(key="coach_dl_pdf_make").click().run()
     assert not at.exception

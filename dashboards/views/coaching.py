@@ -1,9 +1,10 @@
 """Coaching page: one agent's or one team's period against the team, and the coaching report to download.
 
 The figures are the coaching report's (`qa.coaching.generate.build`, through the scoped layer, reviews
-applied): weekly trend and pass rate per item as charts (the report's own matplotlib SVG, so page and
+applied): weekly trend, score distribution and pass rate per item as charts (the report's own matplotlib SVG, so page and
 report look alike), sections, weakest items with moments linked to the call page, customer profiles,
-talk metrics, reviewer comments, and for a team its agents side by side. The download buttons make
+talk metrics, reviewer comments, the previous period of the same length, and for a team its agents
+side by side. The download buttons make
 the same report as `callqa report` (each one audited); an agent sees only their own, a team lead
 their teams'.
 """
@@ -115,6 +116,9 @@ def render() -> None:
     m[1].metric(words["pass_rate"], number(s["pass_rate"], lang), rate_delta)
     m[2].metric(words["calls"], s["calls"])
     m[3].metric(words["auto_failed"], s["auto_failed"])
+    st.caption(f"{words['previous']} ({s['prev_since']} – {s['prev_until']}): {s['prev_calls']} · "
+               f"{words['avg_score']} {number(s['prev_avg'], lang)} · {words['pass_rate']} "
+               f"{number(s['prev_pass_rate'], lang)} · {words['auto_failed']} {s['prev_auto_failed']}")
     _downloads(db, who, kind, subject, since, until)
 
     c1, c2 = st.columns(2, gap="large")
@@ -126,6 +130,8 @@ def render() -> None:
                lang, {"avg": 1, "team_avg": 1})
     with c2:
         if svg := charts.items_svg(report, words):
+            st.image(svg, use_container_width=True)
+        if svg := charts.distribution_svg(report, report.scores, words):
             st.image(svg, use_container_width=True)
     if report.agents:
         st.markdown(f"**{words['agents']}**")

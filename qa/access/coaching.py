@@ -62,6 +62,8 @@ class PeriodData:
     team_metric_means: pd.DataFrame = field(default_factory=pd.DataFrame)  # name, mean
     team_profiles: pd.DataFrame = field(default_factory=pd.DataFrame)
     other_rubrics: dict[str, int] = field(default_factory=dict)  # rubric id -> calls left out of this report
+    previous_calls: pd.DataFrame = field(default_factory=pd.DataFrame)  # the period of the same length before
+    previous_item_counts: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def team_members(db: str, team_id: str) -> tuple[str, ...]:
@@ -196,6 +198,15 @@ def _team(repo: DuckDBRepository, viewer: Viewer, agents: tuple[str, ...], since
     return calls, counts, metrics, _profiles(repo, viewer, where, params)
 
 
+def _previous(repo: DuckDBRepository, viewer: Viewer, agents: tuple[str, ...], since: date, until: date,
+              rubric_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    viewer = replace(viewer, scope=narrowed(viewer.scope, agents))
+    where, params = _where(agents, since, until, rubric_id)
+    counts = repo._outcome_counts(viewer, ["i.item_id"], "", f"AND {where.replace('l.rubric_id', 'i.rubric_id')}",
+                                  params)
+    return _calls(repo, viewer, where, params), counts
+
+
 def period_data(repo: DuckDBRepository, viewer: Viewer, subject: Subject, since: date, until: date,
                 rubric_id: str | None = None) -> PeriodData:
     """The subject's rows in [since, until] (dates in UTC) under one rubric, and the team's aggregates."""
@@ -212,6 +223,10 @@ def period_data(repo: DuckDBRepository, viewer: Viewer, subject: Subject, since:
     metrics = metrics[metrics["call_id"].isin(ids)].reset_index(drop=True)
     profiles = profiles[profiles["call_id"].isin(ids)].reset_index(drop=True)
     data = PeriodData(subject, since, until, chosen, calls, items, metrics, profiles, other_rubrics=other)
+    if chosen is not None:  # what changed: the subject's scores and item counts in the period before
+        days = (until - since).days + 1
+        data.previous_calls, data.previous_item_counts = _previous(
+            repo, viewer, subject.agents, since - timedelta(days=days), since - timedelta(days=1), chosen)
     if subject.team_agents and chosen is not None:
         # the team line: aggregates only (scores, counts, means), read with the team's scope; no text
         data.team_calls, data.team_item_counts, data.team_metric_means, data.team_profiles = _team(

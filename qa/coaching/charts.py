@@ -67,3 +67,17 @@ def items_svg(report: CoachingReport, labels: dict[str, str]) -> str | None:
     ax.set_title(labels["chart_items"])
     ax.legend(loc="lower right", frameon=False, fontsize=7)
     return _svg(fig, "items")
+
+
+def distribution_svg(report: CoachingReport, scores: list[float], labels: dict[str, str]) -> str | None:
+    """How many calls scored in each band of 10 points (100 in the last band)."""
+    if not scores:
+        return None
+    fig, ax = _figure(6.4, 1.8)
+    ax.hist(scores, bins=list(range(0, 101, 10)), color=AGENT_COLOUR, edgecolor="white")
+    ax.set_xlim(0, 100)
+    ax.set_xticks(list(range(0, 101, 10)))
+    ax.set_ylabel(labels["calls_axis"])
+    ax.set_title(labels["chart_dist"])
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    return _svg(fig, "dist")

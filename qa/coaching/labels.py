@@ -20,7 +20,8 @@ LABELS: dict[str, dict[str, str]] = {
         "talk_ratio_agent": "Agent talk ratio", "dead_air_total_s": "Dead air (s)",
         "interruptions_by_agent": "Interruptions by the agent", "agent_response_latency_mean_s": "Response latency (s)",
         "agent_wpm": "Speaking rate (words/min)", "you": "Agent", "chart_trend": "Score per week",
-        "chart_items": "Pass rate per item (%)",
+        "chart_items": "Pass rate per item (%)", "previous": "Previous period", "chart_dist": "Score distribution",
+        "calls_axis": "calls",
     },
     "tr": {
         "title": "Koçluk raporu", "agent": "Temsilci", "team": "Takım", "period": "Dönem", "rubric": "Form",
@@ -40,7 +41,8 @@ LABELS: dict[str, dict[str, str]] = {
         "talk_ratio_agent": "Temsilci konuşma oranı", "dead_air_total_s": "Sessizlik (sn)",
         "interruptions_by_agent": "Temsilcinin sözü kesmesi", "agent_response_latency_mean_s": "Yanıt gecikmesi (sn)",
         "agent_wpm": "Konuşma hızı (kelime/dk)", "you": "Temsilci", "chart_trend": "Haftalık puan",
-        "chart_items": "Madde başarı oranı (%)",
+        "chart_items": "Madde başarı oranı (%)", "previous": "Önceki dönem", "chart_dist": "Puan dağılımı",
+        "calls_axis": "çağrı",
     },
 }
 

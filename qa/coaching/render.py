@@ -44,7 +44,8 @@ def html(report: CoachingReport) -> str:
     env.filters["day"] = lambda v: "–" if v is None else f"{v:%Y-%m-%d}"
     env.filters["minute"] = lambda v: "–" if v is None else f"{v:%Y-%m-%d %H:%M}"
     return env.get_template("report.html").render(
-        r=report, L=words, trend_svg=charts.trend_svg(report, words), items_svg=charts.items_svg(report, words))
+        r=report, L=words, trend_svg=charts.trend_svg(report, words), items_svg=charts.items_svg(report, words),
+        dist_svg=charts.distribution_svg(report, report.scores, words))
 
 
 def _local_only(url: str, *args, **kwargs):

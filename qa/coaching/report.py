@@ -43,6 +43,7 @@ class CoachingReport:
     comments: list[dict[str, Any]] = field(default_factory=list)
     other_rubrics: dict[str, int] = field(default_factory=dict)
     has_team: bool = False
+    scores: list[float] = field(default_factory=list)  # each call's score (the distribution chart)
 
 
 def _mean(values) -> float | None:
@@ -93,6 +94,10 @@ def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> Coac
         "team_calls": len(team_calls) if has_team else None,
         "team_avg": _mean(team_calls["score_pct"]) if has_team else None,
         "team_pass_rate": _counted_rate(team_counts) if has_team else None,
+        "prev_since": data.since - (data.until - data.since) - timedelta(days=1),
+        "prev_until": data.since - timedelta(days=1), "prev_calls": len(data.previous_calls), "prev_avg": _mean(data.previous_calls.get("score_pct", [])),
+        "prev_pass_rate": _counted_rate(data.previous_item_counts) if len(data.previous_item_counts) else None,
+        "prev_auto_failed": _bool_count(data.previous_calls.get("auto_failed", [])),
     }
 
     weeks = []
@@ -101,6 +106,7 @@ def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> Coac
     for wk in sorted(set(calls_w["week"])):
         sel = calls_w[calls_w["week"] == wk]
         weeks.append({"week": wk, "calls": len(sel), "avg": _mean(sel["score_pct"]),
+                      "auto_failed": _bool_count(sel["auto_failed"]),
                       "team_avg": _mean(team_w[team_w["week"] == wk]["score_pct"]) if has_team else None})
 
     sections = []
@@ -111,6 +117,7 @@ def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> Coac
             sections.append({"id": sid, "title": title, "avg": mine, "team_avg": team})
 
     order = {iid: n for n, iid in enumerate(item_meta)}
+    prev_counts = data.previous_item_counts
     rows = []
     for iid, sel in items.groupby("item_id", sort=False):
         a, p, f, r = _rate(sel["outcome"])
@@ -119,6 +126,8 @@ def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> Coac
         sec_title = dict(sections_meta).get(sec_id, sec_id)
         rows.append({"id": iid, "title": item_title(iid), "section": sec_title, "applicable": a, "passed": p,
                      "failed": f, "pass_rate": r, "team_pass_rate": team_rate,
+                     "prev_pass_rate": _counted_rate(prev_counts[prev_counts["item_id"] == iid])
+                     if len(prev_counts) else None,
                      "coaching": item_meta.get(iid, ("", "", "", ""))[3]})
     rows.sort(key=lambda r: (order.get(r["id"], len(order)), r["id"]))
 
@@ -171,4 +180,4 @@ def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> Coac
         data.subject.kind, data.subject.id, subject_name, data.since, data.until, language, data.rubric_id,
         rubric.title if rubric else (data.rubric_id or ""), sorted({str(v) for v in calls["rubric_version"]}),
         datetime.now(timezone.utc), summary, weeks, sections, rows, weakest, profiles, metrics, agents, comments,
-        data.other_rubrics, has_team)
+        data.other_rubrics, has_team, [float(v) for v in pd.to_numeric(calls["score_pct"], errors="coerce").dropna()])
