@@ -6,7 +6,8 @@ The store is the store benchmark's (`bench_store.build_store`: 60 agents, calls 
 reviews, figures, charts, template, WeasyPrint, file, audit row), warm (after one run in the same
 process), p50 over the repeats; the baseline, measured in the same run, is the store's floor read
 (open read-only, one row, close). The first run in a process also pays the imports (matplotlib,
-WeasyPrint), shown as "cold".
+WeasyPrint), shown as "cold". The Coaching page is timed as the store benchmark times pages
+(Streamlit's AppTest runs the page script; the browser's own rendering is not in it).
 
     python -m benchmarks.bench_reports               # 100k calls
     python -m benchmarks.bench_reports --calls 2000 --repeats 2
@@ -62,6 +63,9 @@ def run(n_calls: int, repeats: int) -> dict:
                          until=date(2026, 1, 31))
             samples.append(t.seconds)
         rows.append({"what": "team-month PDF (10 agents)", **percentiles(samples)})
+        # the Coaching page (auth none: the local admin; default subject = the first agent, last 28 days)
+        samples = [bench_store._page_seconds(db, "views/coaching.py").seconds for _ in range(repeats)]
+        rows.append({"what": "page: Coaching (AppTest script run, cold cache)", **percentiles(samples)})
     base = rows[0]["p50_ms"]
     for r in rows:
         r["x_floor"] = ratio(r["p50_ms"], base)

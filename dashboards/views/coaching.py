@@ -19,7 +19,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import ui
-from qa.access.coaching import all_teams
+from qa.access.coaching import all_teams, coachable_agents
+from qa.access.repository import DuckDBRepository
 from qa.access.directory import Directory
 from qa.access.model import AccessDenied, Viewer
 from qa.coaching import charts
@@ -36,9 +37,9 @@ def _teams(db: str, who: Viewer) -> list[str]:
     return all_teams(db) if who.sees_everything else []
 
 
-def _period(calls: pd.DataFrame) -> tuple[date, date]:
+def _period(agents: pd.DataFrame) -> tuple[date, date]:
     """The 28 days up to the latest visible call (or today)."""
-    latest = pd.to_datetime(calls["started_at"], utc=True).max() if len(calls) else None
+    latest = pd.to_datetime(agents["last_call"], utc=True).max() if len(agents) else None
     end = latest.date() if latest is not None and latest == latest else date.today()
     return end - timedelta(days=27), end
 
@@ -73,8 +74,8 @@ def render() -> None:
     db, who = ui.db_path(), ui.viewer()
     if ui.require_calls(db) is None:
         return
-    calls = ui.calls(db)
-    agents = sorted({str(a) for a in calls["agent_id"].dropna() if str(a)})
+    known = coachable_agents(DuckDBRepository(db, ui.rubric_dir()), who)
+    agents = [str(a) for a in known["agent_id"]]
     teams = _teams(db, who)
     kinds = (["agent"] if agents else []) + (["team"] if teams else [])
     if not kinds:
@@ -82,13 +83,13 @@ def render() -> None:
         return
     left, mid, right = st.columns([1, 2, 2])
     kind = left.radio("Report for", kinds, horizontal=True, key="coach_kind")
-    names = dict(zip(calls["agent_id"], calls["agent_name"]))
+    names = dict(zip(known["agent_id"], known["agent_name"]))
     if kind == "agent":
         subject = mid.selectbox("Agent", agents, key="coach_subject_agent",
                                 format_func=lambda a: f"{names.get(a) or a} ({a})")
     else:
         subject = mid.selectbox("Team", teams, key="coach_subject_team")
-    start, end = _period(calls)
+    start, end = _period(known)
     picked = right.date_input("Period (UTC days)", (start, end), key="coach_period")
     if not isinstance(picked, (tuple, list)) or len(picked) != 2:
         st.caption("Pick the last day of the period.")

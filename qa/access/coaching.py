@@ -247,3 +247,10 @@ def agents_with_calls(repo: DuckDBRepository, viewer: Viewer, since: date, until
     df = repo._frame(viewer, """SELECT DISTINCT c.agent_id FROM visible c WHERE c.status = 'ok'
         AND c.agent_id IS NOT NULL AND c.started_at >= ? AND c.started_at < ? ORDER BY 1""", [start, end], ["agent_id"])
     return [str(a) for a in df["agent_id"]]
+
+
+def coachable_agents(repo: DuckDBRepository, viewer: Viewer) -> pd.DataFrame:
+    """agent_id, agent_name, last_call of the viewer's processed calls (one row per agent id)."""
+    return repo._frame(viewer, """SELECT c.agent_id, any_value(c.agent_name) AS agent_name, max(c.started_at) AS last_call
+        FROM visible c WHERE c.status = 'ok' AND c.agent_id IS NOT NULL AND c.agent_id <> ''
+        GROUP BY c.agent_id ORDER BY c.agent_id""", None, ["agent_id", "agent_name", "last_call"])
