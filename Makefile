@@ -11,9 +11,21 @@ PYTEST_ARGS ?=
 # pip looks in /opt/wheels (where these machines keep the CPU build of torch) when it exists
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
-.PHONY: install models run test test-deps test-slow test-all dashboard clean samples eval bench
+.PHONY: install system-deps models run test test-deps test-slow test-all dashboard clean samples eval bench
 
-install: $(STAMP)
+# Debian packages: Pango and DejaVu for WeasyPrint's PDF coaching reports, poppler-utils (pdftotext,
+# pdftoppm) for the report tests; apt-get runs only when one of them is missing
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core poppler-utils
+
+install: system-deps $(STAMP)
+
+system-deps:
+	@command -v dpkg >/dev/null || { echo "not Debian: install Pango, DejaVu fonts and poppler-utils yourself"; exit 0; }; \
+	missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		sudo=$$([ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo); \
+		echo "installing" $$missing; $$sudo apt-get update && $$sudo apt-get install -y $$missing; \
+	fi
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is required"; exit 1; }

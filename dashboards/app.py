@@ -29,6 +29,7 @@ PAGES = {
     "calls": st.Page(_HERE / "views" / "calls.py", title="Calls", icon=":material/list:", url_path="calls", default=True),
     "call": st.Page(_HERE / "views" / "call.py", title="Call", icon=":material/call:", url_path="call"),
     "agents": st.Page(_HERE / "views" / "agents.py", title="Agents", icon=":material/groups:", url_path="agents"),
+    "coaching": st.Page(_HERE / "views" / "coaching.py", title="Coaching", icon=":material/school:", url_path="coaching"),
 }
 
 

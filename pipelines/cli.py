@@ -14,6 +14,8 @@
   callqa dashboard [--db FILE] [--port N] [--host 127.0.0.1] [--auth none|proxy|oidc]
   callqa users add|list|remove|set-role ...     callqa audit [--user] [--call] [--since]
   callqa delete CALL_ID... [--with-audio]       callqa retention [--days N] [--dry-run]
+  callqa report --agent ID|--team ID --since DATE --until DATE --format html|pdf|csv --out FILE [--as USER]
+  callqa schedule-reports --cron "0 6 * * 1" --out DIR [--format pdf]...
 """
 
 from __future__ import annotations
@@ -512,6 +514,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     access_cli.register(sub)
     # --- end access ---
+    # --- coaching reports: report, schedule-reports (pipelines/report_cli.py) ---
+    from pipelines import report_cli
+
+    report_cli.register(sub)
+    # --- end coaching reports ---
     return parser
 
 

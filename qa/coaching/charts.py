@@ -1,0 +1,83 @@
+"""The report's charts: matplotlib figures as inline SVG (text kept as text, DejaVu Sans for Turkish)."""
+
+from __future__ import annotations
+
+import io
+
+from qa.coaching.report import CoachingReport
+
+AGENT_COLOUR, TEAM_COLOUR = "#1f5fa8", "#9a9a9a"
+
+
+def _figure(width: float, height: float):
+    """A figure without pyplot (no GUI backend, no global figure list; ~1 s less to import)."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    matplotlib.rcParams.update({"font.family": "DejaVu Sans", "svg.fonttype": "none", "font.size": 9,
+                                "svg.hashsalt": "callqa"})
+    fig = Figure(figsize=(width, height))
+    return fig, fig.subplots()
+
+
+def _svg(fig, prefix: str) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    text = buf.getvalue()
+    text = text[text.index("<svg"):]  # inline: drop the XML declaration and doctype
+    # ids unique across the charts of one page (matplotlib numbers them from 1 in every figure)
+    return (text.replace('id="', f'id="{prefix}-').replace('url(#', f'url(#{prefix}-')
+            .replace('href="#', f'href="#{prefix}-'))
+
+
+def trend_svg(report: CoachingReport, labels: dict[str, str]) -> str | None:
+    """Weekly mean score of the subject, and the team's line when there is one."""
+    if not report.weeks:
+        return None
+    fig, ax = _figure(6.4, 2.0)
+    x = [w["week"].strftime("%d.%m") for w in report.weeks]
+    ax.plot(x, [w["avg"] for w in report.weeks], marker="o", color=AGENT_COLOUR,
+            label=report.subject_name or report.subject_id)
+    if report.has_team:
+        ax.plot(x, [w["team_avg"] for w in report.weeks], marker="s", linestyle="--", color=TEAM_COLOUR,
+                label=labels["team_avg"])
+    ax.set_ylim(0, 100)
+    ax.set_title(labels["chart_trend"])
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="lower right", frameon=False)
+    return _svg(fig, "trend")
+
+
+def items_svg(report: CoachingReport, labels: dict[str, str]) -> str | None:
+    """Pass rate per item, the subject beside the team."""
+    rows = [r for r in report.items if r["pass_rate"] is not None]
+    if not rows:
+        return None
+    fig, ax = _figure(6.4, 0.35 * len(rows) + 0.8)
+    y = list(range(len(rows)))
+    h = 0.38 if report.has_team else 0.7
+    ax.barh([i - (h / 2 if report.has_team else 0) for i in y], [r["pass_rate"] for r in rows], height=h,
+            color=AGENT_COLOUR, label=report.subject_name or report.subject_id)
+    if report.has_team:
+        ax.barh([i + h / 2 for i in y], [r["team_pass_rate"] or 0 for r in rows], height=h, color=TEAM_COLOUR,
+                label=labels["team_avg"])
+    ax.set_yticks(y, [r["title"] for r in rows])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_title(labels["chart_items"])
+    ax.legend(loc="lower right", frameon=False, fontsize=7)
+    return _svg(fig, "items")
+
+
+def distribution_svg(report: CoachingReport, scores: list[float], labels: dict[str, str]) -> str | None:
+    """How many calls scored in each band of 10 points (100 in the last band)."""
+    if not scores:
+        return None
+    fig, ax = _figure(6.4, 1.8)
+    ax.hist(scores, bins=list(range(0, 101, 10)), color=AGENT_COLOUR, edgecolor="white")
+    ax.set_xlim(0, 100)
+    ax.set_xticks(list(range(0, 101, 10)))
+    ax.set_ylabel(labels["calls_axis"])
+    ax.set_title(labels["chart_dist"])
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    return _svg(fig, "dist")

@@ -1,0 +1,63 @@
+"""One coaching report end to end: who may have it, its rows, its figures, the file, the audit row.
+
+The CLI (`callqa report`), the scheduled flow (`callqa schedule-reports`) and the dashboard's
+download button all call `generate`, so they produce the same report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from qa.access.coaching import PeriodData, audit_report, period_data, resolve_subject
+from qa.access.model import Viewer
+from qa.access.repository import DuckDBRepository
+from qa.coaching import render
+from qa.coaching.report import CoachingReport, build_report
+from qa.rubric.schema import Rubric, RubricError, find_rubric, load_rubric
+
+
+@dataclass
+class Generated:
+    path: Path
+    report: CoachingReport
+    data: PeriodData
+
+
+def _rubric(repo: DuckDBRepository, rubric_id: str | None, versions: list[str]) -> Rubric | None:
+    """The rubric file at the newest version the calls used (titles and coaching texts), else the current file."""
+    if not rubric_id:
+        return None
+    for version in sorted(versions, reverse=True):
+        if (found := repo._rubric(rubric_id, version)) is not None:
+            return found
+    try:
+        return load_rubric(find_rubric(rubric_id, repo.rubric_dir))
+    except (RubricError, OSError):
+        return None
+
+
+def build(db: str | Path, viewer: Viewer, agent: str | None, team: str | None, since: date, until: date,
+          rubric_id: str | None = None, rubric_dir: str | Path | None = None) -> tuple[CoachingReport, PeriodData]:
+    """The report's figures and rows (raises AccessDenied, audited, when the viewer may not have it)."""
+    subject = resolve_subject(str(db), viewer, agent, team)
+    repo = DuckDBRepository(db, rubric_dir)
+    data = period_data(repo, viewer, subject, since, until, rubric_id)
+    rubric = _rubric(repo, data.rubric_id, sorted({str(v) for v in data.calls["rubric_version"]}))
+    language = rubric.language if rubric else (str(data.calls["language"].mode().iloc[0]) if len(data.calls) else "en")
+    return build_report(data, rubric, language), data
+
+
+def generate(db: str | Path, viewer: Viewer, fmt: str, out: str | Path, agent: str | None = None,
+             team: str | None = None, since: date | None = None, until: date | None = None,
+             rubric_id: str | None = None, rubric_dir: str | Path | None = None) -> Generated:
+    """Write one report and audit it."""
+    if since is None or until is None:
+        raise ValueError("a report needs --since and --until")
+    if fmt not in render.FORMATS:
+        raise ValueError(f"format must be one of {', '.join(render.FORMATS)}, got {fmt!r}")
+    report, data = build(db, viewer, agent, team, since, until, rubric_id, rubric_dir)
+    path = render.write(report, data, fmt, out)
+    audit_report(str(db), viewer, data.subject, since, until, fmt, str(path), len(data.calls))
+    return Generated(path, report, data)

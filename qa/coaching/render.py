@@ -1,0 +1,102 @@
+"""A coaching report as HTML (Jinja2, inline SVG charts), PDF (WeasyPrint, DejaVu) or CSV (one row per call x item).
+
+The HTML is self-contained (inline CSS and SVG); the PDF is that HTML, and WeasyPrint may fetch
+nothing but local `file:` URLs, so a report never reaches the network.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from qa.access.coaching import PeriodData
+from qa.coaching import charts
+from qa.coaching.labels import labels, number
+from qa.coaching.report import CoachingReport
+
+FORMATS = ("html", "pdf", "csv")
+CSV_COLUMNS = ["call_id", "agent_id", "started_at", "rubric_id", "rubric_version", "section_id", "item_id",
+               "item_title", "outcome", "auto_outcome", "evidence_text", "evidence_start_s", "reviewer",
+               "review_comment"]
+
+
+def _env():
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    return env
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m}:{s:02d}"
+
+
+def html(report: CoachingReport) -> str:
+    words = labels(report.language)
+    env = _env()
+    env.filters["num"] = lambda v, d=1: number(v, report.language, d)
+    env.filters["clock"] = _clock
+    env.filters["day"] = lambda v: "–" if v is None else f"{v:%Y-%m-%d}"
+    env.filters["minute"] = lambda v: "–" if v is None else f"{v:%Y-%m-%d %H:%M}"
+    return env.get_template("report.html").render(
+        r=report, L=words, trend_svg=charts.trend_svg(report, words), items_svg=charts.items_svg(report, words),
+        dist_svg=charts.distribution_svg(report, report.scores, words))
+
+
+def _local_only(url: str, *args, **kwargs):
+    """WeasyPrint's fetcher, refusing anything but local files."""
+    from weasyprint import default_url_fetcher
+
+    if not url.startswith("file:"):
+        raise ValueError(f"coaching reports fetch no remote resources ({url.split(':', 1)[0]}: refused)")
+    return default_url_fetcher(url, *args, **kwargs)
+
+
+def pdf(report: CoachingReport, page_html: str | None = None) -> bytes:
+    import logging
+
+    from weasyprint import HTML
+
+    # WeasyPrint logs every SVG presentation property its CSS parser skips (the charts still render)
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+
+    return HTML(string=page_html or html(report), base_url=str(Path(__file__).parent),
+                url_fetcher=_local_only).write_pdf()
+
+
+def csv_text(report: CoachingReport, data: PeriodData) -> str:
+    """One row per call x item: effective outcome, the automatic one, evidence, reviewer and comment."""
+    titles = {r["id"]: r["title"] for r in report.items}
+    buf = io.StringIO()
+    out = csv.writer(buf)
+    out.writerow(CSV_COLUMNS)
+    started = dict(zip(data.calls["call_id"], data.calls["started_at"]))
+    for r in data.items.itertuples():
+        def val(name):
+            v = getattr(r, name, None)
+            return "" if v is None or (isinstance(v, float) and v != v) else v
+        out.writerow([r.call_id, val("agent_id"), f"{started[r.call_id]:%Y-%m-%dT%H:%M:%S%z}", r.rubric_id,
+                      r.rubric_version, r.section_id, r.item_id, titles.get(r.item_id, r.item_id), r.outcome,
+                      val("auto_outcome"), val("evidence_text"), val("evidence_start_s"), val("reviewer"),
+                      val("review_comment")])
+    return buf.getvalue()
+
+
+def write(report: CoachingReport, data: PeriodData, fmt: str, out: str | Path) -> Path:
+    """Write the report in `fmt` to `out` (folders made); returns the path."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "html":
+        path.write_text(html(report), encoding="utf-8")
+    elif fmt == "pdf":
+        path.write_bytes(pdf(report))
+    else:
+        path.write_text(csv_text(report, data), encoding="utf-8", newline="")
+    return path

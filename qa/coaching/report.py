@@ -1,0 +1,183 @@
+"""A coaching report's figures, computed from the rows of `qa.access.coaching.period_data`.
+
+Means are over calls with a score; pass rates are passed / applicable (pass or fail) items;
+weeks start on Monday (UTC). Values stay unrounded here; the renderers format them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import pandas as pd
+
+from qa.access.coaching import TALK_METRICS, PeriodData
+from qa.rubric.schema import Rubric
+
+WEAKEST = 3
+MOMENTS_PER_ITEM = 2
+
+
+@dataclass
+class CoachingReport:
+    kind: str  # agent | team
+    subject_id: str
+    subject_name: str
+    since: date
+    until: date
+    language: str
+    rubric_id: str | None
+    rubric_title: str
+    rubric_versions: list[str]
+    generated_at: datetime
+    summary: dict[str, Any]
+    weeks: list[dict[str, Any]] = field(default_factory=list)
+    sections: list[dict[str, Any]] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)
+    weakest: list[dict[str, Any]] = field(default_factory=list)
+    profiles: list[dict[str, Any]] = field(default_factory=list)
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    agents: list[dict[str, Any]] = field(default_factory=list)
+    comments: list[dict[str, Any]] = field(default_factory=list)
+    other_rubrics: dict[str, int] = field(default_factory=dict)
+    has_team: bool = False
+    scores: list[float] = field(default_factory=list)  # each call's score (the distribution chart)
+
+
+def _mean(values) -> float | None:
+    """Mean of the values that are numbers (fsum: the same result in any order), None when there are none."""
+    s = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").dropna()
+    return math.fsum(s) / len(s) if len(s) else None
+
+
+def _rate(outcomes: pd.Series) -> tuple[int, int, int, float | None]:
+    applicable = int(outcomes.isin(["pass", "fail"]).sum())
+    passed, failed = int((outcomes == "pass").sum()), int((outcomes == "fail").sum())
+    return applicable, passed, failed, (100.0 * passed / applicable if applicable else None)
+
+
+def _counted_rate(counts: pd.DataFrame) -> float | None:
+    """Pass rate from outcome counts (the team's, counted in SQL with reviews applied)."""
+    applicable, passed = int(counts["applicable"].sum()), int(counts["passed"].sum())
+    return 100.0 * passed / applicable if applicable else None
+
+
+def week_of(ts) -> date:
+    d = pd.Timestamp(ts).tz_convert("UTC").date() if pd.Timestamp(ts).tzinfo else pd.Timestamp(ts).date()
+    return d - timedelta(days=d.weekday())
+
+
+def _bool_count(values) -> int:
+    return int(sum(bool(v) for v in values if v is not None and v == v))
+
+
+def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> CoachingReport:
+    """Every figure of the report; `rubric` gives titles, sections and coaching texts (None: ids only)."""
+    calls, items, team_calls, team_counts = data.calls, data.items, data.team_calls, data.team_item_counts
+    has_team = bool(data.subject.team_agents) and not team_calls.empty
+    sections_meta = [(s.id, s.title) for s in rubric.sections] if rubric else sorted(
+        {(s, s) for s in items["section_id"].dropna()})
+    item_meta = {i.id: (s.id, s.title, i.title, i.coaching) for s, i in rubric.items()} if rubric else {}
+
+    def item_title(item_id: str) -> str:
+        return item_meta.get(item_id, (None, None, item_id, ""))[2]
+
+    names = calls.dropna(subset=["agent_name"]).drop_duplicates("agent_id").set_index("agent_id")["agent_name"]
+    subject_name = data.subject.name or (str(names.get(data.subject.id)) if data.subject.id in names else "")
+
+    applicable, passed, failed, pass_rate = _rate(items["outcome"])
+    summary = {
+        "calls": len(calls), "avg_score": _mean(calls["score_pct"]), "auto_failed": _bool_count(calls["auto_failed"]),
+        "reviewed": _bool_count(calls["reviewed"]), "pass_rate": pass_rate,
+        "team_calls": len(team_calls) if has_team else None,
+        "team_avg": _mean(team_calls["score_pct"]) if has_team else None,
+        "team_pass_rate": _counted_rate(team_counts) if has_team else None,
+        "prev_since": data.since - (data.until - data.since) - timedelta(days=1),
+        "prev_until": data.since - timedelta(days=1), "prev_calls": len(data.previous_calls), "prev_avg": _mean(data.previous_calls.get("score_pct", [])),
+        "prev_pass_rate": _counted_rate(data.previous_item_counts) if len(data.previous_item_counts) else None,
+        "prev_auto_failed": _bool_count(data.previous_calls.get("auto_failed", [])),
+    }
+
+    weeks = []
+    calls_w = calls.assign(week=[week_of(t) for t in calls["started_at"]])
+    team_w = team_calls.assign(week=[week_of(t) for t in team_calls["started_at"]]) if has_team else None
+    for wk in sorted(set(calls_w["week"])):
+        sel = calls_w[calls_w["week"] == wk]
+        weeks.append({"week": wk, "calls": len(sel), "avg": _mean(sel["score_pct"]),
+                      "auto_failed": _bool_count(sel["auto_failed"]),
+                      "team_avg": _mean(team_w[team_w["week"] == wk]["score_pct"]) if has_team else None})
+
+    sections = []
+    for sid, title in sections_meta:
+        mine = _mean(s.get(sid) for s in calls["sections"])
+        team = _mean(s.get(sid) for s in team_calls["sections"]) if has_team else None
+        if mine is not None or team is not None:
+            sections.append({"id": sid, "title": title, "avg": mine, "team_avg": team})
+
+    order = {iid: n for n, iid in enumerate(item_meta)}
+    prev_counts = data.previous_item_counts
+    rows = []
+    for iid, sel in items.groupby("item_id", sort=False):
+        a, p, f, r = _rate(sel["outcome"])
+        team_rate = _counted_rate(team_counts[team_counts["item_id"] == iid]) if has_team else None
+        sec_id = item_meta.get(iid, (sel["section_id"].iloc[0],))[0]
+        sec_title = dict(sections_meta).get(sec_id, sec_id)
+        rows.append({"id": iid, "title": item_title(iid), "section": sec_title, "applicable": a, "passed": p,
+                     "failed": f, "pass_rate": r, "team_pass_rate": team_rate,
+                     "prev_pass_rate": _counted_rate(prev_counts[prev_counts["item_id"] == iid])
+                     if len(prev_counts) else None,
+                     "coaching": item_meta.get(iid, ("", "", "", ""))[3]})
+    rows.sort(key=lambda r: (order.get(r["id"], len(order)), r["id"]))
+
+    weak = sorted([r for r in rows if r["failed"] > 0], key=lambda r: (r["pass_rate"], -r["failed"], r["title"]))[:WEAKEST]
+    started = dict(zip(calls["call_id"], calls["started_at"]))
+    weakest = []
+    for r in weak:
+        fails = items[(items["item_id"] == r["id"]) & (items["outcome"] == "fail")].copy()
+        fails["started_at"] = [started.get(c) for c in fails["call_id"]]
+        fails = fails.sort_values(["started_at", "call_id"], ascending=[False, True]).head(MOMENTS_PER_ITEM)
+        moments = [{"call_id": m.call_id, "started_at": m.started_at,
+                    "at_s": None if m.evidence_start_s is None or m.evidence_start_s != m.evidence_start_s
+                    else float(m.evidence_start_s),
+                    "quote": m.evidence_text if isinstance(m.evidence_text, str) and m.evidence_text else None}
+                   for m in fails.itertuples()]
+        weakest.append({**r, "moments": moments})
+
+    profiles = []
+    scores = dict(zip(calls["call_id"], calls["score_pct"]))
+    team_scores = dict(zip(team_calls["call_id"], team_calls["score_pct"])) if has_team else {}
+    for prof, sel in data.profiles.groupby("profile"):
+        team_sel = data.team_profiles[data.team_profiles["profile"] == prof] if has_team else pd.DataFrame()
+        profiles.append({"profile": prof, "calls": len(sel), "avg": _mean(scores.get(c) for c in sel["call_id"]),
+                         "team_avg": _mean(team_scores.get(c) for c in team_sel["call_id"]) if has_team else None})
+    profiles.sort(key=lambda p: (-p["calls"], p["profile"]))
+
+    metrics = []
+    for name in TALK_METRICS:
+        mine = _mean(data.metrics[data.metrics["name"] == name]["value"])
+        team = _mean(data.team_metric_means[data.team_metric_means["name"] == name]["mean"]) if has_team else None
+        if mine is not None:
+            metrics.append({"name": name, "avg": mine, "team_avg": team})
+
+    agents = []
+    if data.subject.kind == "team":
+        for agent_id, sel in calls.groupby("agent_id"):
+            agents.append({"agent_id": agent_id, "name": names.get(agent_id, ""), "calls": len(sel),
+                           "avg": _mean(sel["score_pct"]), "auto_failed": _bool_count(sel["auto_failed"]),
+                           "pass_rate": _rate(items[items["agent_id"] == agent_id]["outcome"])[3]})
+        agents.sort(key=lambda a: (a["avg"] is None, a["avg"] or 0.0, a["agent_id"]))
+
+    comments = []
+    reviewed = items[items["review_comment"].map(lambda c: isinstance(c, str) and bool(c.strip()))]
+    for c in reviewed.itertuples():
+        comments.append({"call_id": c.call_id, "started_at": started.get(c.call_id), "item": item_title(c.item_id),
+                         "reviewer": c.reviewer, "outcome": c.outcome, "auto_outcome": c.auto_outcome,
+                         "comment": c.review_comment})
+
+    return CoachingReport(
+        data.subject.kind, data.subject.id, subject_name, data.since, data.until, language, data.rubric_id,
+        rubric.title if rubric else (data.rubric_id or ""), sorted({str(v) for v in calls["rubric_version"]}),
+        datetime.now(timezone.utc), summary, weeks, sections, rows, weakest, profiles, metrics, agents, comments,
+        data.other_rubrics, has_team, [float(v) for v in pd.to_numeric(calls["score_pct"], errors="coerce").dropna()])
