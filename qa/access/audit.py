@@ -22,7 +22,7 @@ from qa.access.model import Viewer
 
 ACTIONS = (
     "open_call", "play_audio", "play_original_audio", "denied", "export", "review", "rescore", "delete_call",
-    "retention", "user_add", "user_remove", "user_set_role", "user_seeded", "sign_in",
+    "retention", "user_add", "user_remove", "user_set_role", "user_seeded", "sign_in", "report",
 )
 _COLUMNS = "seq, occurred_at, actor, role, auth, action, call_id, target, detail_json, prev_hash, row_hash"
 _lock = threading.Lock()  # threads of one dashboard process share one DuckDB instance: number rows one at a time
