@@ -15,10 +15,12 @@ from qa.store import Store
 from tests.conftest import SAMPLES
 
 REFERENCES = sorted((SAMPLES / "reference").glob("*.json"))
-# WER per sample call measured with these settings (the batch flow's 1-thread workers; `make eval`
-# gives the same figures), 2026-12-01: a floor 0.03 above catches a regression, not noise
+# WER per sample call of the STORED (redacted) transcript, measured with these settings (the batch
+# flow's 1-thread workers), 2026-12-01: a floor 0.03 above catches a regression, not noise. The
+# IBAN and TC kimlik of tr_confused_04 and tr_model_01 are one token each since the PII rules of
+# 2026-12-01, against the reference's spelled-out digits: 0.339 -> 0.425 and 0.339 -> 0.376.
 MEASURED_WER = {"en_bad_08": 0.344, "en_good_07": 0.158, "en_mixed_09": 0.176, "tr_angry_03": 0.384,
-                "tr_confused_04": 0.339, "tr_hasty_06": 0.385, "tr_model_01": 0.339, "tr_poor_02": 0.304,
+                "tr_confused_04": 0.425, "tr_hasty_06": 0.385, "tr_model_01": 0.376, "tr_poor_02": 0.304,
                 "tr_sales_05": 0.309}
 MEASURED_AGREEMENT = 0.898  # rubric decisions vs hand labels, 97 of 108
 
