@@ -159,8 +159,10 @@ def transcribe(
     extra = uncovered(speech or [], regions, duration)
     if not extra:
         return base
+    from qa.vad import Region
+
     pad = options.vad_speech_pad_ms / 1000
-    heard = _decode(model, samples, _union([], [type(r)(r.start - pad, r.end + pad) for r in extra], duration),
+    heard = _decode(model, samples, _union([], [Region(r.start - pad, r.end + pad) for r in extra], duration),
                     language or base.language or None, options, channel, offset)
     added = additions(base.words, heard.words, [(r.start + offset, r.end + offset) for r in extra])
     dropped = {k: base.dropped.get(k, 0) + heard.dropped.get(k, 0) for k in base.dropped}

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.diarization import Turn
+from qa.pii import TOKEN
 from qa.text import normalize
 
 FRAME_S = 0.01
@@ -170,6 +171,9 @@ class LostSegment:
     channel: int | None = None
 
 
+REDACTION_TOKENS = frozenset(TOKEN.values()) | {"[PII]"}
+
+
 def lost_segments(
     bare: list[tuple[float, float, str]],
     words: list,
@@ -187,8 +191,7 @@ def lost_segments(
         if n_bare < min_words:
             continue
         inside = [w for w in words if start - tolerance_s <= (w.start + w.end) / 2 <= end + tolerance_s]
-        n = sum(max(1, round(w.end - w.start)) if w.text.startswith("[") and w.text.endswith("]") else 1
-                for w in inside)
+        n = sum(max(1, round(w.end - w.start)) if w.text in REDACTION_TOKENS else 1 for w in inside)
         if n < n_bare / 2:
             out.append(LostSegment(round(start, 2), round(end, 2), n_bare, n, channel))
     return out

@@ -108,6 +108,15 @@ def pick_rubric(settings: Settings, language: str) -> Rubric | None:
     return load_rubric(path)
 
 
+def _rubric_keeping_transcript(settings: Settings, language: str) -> tuple[Rubric | None, str | None]:
+    """`pick_rubric`, with a broken rubric kept as the reason instead of raised: the transcript is
+    stored and scoring can be redone with `callqa rescore`."""
+    try:
+        return pick_rubric(settings, language), None
+    except RubricError as exc:
+        return None, str(exc)
+
+
 class _Clock:
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}
@@ -180,10 +189,7 @@ def process_call(
         model = load_model(model_ref, settings.asr_compute_type, settings.asr_threads)
     rubric_error = None
     if rubric is None and whisper_language:  # known before decoding: its names can bias whisper
-        try:
-            rubric = pick_rubric(settings, language)
-        except RubricError as exc:  # keep the transcript; scoring can be redone with `callqa rescore`
-            rubric_error = str(exc)
+        rubric, rubric_error = _rubric_keeping_transcript(settings, language)
     with clock.stage("diarization"):
         diar: Diarization = diarize(audio, settings.diarization, settings.num_speakers, settings.pyannote_pipeline)
     with clock.stage("asr"):
@@ -206,11 +212,8 @@ def process_call(
         for w, spk in labelled:
             if spk is not None:
                 by_speaker.setdefault(spk, []).append(w)
-        if rubric is None and rubric_error is None:
-            try:
-                rubric = pick_rubric(settings, language)
-            except RubricError as exc:  # keep the transcript; scoring can be redone with `callqa rescore`
-                rubric_error = str(exc)
+        if rubric is None and whisper_language is None:  # the language whisper detected picks it
+            rubric, rubric_error = _rubric_keeping_transcript(settings, language)
         companies = rubric.variables.get("company", []) if rubric else []
         first = diar.turns[0].speaker if diar.turns else None
         agent_speaker = None
