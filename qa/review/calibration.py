@@ -96,7 +96,7 @@ def item_agreement(rubric_id: str, item_id: str, title: str, pairs: list[tuple[s
     elif p2f:
         advice = f"reviewers changed it both ways ({f2p} fail → pass, {p2f} pass → fail)"
     else:
-        advice = f"reviewers changed whether it applies (n/a) {other} time{"s" if other != 1 else ""}"
+        advice = f"reviewers changed whether it applies (n/a) {other} time{'s' if other != 1 else ''}"
     if len(pairs) < MIN_PAIRS:
         advice += f" (only {len(pairs)} reviewed)"
     return ItemAgreement(rubric_id, item_id, title, len(pairs), agree, k, p2f, f2p, other, ai_pass, ai_fail, score, advice)
