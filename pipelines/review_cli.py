@@ -22,8 +22,12 @@ from pipelines.report_cli import _date
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+class _UnknownUser(Exception):
+    pass
+
+
 def _context(args: argparse.Namespace):
-    """(repository, viewer) or raises SystemExit(2) for an unknown --as user."""
+    """(repository, viewer); an unknown --as user is a usage error."""
     from pipelines.access_cli import _db, _operator
     from qa.access.directory import Directory
     from qa.access.repository import DuckDBRepository
@@ -33,8 +37,7 @@ def _context(args: argparse.Namespace):
     if getattr(args, "as_identity", None):
         viewer = Directory(db).viewer(args.as_identity, auth="cli")
         if viewer is None:
-            print(f"callqa: no user {args.as_identity!r} (callqa users list)", file=sys.stderr)
-            raise SystemExit(EXIT_USAGE)
+            raise _UnknownUser(f"no user {args.as_identity!r} (callqa users list)")
     return DuckDBRepository(db), viewer
 
 
@@ -44,6 +47,9 @@ def _run(fn, args: argparse.Namespace) -> int:
 
     try:
         return fn(args)
+    except _UnknownUser as exc:
+        print(f"callqa: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except AccessDenied as exc:
         print(f"callqa: access denied: {exc}", file=sys.stderr)
         return EXIT_FAILED
