@@ -212,6 +212,11 @@ class CalibrationSessions:
             self.repo.require(viewer, call_id)
             if self.repo.scores(viewer, call_id).empty:
                 raise CalibrationError(f"call {call_id} has no score: nothing to calibrate on")
+        for identity in people:  # every reviewer must be allowed to open every call
+            member = directory.viewer(identity, auth=viewer.auth)
+            hidden = [c for c in calls if member is None or self.repo.call(member, c) is None]
+            if hidden:
+                raise CalibrationError(f"{identity} may not see call {hidden[0]}: pick calls every reviewer may open")
         s = Session(new_id(), name, viewer.identity, now(), tuple(calls), tuple(people))
         with self.file.writer() as con:
             con.execute("INSERT INTO calibration_sessions VALUES (?, ?, ?, ?, ?, ?)",
