@@ -60,9 +60,10 @@ class ReviewDesk:
         return self.queue_.neighbours(viewer, call_id, assignee)
 
     def start(self, viewer: Viewer, call_id: str) -> QueueEntry | None:
-        """Opening a queued call moves it to in_review (a done call stays done)."""
+        """Its assignee opening a queued call moves it to in_review (a done call stays done; others change nothing)."""
         entry = self.queue_.entry(viewer, call_id)
-        if entry is None or entry.status != "to_review" or not viewer.can_review:
+        if entry is None or entry.status != "to_review" or not viewer.can_review or \
+                entry.assignee not in (None, viewer.identity):
             return entry
         return self.queue_.set_status(viewer, call_id, "in_review")
 
