@@ -226,6 +226,10 @@ class ReviewDesk:
 
     def disputes(self, viewer: Viewer, call_id: str | None = None, status: str | None = None) -> list[Dispute]:
         """Disputes of the calls the viewer sees (one call, or all), oldest first."""
+        with self.repo.reading():
+            return self._visible_disputes(viewer, call_id, status)
+
+    def _visible_disputes(self, viewer: Viewer, call_id: str | None, status: str | None) -> list[Dispute]:
         if call_id is not None:
             self.repo.require(viewer, call_id)
         found = self._disputes([call_id] if call_id else None)
@@ -260,13 +264,16 @@ class ReviewDesk:
     # --- what happened to a call -------------------------------------------------------
     def timeline(self, viewer: Viewer, call_id: str) -> list[TimelineEvent]:
         """The call's history, oldest first, in plain sentences."""
-        with self.repo.store.reading():
-            self.repo.require(viewer, call_id)
-            scores = self.repo.scores(viewer, call_id)
-            auto = {}
-            for rid, ver in zip(scores["rubric_id"], scores["rubric_version"]):
-                items = self.repo._auto_items(viewer, [(call_id, str(rid), str(ver))])
-                auto[(str(rid), str(ver))] = items
+        with self.repo.reading():
+            return self._timeline(viewer, call_id)
+
+    def _timeline(self, viewer: Viewer, call_id: str) -> list[TimelineEvent]:
+        self.repo.require(viewer, call_id)
+        scores = self.repo.scores(viewer, call_id)
+        auto = {}
+        for rid, ver in zip(scores["rubric_id"], scores["rubric_version"]):
+            auto[(str(rid), str(ver))] = self.repo._auto_items(viewer, [(call_id, str(rid), str(ver))])
+        entry = self.queue_.entry(viewer, call_id)
         events: list[TimelineEvent] = []
         for s in scores.to_dict("records"):
             rid, ver = str(s["rubric_id"]), str(s["rubric_version"])
@@ -284,8 +291,7 @@ class ReviewDesk:
         for cid, at, actor, status, detail in self.file.query(
                 "SELECT call_id, event_at, actor, status, detail FROM queue_events WHERE call_id = ? ORDER BY event_at", [call_id]):
             if status == "to_review":
-                reasons = self.queue_.entry(viewer, call_id)
-                text = "; ".join(reasons.reasons) if reasons else None
+                text = "; ".join(entry.reasons) if entry else None
                 events.append(TimelineEvent(at, actor or "?", "added to the review queue", "queued", reason=text))
             elif status is None:
                 events.append(TimelineEvent(at, actor or "?", "review queue: more reasons added", "queued",
@@ -336,6 +342,10 @@ class ReviewDesk:
 
     def auto_fail_note(self, viewer: Viewer, call_id: str) -> AutoFailNote | None:
         """None when the AI did not auto-fail the call's latest scoring; else which items and who lifted it."""
+        with self.repo.reading():
+            return self._auto_fail_note(viewer, call_id)
+
+    def _auto_fail_note(self, viewer: Viewer, call_id: str) -> AutoFailNote | None:
         scores = self.repo.scores(viewer, call_id)
         if scores.empty or not bool(scores.iloc[0]["auto_failed"]):
             return None

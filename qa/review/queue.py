@@ -127,6 +127,10 @@ class ReviewQueue:
     # --- a reviewer's list -------------------------------------------------------------
     def entries(self, viewer: Viewer, status: str | None = None, assignee: str | None = "me") -> list[QueueEntry]:
         """Queue entries the viewer may see: their own ("me"), one reviewer's, or all (None; leads, admins)."""
+        with self.repo.reading():
+            return self._list(viewer, status, assignee)
+
+    def _list(self, viewer: Viewer, status: str | None, assignee: str | None) -> list[QueueEntry]:
         if not viewer.can_review:
             raise AccessDenied(f"{viewer.identity} ({viewer.role}) has no review queue")
         if status is not None and status not in STATUSES:
@@ -158,9 +162,10 @@ class ReviewQueue:
         return Neighbours(ids[i - 1] if i > 0 else None, nxt, i + 1, len(ids))
 
     def entry(self, viewer: Viewer, call_id: str) -> QueueEntry | None:
-        self.repo.require(viewer, call_id)
-        rows = self.file.query(f"SELECT {_ENTRY_COLUMNS} FROM queue_items WHERE call_id = ?", [call_id])
-        return self._entries(viewer, rows)[0] if rows else None
+        with self.repo.reading():
+            self.repo.require(viewer, call_id)
+            rows = self.file.query(f"SELECT {_ENTRY_COLUMNS} FROM queue_items WHERE call_id = ?", [call_id])
+            return self._entries(viewer, rows)[0] if rows else None
 
     def _entries(self, viewer: Viewer, rows: list[tuple]) -> list[QueueEntry]:
         """Queue rows with their calls' facts (scoped: a call outside the scope drops out)."""
