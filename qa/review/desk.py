@@ -65,7 +65,7 @@ class ReviewDesk:
         if entry is None or entry.status != "to_review" or not viewer.can_review or \
                 entry.assignee not in (None, viewer.identity):
             return entry
-        return self.queue_.set_status(viewer, call_id, "in_review")
+        return self.queue_.set_status(viewer, call_id, "in_review", current=entry)
 
     def set_status(self, viewer: Viewer, call_id: str, status: str) -> QueueEntry | None:
         return self.queue_.set_status(viewer, call_id, status)
@@ -108,11 +108,13 @@ class ReviewDesk:
         """Set one item's outcome (history kept); a critical item's change needs a reason."""
         if not viewer.can_review:
             raise AccessDenied(f"{viewer.identity} ({viewer.role}) may not review calls")
-        rid, ver = self._scoring(viewer, call_id, rubric_id, rubric_version)
         outcome = _text(outcome).lower()
         if outcome not in OUTCOMES:
             raise ReviewError(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
-        item = self._item(viewer, call_id, rid, ver, item_id)
+        with self.repo.reading():
+            rid, ver = self._scoring(viewer, call_id, rubric_id, rubric_version)
+            item = self._item(viewer, call_id, rid, ver, item_id)
+            entry = self.queue_.entry(viewer, call_id)
         changes = outcome != item["auto_outcome"] or outcome != item["outcome"]
         if bool(item["critical"]) and changes and not _text(reason):
             title = self.repo.item_titles(rid, ver).get(item_id, item_id)
@@ -121,7 +123,8 @@ class ReviewDesk:
         self.audit.record(viewer, "review", call_id, item_id, outcome=outcome, before=item["outcome"],
                           ai=item["auto_outcome"], rubric_id=rid, rubric_version=ver, review_id=review.review_id,
                           critical=bool(item["critical"]))
-        self.start(viewer, call_id)
+        if entry is not None and entry.status == "to_review" and entry.assignee in (None, viewer.identity):
+            self.queue_.set_status(viewer, call_id, "in_review", current=entry)
         return review
 
     def sign_off(self, viewer: Viewer, call_id: str, verdict: str, comment: str | None = None) -> SignOff:
@@ -131,8 +134,9 @@ class ReviewDesk:
         verdict = _text(verdict).lower()
         if verdict not in VERDICTS:
             raise ReviewError(f"a sign-off says agree or disagree (with the AI), got {verdict!r}")
-        rid, ver = self._scoring(viewer, call_id, None, None)
-        entry = self.queue_.entry(viewer, call_id)
+        with self.repo.reading():
+            rid, ver = self._scoring(viewer, call_id, None, None)
+            entry = self.queue_.entry(viewer, call_id)
         if entry is not None and viewer.role == "reviewer" and entry.assignee not in (None, viewer.identity):
             raise AccessDenied(f"{call_id} is in {entry.assignee}'s queue, not {viewer.identity}'s")
         s = SignOff(new_id(), call_id, rid, ver, viewer.name, verdict, _text(comment) or None, now())

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from dataclasses import replace
 from datetime import date
 
 from qa.access.audit import AuditLog
@@ -184,13 +185,16 @@ class ReviewQueue:
                                   None if _val(f.get("auto_failed")) is None else bool(f.get("auto_failed"))))
         return out
 
-    def set_status(self, viewer: Viewer, call_id: str, status: str, con=None) -> QueueEntry | None:
-        """Move a queued call to `status` (the assignee, a team lead or an admin); None: the call is not queued."""
+    def set_status(self, viewer: Viewer, call_id: str, status: str,
+                   current: QueueEntry | None = None) -> QueueEntry | None:
+        """Move a queued call to `status` (the assignee, a team lead or an admin); None: the call is not queued.
+
+        `current`: the entry as just read by the caller (saves reading it again)."""
         if status not in STATUSES:
             raise QueueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
         if not viewer.can_review:
             raise AccessDenied(f"{viewer.identity} ({viewer.role}) may not change the review queue")
-        current = self.entry(viewer, call_id)
+        current = current or self.entry(viewer, call_id)
         if current is None:
             return None
         if current.status == status:
@@ -198,19 +202,12 @@ class ReviewQueue:
         if viewer.role == "reviewer" and current.assignee not in (None, viewer.identity):
             raise AccessDenied(f"{call_id} is in {current.assignee}'s queue, not {viewer.identity}'s")
         at = now()
-
-        def write(c) -> None:
+        with self.file.writer() as c:
             c.execute("UPDATE queue_items SET status = ?, updated_at = ?, assignee = coalesce(assignee, ?) WHERE call_id = ?",
                       [status, at, viewer.identity, call_id])
             c.execute("INSERT INTO queue_events VALUES (?, ?, ?, ?, NULL)", [call_id, at, viewer.name, status])
-
-        if con is not None:
-            write(con)
-        else:
-            with self.file.writer() as c:
-                write(c)
         self.audit.record(viewer, "queue_status", call_id, status, before=current.status)
-        return self.entry(viewer, call_id)
+        return replace(current, status=status, updated_at=at, assignee=current.assignee or viewer.identity)
 
 
 def _assign(cand, reviewers, leads, load: Counter) -> str | None:
