@@ -18,6 +18,8 @@ Schema (analysts may query these tables directly; see README "Data model"):
   call_events    (call_id, idx) timed events: holds, interruptions (kind, start_s, end_s, details)
   call_profiles  (call_id, profile) customer profile tags with reasons and the handling strategy
   runs           batch run history: started/finished, status, call counts, audio and wall seconds
+  call_kpis      (call_id) contact-centre KPIs per call, derived across calls by `qa.kpi.refresh`:
+                 first contact / repeat, the repeat that followed, handle-time parts, waits, csat
 """
 
 from __future__ import annotations
@@ -34,7 +36,14 @@ import duckdb
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+KPI_DDL = """CREATE TABLE IF NOT EXISTS call_kpis (
+        call_id VARCHAR PRIMARY KEY, customer_known BOOLEAN, is_first BOOLEAN, first_call_id VARCHAR,
+        repeat_call_id VARCHAR, window_s DOUBLE, window_ends_at TIMESTAMPTZ, talk_s DOUBLE, hold_s DOUBLE,
+        hold_count INTEGER, after_call_gap_s DOUBLE, latency_mean_s DOUBLE, latency_max_s DOUBLE,
+        unannounced_wait_max_s DOUBLE, csat INTEGER, csat_estimate DOUBLE, frozen BOOLEAN DEFAULT false,
+        computed_at TIMESTAMPTZ)"""
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
@@ -109,6 +118,8 @@ DDL = [
         run_id VARCHAR PRIMARY KEY, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, status VARCHAR,
         calls_total INTEGER, calls_ok INTEGER, calls_failed INTEGER, calls_skipped INTEGER,
         audio_s DOUBLE, wall_s DOUBLE, host VARCHAR, pid INTEGER, args VARCHAR)""",
+    # schema 3: contact-centre KPIs (qa/kpi/refresh.py rewrites the rows that are not frozen)
+    KPI_DDL,
 ]
 
 UTTERANCE_COLUMNS = (

@@ -52,6 +52,9 @@ AGENT_COLUMNS = ["agent_key", "agent", "calls", "scored", "avg_score", "auto_fai
 RATE_COLUMNS = ["rubric_id", "section_id", "item_id", "critical", "applicable", "passed", "failed", "na"]
 PROFILE_COLUMNS = ["profile", "calls", "avg_score", "overall_avg", "strategy", "most_failed_item", "failed", "applicable"]
 _AGENT_KEY = "coalesce(c.agent_id, c.agent_name)"
+KPI_CALL_COLUMNS = ["call_id", "agent_id", "agent_name", "queue", "started_at", "duration_s", "fcr_status", "pending",
+                    "talk_s", "hold_s", "hold_count", "after_call_gap_s", "latency_mean_s", "latency_max_s",
+                    "unannounced_wait_max_s", "csat", "csat_estimate", "window_ends_at"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,8 @@ class CallRepository(Protocol):
     def utterance_sentiment(self, viewer: Viewer, call_id: str) -> dict[int, tuple[str, float]]: ...
     def profile_coaching(self, viewer: Viewer, agent_key: str | None = None) -> pd.DataFrame: ...
     def redaction_spans(self, viewer: Viewer, call_id: str) -> list[tuple[float, float]]: ...
+    def kpi_calls(self, viewer: Viewer, start: Any, end: Any, as_of: Any, agents: tuple[str, ...] | None = None,
+                  queue: str | None = None) -> pd.DataFrame: ...
 
 
 @lru_cache(maxsize=32)
@@ -486,6 +491,26 @@ class DuckDBRepository:
             row["quality"] = ", ".join(stats.get("audio_quality", {}).get("flags", [])) or "ok"
             if status == "unscored":  # stored, kept out of every aggregate: say why instead of a score
                 row["failed_items"] = f"UNSCORED: {error}"
+
+    # --- contact-centre KPIs (qa/kpi/) -------------------------------------------------
+    def kpi_calls(self, viewer: Viewer, start: Any, end: Any, as_of: Any, agents: tuple[str, ...] | None = None,
+                  queue: str | None = None) -> pd.DataFrame:
+        """Per-call KPI rows (`call_kpis`) of the viewer's processed calls started in [start, end), with the FCR
+        status as of `as_of`; `pending` marks calls the last refresh has not seen yet. No customer id leaves."""
+        from qa.kpi.fcr import status_sql
+
+        where, params = "c.status IN ('ok', 'unscored') AND c.started_at >= ? AND c.started_at < ?", [start, end]
+        if agents is not None:
+            where, params = where + " AND list_contains(?::VARCHAR[], c.agent_id)", [*params, list(agents)]
+        if queue is not None:
+            where, params = where + " AND c.queue = ?", [*params, queue]
+        return self._frame(viewer, f"""SELECT c.call_id, c.agent_id, c.agent_name, c.queue, c.started_at, c.duration_s,
+                   {status_sql('k')} AS fcr_status, k.call_id IS NULL AS pending, k.talk_s, k.hold_s, k.hold_count,
+                   k.after_call_gap_s, k.latency_mean_s, k.latency_max_s, k.unannounced_wait_max_s, k.csat,
+                   k.csat_estimate, k.window_ends_at
+            FROM visible c LEFT JOIN call_kpis k ON k.call_id = c.call_id WHERE {where}
+            ORDER BY c.started_at, c.call_id""", [as_of, *params], KPI_CALL_COLUMNS)
+
 
 def _missing(value: Any) -> bool:
     if value is None:
