@@ -517,6 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     report_cli.register(sub)
     # --- end coaching reports ---
+    from pipelines import kpi_cli  # contact-centre KPIs: kpi, kpi refresh
+
+    kpi_cli.register(sub)
     return parser
 
 
