@@ -14,6 +14,13 @@ from qa.access.repository import DuckDBRepository
 from qa.kpi.labels import kpi_labels
 from qa.kpi.summary import kpi_block
 
+# the KPI table's rows, in order: (html id, label key, KpiFigures field, decimals)
+ROWS = [("fcr", "fcr", "fcr_pct", 1), ("repeats", "repeats", "repeats", 0), ("unknown", "unknown", "unknown", 0),
+        ("aht", "aht", "aht_s", 1), ("talk", "talk", "talk_s", 1), ("hold", "hold", "hold_s", 1),
+        ("after", "after_call", "after_call_s", 1), ("hold-calls", "hold_calls", "hold_calls_pct", 1),
+        ("latency", "latency", "latency_mean_s", 2), ("latency-max", "latency_max", "latency_max_s", 2),
+        ("long-wait", "long_wait", "long_wait_pct", 1), ("csat", "csat", "csat_mean", 2),
+        ("estimate", "estimate", "estimate_mean", 2)]
 CSV_COLUMNS = ["fcr_status", "talk_s", "hold_s", "after_call_gap_s", "unannounced_wait_max_s", "csat",
                "csat_estimate"]
 
@@ -29,7 +36,7 @@ def section(repo: DuckDBRepository, viewer: Viewer, subject: Any, since: date, u
                       per_agent=subject.kind == "team")
     words = dict(kpi_labels(language))
     words["long_wait"] = words["long_wait"].format(n=f"{settings.wait_unannounced_s:g}")
-    return {"block": block, "L": words}
+    return {"block": block, "L": words, "rows": ROWS}
 
 
 def csv_values(kpis: dict[str, Any] | None, call_id: str) -> list[Any]:
