@@ -324,3 +324,15 @@ def test_rubric_selftest_with_the_wait_metric(tmp_path):
     rubric = parse_rubric(RUBRIC)
     results = [run_case(rubric, case, i, "kpi_wait") for i, case in enumerate(rubric.tests)]
     assert all(r.ok for r in results), [r.problems for r in results]
+
+
+def test_kpi_bench_at_300_calls():
+    from benchmarks import bench_kpi
+
+    res = bench_kpi.run(300, 1)
+    whats = [r["what"] for r in res["rows"]]
+    assert whats[0] == "floor: open read-only, one row, close" and any(w.startswith("refresh: all 300") for w in whats)
+    assert all(r["p50_ms"] > 0 for r in res["rows"])
+    # the synthetic store has repeat customers and survey scores, so every KPI has something to count
+    assert 0 < res["refresh"]["first_contacts"] < res["refresh"]["contacts"]
+    assert res["january"]["calls"] > 0 and res["january"]["fcr_pct"] is not None and res["january"]["agreement_n"] > 0
