@@ -14,16 +14,9 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"want a date such as 2026-01-31, got {text!r}") from None
+from pipelines.report_cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _date, viewer_for
 
 
 def _instant(text: str) -> datetime:
@@ -55,20 +48,16 @@ def lines(label: str, f) -> list[str]:
 
 
 def cmd_kpi(args: argparse.Namespace) -> int:
-    from pipelines.access_cli import _db, _operator
+    from pipelines.access_cli import _db
     from qa.access.coaching import team_members, teams_of_agent
-    from qa.access.directory import Directory
     from qa.access.repository import DuckDBRepository
     from qa.config import load_settings
     from qa.kpi.summary import figures, previous_period, rows_for
 
     db, settings = _db(args), load_settings()
-    viewer = _operator()
-    if args.as_identity:
-        viewer = Directory(db).viewer(args.as_identity, auth="cli")
-        if viewer is None:
-            print(f"callqa: no user {args.as_identity!r} (callqa users list)", file=sys.stderr)
-            return EXIT_USAGE
+    viewer = viewer_for(args, db)
+    if viewer is None:
+        return EXIT_USAGE
     until = args.until or datetime.now(timezone.utc).date()
     since = args.since or until - timedelta(days=27)
     if until < since:
@@ -113,7 +102,7 @@ def cmd_kpi_refresh(args: argparse.Namespace) -> int:
         print(f"callqa: no store at {db}", file=sys.stderr)
         return EXIT_FAILED
     print(f"KPIs refreshed: {out.contacts} contacts ({out.first_contacts} first contacts, {out.unknown_customer} "
-          f"without a customer id, {out.frozen} anonymised kept) in {out.seconds:.2f} s")
+          f"without a customer id, {out.frozen} anonymised kept), {out.changed} rows changed, in {out.seconds:.2f} s")
     return EXIT_OK
 
 

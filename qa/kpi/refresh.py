@@ -2,8 +2,9 @@
 
 A repeat call changes the row of an earlier contact (maybe days old, maybe another agent's), and
 an erased call changes its neighbours' rows, so rows are not written with each call: `refresh`
-recomputes all of them set-based from the store (about a second per 100k calls, see README) and
-replaces the old ones in one transaction. Running it twice gives the same rows. It runs at the
+recomputes all of them set-based from the store and rewrites, in one transaction, the rows that
+differ from the stored ones (see README for the cost at 100k calls). Running it twice gives the
+same rows and writes nothing the second time. It runs at the
 end of every batch (`pipelines.flows`), after `callqa delete` / retention (`qa.access.erase`),
 and on `callqa kpi refresh`. The settings it used are kept in `meta` (`kpi_config`) so a refresh
 started without settings (an erasure) uses the same windows.
@@ -50,6 +51,7 @@ class RefreshResult:
     frozen: int
     first_contacts: int
     unknown_customer: int
+    changed: int  # rows written because they differ from the stored ones (0 on a re-run)
     seconds: float
 
 
@@ -67,12 +69,9 @@ m AS (
     FROM call_metrics WHERE list_contains({[*_METRICS]!r}, name) GROUP BY call_id
 ),
 u AS ({UNANNOUNCED_SQL}),
-closing AS (
-    SELECT call_id, avg(sentiment_polarity) AS closing FROM (
-        SELECT call_id, sentiment_polarity,
-               row_number() OVER (PARTITION BY call_id ORDER BY start_s DESC, idx DESC) AS rn
-        FROM utterances WHERE speaker_role = 'customer' AND sentiment_polarity IS NOT NULL)
-    WHERE rn <= 2 GROUP BY call_id
+closing AS (  -- the customer's last two utterances (by start, then index): top-2 per call, no sort of all rows
+    SELECT call_id, list_avg(arg_max(sentiment_polarity, {{'s': start_s, 'i': idx}}, 2)) AS closing
+    FROM utterances WHERE speaker_role = 'customer' AND sentiment_polarity IS NOT NULL GROUP BY call_id
 )
 SELECT b.call_id, b.customer_id IS NOT NULL AS customer_known, k.is_first, k.first_call_id, k.repeat_call_id,
        b.window_s, k.window_ends_at,
@@ -119,18 +118,30 @@ def refresh_in(con, config: KpiConfig | None = None) -> RefreshResult:
     finally:
         con.unregister("kpi_windows")
     rows["csat_estimate"] = satisfaction.estimate(rows["closing"], rows["end_polarity"], rows["trajectory"]).astype(float)
-    con.execute("DELETE FROM call_kpis WHERE NOT coalesce(frozen, false) OR call_id NOT IN (SELECT call_id FROM calls)")
+    cols = ", ".join(ROW_COLUMNS)
+    # only rows that changed are rewritten: a batch of new calls touches those and their neighbours, and a
+    # second refresh writes nothing (rewriting 100k rows made the commit cost seconds)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE kpi_stage AS SELECT {cols} FROM call_kpis LIMIT 0")
     con.register("kpi_new", rows[ROW_COLUMNS])
     try:
-        con.execute(f"INSERT INTO call_kpis ({', '.join(ROW_COLUMNS)}, frozen, computed_at)"
-                    f" SELECT {', '.join(ROW_COLUMNS)}, false, now() FROM kpi_new")
+        con.execute(f"INSERT INTO kpi_stage SELECT {cols} FROM kpi_new")
     finally:
         con.unregister("kpi_new")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE kpi_changed AS
+                    SELECT {cols} FROM kpi_stage EXCEPT SELECT {cols} FROM call_kpis WHERE NOT coalesce(frozen, false)""")
+    con.execute("""DELETE FROM call_kpis WHERE call_id IN (SELECT call_id FROM kpi_changed)
+                   OR (NOT coalesce(frozen, false) AND call_id NOT IN (SELECT call_id FROM kpi_stage))
+                   OR call_id NOT IN (SELECT call_id FROM calls)""")
+    con.execute(f"INSERT INTO call_kpis ({cols}, frozen, computed_at) SELECT {cols}, false, now() FROM kpi_changed")
+    changed = con.execute("SELECT count(*) FROM kpi_changed").fetchone()[0]
+    con.execute("DROP TABLE kpi_stage")
+    con.execute("DROP TABLE kpi_changed")
     con.execute("INSERT INTO meta VALUES ('kpi_config', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 [json.dumps(asdict(config))])
     frozen = con.execute("SELECT count(*) FROM call_kpis WHERE frozen").fetchone()[0]
     return RefreshResult(len(rows), int(frozen), int(rows["is_first"].fillna(False).astype(bool).sum()),
-                         int((~rows["customer_known"].astype(bool)).sum()), round(time.perf_counter() - t0, 3))
+                         int((~rows["customer_known"].astype(bool)).sum()), int(changed),
+                         round(time.perf_counter() - t0, 3))
 
 
 def refresh(db: str | Path, config: KpiConfig | None = None) -> RefreshResult | None:
@@ -163,4 +174,4 @@ def after_batch(settings: Any) -> str:
     if out is None:
         return ""
     return (f"KPIs refreshed: {out.contacts} contacts, {out.first_contacts} first contacts, "
-            f"{out.unknown_customer} without a customer id ({out.seconds:.2f} s)")
+            f"{out.unknown_customer} without a customer id, {out.changed} rows changed ({out.seconds:.2f} s)")
