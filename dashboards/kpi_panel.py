@@ -45,7 +45,8 @@ def render(report) -> None:
         if field == "fcr_pct":
             rows.append([K["first_contacts"], *[f"{v.first_contacts} ({v.resolved} / {v.not_resolved} / {v.open})"
                                                 for v in values]])
-    st.dataframe(pd.DataFrame(rows, columns=[K["kpi"], *head]), hide_index=True, key="kpi_table")
+    st.dataframe(pd.DataFrame(rows, columns=[K["kpi"], *head]), hide_index=True, key="kpi_table",
+                 height=35 * (len(rows) + 1) + 3)  # every KPI visible, no inner scrolling
     if b.agents:
         st.dataframe(pd.DataFrame([{K["agent"]: f"{a['name'] or a['agent_id']} ({a['agent_id']})",
                                     K["fcr"]: number(a["fcr_pct"], lang), K["aht"]: number(a["aht_s"], lang),
