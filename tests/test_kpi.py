@@ -336,3 +336,32 @@ def test_kpi_bench_at_300_calls():
     # the synthetic store has repeat customers and survey scores, so every KPI has something to count
     assert 0 < res["refresh"]["first_contacts"] < res["refresh"]["contacts"]
     assert res["january"]["calls"] > 0 and res["january"]["fcr_pct"] is not None and res["january"]["agreement_n"] > 0
+
+
+@pytest.mark.slow
+def test_real_batches_refresh_the_kpis_and_a_bad_csat_keeps_the_call(prefect_harness, tmp_path):
+    """Two nightly batches through the real flow (real models): the second brings the first call's repeat."""
+    import shutil
+
+    from conftest import shared
+    from tests.test_batch import run_flow
+
+    day1, day2 = tmp_path / "day1", tmp_path / "day2"
+    day1.mkdir(), day2.mkdir()
+    shutil.copy(shared("faster_whisper", "jfk.flac"), day1 / "jfk.flac")
+    (day1 / "jfk.json").write_text(json.dumps({"call_id": "k-1", "agent_id": "A7", "language": "en",
+                                               "customer_id": "K-42", "csat": 7,
+                                               "started_at": "2026-03-02T23:50:00+03:00"}))
+    shutil.copy(shared("faster_whisper", "stereo_diarization.wav"), day2 / "stereo.wav")
+    (day2 / "stereo.json").write_text(json.dumps({"call_id": "k-2", "agent_id": "A8", "language": "en",
+                                                  "agent_channel": 1, "customer_id": "K-42", "csat": "4",
+                                                  "started_at": "2026-03-05T09:00:00"}))
+    db = tmp_path / "calls.duckdb"
+    assert [o["status"] for o in run_flow(day1, db)] == ["ok"]
+    assert status(db) == {"k-1": "resolved"}
+    meta = json.loads(Store(db).query("SELECT metadata_json FROM calls WHERE call_id = 'k-1'")[0][0])
+    assert meta["csat"] is None and "not a survey score 1-5" in meta["metadata_warnings"][0]
+    assert [o["status"] for o in run_flow(day2, db)] == ["ok"]
+    assert status(db) == {"k-1": "not_resolved", "k-2": "repeat"}
+    assert stored(db, "k-2")["csat"] == 4 and stored(db, "k-1")["csat"] is None
+    assert stored(db, "k-1")["talk_s"] > 0 and stored(db, "k-1")["csat_estimate"] is not None
