@@ -51,6 +51,8 @@ def render(report) -> None:
         st.dataframe(pd.DataFrame([{K["agent"]: f"{a['name'] or a['agent_id']} ({a['agent_id']})",
                                     K["fcr"]: number(a["fcr_pct"], lang), K["aht"]: number(a["aht_s"], lang),
                                     K["hold"]: number(a["hold_s"], lang),
+                                    K["latency"]: number(a["latency_mean_s"], lang, 2),
+                                    K["long_wait"]: number(a["long_wait_pct"], lang),
                                     K["estimate"]: number(a["estimate_mean"], lang, 2)} for a in b.agents]),
                      hide_index=True, key="kpi_agents")
     a = s.agreement
