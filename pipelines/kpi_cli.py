@@ -3,6 +3,7 @@
   callqa kpi [--agent ID | --team ID | --queue Q] [--since DATE] [--until DATE] [--as-of TIME]
              [--as IDENTITY] [--json] [--db FILE]
   callqa kpi refresh [--db FILE]
+  callqa kpi import-csat FILE.csv [--db FILE]     # survey scores that arrive after the call
 
 Days are `display_timezone` days (default: the last 28 days up to today). The figures come through
 the scoped data layer: `--as` shows what that user may see.
@@ -106,6 +107,22 @@ def cmd_kpi_refresh(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_kpi_import_csat(args: argparse.Namespace) -> int:
+    from pipelines.access_cli import _db
+    from qa.kpi.surveys import import_csat
+
+    try:
+        out = import_csat(_db(args), args.file)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        print(f"callqa: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for line, why in out.rejected:
+        print(f"{args.file}:{line}: {why}", file=sys.stderr)
+    print(f"Survey scores stored: {out.stored} ({out.unknown_calls} for calls not in the store yet; they count once "
+          f"stored); rejected rows: {len(out.rejected)}")
+    return EXIT_OK if not out.rejected else EXIT_FAILED
+
+
 def register(sub) -> None:
     p = sub.add_parser("kpi", help="contact-centre KPIs (FCR, AHT, hold, waits, satisfaction) per agent/team/queue")
     who = p.add_mutually_exclusive_group()
@@ -123,3 +140,7 @@ def register(sub) -> None:
     r = ksub.add_parser("refresh", help="recompute the per-call KPI rows now (also done after every batch)")
     r.add_argument("--db", help="DuckDB file (default callqa.duckdb)")
     r.set_defaults(func=cmd_kpi_refresh)
+    r = ksub.add_parser("import-csat", help="post-call survey scores from a CSV (columns call_id, csat 1-5)")
+    r.add_argument("file", help="CSV file with a header: call_id,csat")
+    r.add_argument("--db", help="DuckDB file (default callqa.duckdb)")
+    r.set_defaults(func=cmd_kpi_import_csat)

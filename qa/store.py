@@ -20,6 +20,7 @@ Schema (analysts may query these tables directly; see README "Data model"):
   runs           batch run history: started/finished, status, call counts, audio and wall seconds
   call_kpis      (call_id) contact-centre KPIs per call, derived across calls by `qa.kpi.refresh`:
                  first contact / repeat, the repeat that followed, handle-time parts, waits, csat
+  call_surveys   (call_id) survey scores imported after the call (`qa.kpi.surveys`)
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ KPI_DDL = """CREATE TABLE IF NOT EXISTS call_kpis (
         hold_count INTEGER, after_call_gap_s DOUBLE, latency_mean_s DOUBLE, latency_max_s DOUBLE,
         unannounced_wait_max_s DOUBLE, csat INTEGER, csat_estimate DOUBLE, frozen BOOLEAN DEFAULT false,
         computed_at TIMESTAMPTZ)"""
+# post-call survey scores that arrive after the call (`callqa kpi import-csat`); they win over the sidecar's
+SURVEY_DDL = """CREATE TABLE IF NOT EXISTS call_surveys (
+        call_id VARCHAR PRIMARY KEY, csat INTEGER, received_at TIMESTAMPTZ, source VARCHAR)"""
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
@@ -120,6 +124,7 @@ DDL = [
         audio_s DOUBLE, wall_s DOUBLE, host VARCHAR, pid INTEGER, args VARCHAR)""",
     # schema 3: contact-centre KPIs (qa/kpi/refresh.py rewrites the rows that are not frozen)
     KPI_DDL,
+    SURVEY_DDL,
 ]
 
 UTTERANCE_COLUMNS = (

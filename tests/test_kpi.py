@@ -331,7 +331,7 @@ def test_kpi_bench_at_300_calls():
 
     res = bench_kpi.run(300, 1)
     whats = [r["what"] for r in res["rows"]]
-    assert whats[0] == "floor: open read-only, one row, close" and any(w.startswith("refresh: all 300") for w in whats)
+    assert whats[0] == "floor: open read-only, one row, close" and any(w.startswith("first refresh: 300 calls") for w in whats)
     assert all(r["p50_ms"] > 0 for r in res["rows"])
     # the synthetic store has repeat customers and survey scores, so every KPI has something to count
     assert 0 < res["refresh"]["first_contacts"] < res["refresh"]["contacts"]
@@ -365,3 +365,31 @@ def test_real_batches_refresh_the_kpis_and_a_bad_csat_keeps_the_call(prefect_har
     assert status(db) == {"k-1": "not_resolved", "k-2": "repeat"}
     assert stored(db, "k-2")["csat"] == 4 and stored(db, "k-1")["csat"] is None
     assert stored(db, "k-1")["talk_s"] > 0 and stored(db, "k-1")["csat_estimate"] is not None
+
+
+def test_survey_scores_imported_later(tmp_path):
+    import subprocess
+    import sys
+
+    db = tmp_path / "s.duckdb"
+    add_call(db, "s1", "S", "X", _t(2), csat=2)
+    add_call(db, "s2", "T", "X", _t(3))
+    refresh(db)
+    assert stored(db, "s1")["csat"] == 2
+    sheet = tmp_path / "surveys.csv"
+    sheet.write_text("call_id,csat,comment\ns1,5,great\ns2,seven,x\n[x](http://evil),4,\nlater-1,3,\n",
+                     encoding="utf-8")
+    repo = Path(__file__).resolve().parent.parent
+    cmd = [sys.executable, "-m", "pipelines.cli", "kpi", "import-csat", str(sheet), "--db", str(db)]
+    done = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr  # some rows were rejected
+    assert "surveys.csv:3: field 'csat'" in done.stderr and "surveys.csv:4: call_id" in done.stderr
+    assert "Survey scores stored: 2 (1 for calls not in the store yet" in done.stdout
+    assert stored(db, "s1")["csat"] == 5  # the imported score wins over the sidecar's
+    assert subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=120).returncode == 1  # same again
+    assert Store(db).query("SELECT count(*) FROM call_surveys") == [(2,)]
+    add_call(db, "later-1", "U", "X", _t(4))  # the call arrives after its survey
+    refresh(db)
+    assert stored(db, "later-1")["csat"] == 3
+    delete_calls(db, LOCAL_ADMIN, ["later-1"])  # erasure takes its survey score too
+    assert Store(db).query("SELECT call_id FROM call_surveys") == [("s1",)]

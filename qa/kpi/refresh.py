@@ -25,7 +25,7 @@ from qa.kpi import satisfaction
 from qa.kpi.fcr import CHAIN_SQL
 from qa.kpi.handle_time import AFTER_CALL_SQL, after_call_expr
 from qa.kpi.wait import UNANNOUNCED_SQL
-from qa.store import KPI_DDL, Store
+from qa.store import KPI_DDL, SURVEY_DDL, Store
 
 _METRICS = ("hold_total_s", "hold_count", "agent_response_latency_mean_s", "agent_response_latency_max_s",
             "dead_air_longest_s")
@@ -81,13 +81,13 @@ SELECT b.call_id, b.customer_id IS NOT NULL AS customer_known, k.is_first, k.fir
        CASE WHEN m.call_id IS NULL AND u.call_id IS NULL THEN NULL
             ELSE round(greatest(coalesce(m.dead_air_longest_s, 0), coalesce(u.unannounced_hold_s, 0)), 3)
        END AS unannounced_wait_max_s,
-       CASE WHEN try_cast(json_extract_string(b.metadata_json, '$.csat') AS INTEGER) BETWEEN 1 AND 5
-            THEN try_cast(json_extract_string(b.metadata_json, '$.csat') AS INTEGER) END AS csat,
+       coalesce(sv.csat, CASE WHEN try_cast(json_extract_string(b.metadata_json, '$.csat') AS INTEGER) BETWEEN 1 AND 5
+            THEN try_cast(json_extract_string(b.metadata_json, '$.csat') AS INTEGER) END) AS csat,
        cl.closing, try_cast(json_extract_string(b.sentiment_json, '$.customer_end') AS DOUBLE) AS end_polarity,
        json_extract_string(b.sentiment_json, '$.customer_trajectory') AS trajectory
 FROM base b LEFT JOIN contacts k ON k.call_id = b.call_id LEFT JOIN agent_next n ON n.call_id = b.call_id
      LEFT JOIN m ON m.call_id = b.call_id LEFT JOIN u ON u.call_id = b.call_id
-     LEFT JOIN closing cl ON cl.call_id = b.call_id
+     LEFT JOIN closing cl ON cl.call_id = b.call_id LEFT JOIN call_surveys sv ON sv.call_id = b.call_id
 WHERE b.call_id NOT IN (SELECT call_id FROM call_kpis WHERE frozen)
 """
 
@@ -108,6 +108,7 @@ def refresh_in(con, config: KpiConfig | None = None) -> RefreshResult:
 
     t0 = time.perf_counter()
     con.execute(KPI_DDL)
+    con.execute(SURVEY_DDL)
     con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
     config = config or _stored_config(con)
     windows = pa.table({"queue": pa.array(list(config.queue_window_days), pa.string()),
@@ -157,6 +158,12 @@ def refresh(db: str | Path, config: KpiConfig | None = None) -> RefreshResult | 
             con.execute("ROLLBACK")
             raise
     return out
+
+
+def forget_in(con, call_ids: list[str]) -> None:
+    """Erasure: the survey scores of deleted calls go with them (call `refresh_in` after)."""
+    con.execute(SURVEY_DDL)
+    con.execute("DELETE FROM call_surveys WHERE list_contains(?::VARCHAR[], call_id)", [call_ids])
 
 
 def freeze_in(con, call_ids: list[str]) -> None:
