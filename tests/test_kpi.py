@@ -393,3 +393,15 @@ def test_survey_scores_imported_later(tmp_path):
     assert stored(db, "later-1")["csat"] == 3
     delete_calls(db, LOCAL_ADMIN, ["later-1"])  # erasure takes its survey score too
     assert Store(db).query("SELECT call_id FROM call_surveys") == [("s1",)]
+
+
+def test_a_store_from_before_the_kpis_reads_as_pending(tmp_path):
+    db = tmp_path / "s.duckdb"
+    add_call(db, "o1", "O", "X", _t(2))
+    con = duckdb.connect(str(db))
+    con.execute("DROP TABLE call_kpis")  # as a store made before schema 3, never refreshed
+    con.close()
+    f = figures(rows_for(DuckDBRepository(db), LOCAL_ADMIN, date(2026, 3, 1), date(2026, 3, 31), "UTC", LATER), 30)
+    assert (f.calls, f.pending, f.first_contacts, f.fcr_pct) == (1, 1, 0, None)
+    refresh(db)
+    assert status(db) == {"o1": "resolved"}

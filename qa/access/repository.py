@@ -504,12 +504,24 @@ class DuckDBRepository:
             where, params = where + " AND list_contains(?::VARCHAR[], c.agent_id)", [*params, list(agents)]
         if queue is not None:
             where, params = where + " AND c.queue = ?", [*params, queue]
-        return self._frame(viewer, f"""SELECT c.call_id, c.agent_id, c.agent_name, c.queue, c.started_at, c.duration_s,
-                   {status_sql('k')} AS fcr_status, k.call_id IS NULL AS pending, k.talk_s, k.hold_s, k.hold_count,
-                   k.after_call_gap_s, k.latency_mean_s, k.latency_max_s, k.unannounced_wait_max_s, k.csat,
-                   k.csat_estimate, k.window_ends_at
-            FROM visible c LEFT JOIN call_kpis k ON k.call_id = c.call_id WHERE {where}
-            ORDER BY c.started_at, c.call_id""", [as_of, *params], KPI_CALL_COLUMNS)
+        def read(kpis: str) -> pd.DataFrame:
+            return self._frame(viewer, f"""SELECT c.call_id, c.agent_id, c.agent_name, c.queue, c.started_at,
+                       c.duration_s, {status_sql('k')} AS fcr_status, k.call_id IS NULL AS pending, k.talk_s, k.hold_s,
+                       k.hold_count, k.after_call_gap_s, k.latency_mean_s, k.latency_max_s, k.unannounced_wait_max_s,
+                       k.csat, k.csat_estimate, k.window_ends_at
+                FROM visible c LEFT JOIN {kpis} k ON k.call_id = c.call_id WHERE {where}
+                ORDER BY c.started_at, c.call_id""", [as_of, *params], KPI_CALL_COLUMNS)
+
+        df = read("call_kpis")
+        if df.empty and self.db.is_file() and not self.store.query(
+                "SELECT 1 FROM duckdb_tables() WHERE table_name = 'call_kpis'"):
+            # a store from before the KPIs, never refreshed: its calls read as pending, not as absent
+            df = read("""(SELECT NULL::VARCHAR AS call_id, NULL::BOOLEAN AS customer_known, NULL::BOOLEAN AS is_first,
+                NULL::VARCHAR AS repeat_call_id, NULL::TIMESTAMPTZ AS window_ends_at, NULL::DOUBLE AS talk_s,
+                NULL::DOUBLE AS hold_s, NULL::INTEGER AS hold_count, NULL::DOUBLE AS after_call_gap_s,
+                NULL::DOUBLE AS latency_mean_s, NULL::DOUBLE AS latency_max_s, NULL::DOUBLE AS unannounced_wait_max_s,
+                NULL::INTEGER AS csat, NULL::DOUBLE AS csat_estimate WHERE false)""")
+        return df
 
 
 def _missing(value: Any) -> bool:
