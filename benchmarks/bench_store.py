@@ -1,7 +1,8 @@
 """Store and dashboard queries at 10k and 100k calls: what a user waits for, p50 and max.
 
 A DuckDB file is built with the store's own DDL (`Store.init`) and filled with bulk
-`INSERT ... SELECT` from DuckDB's `range()`: per call ~40 utterances and ~40 speech turns,
+`INSERT ... SELECT` from DuckDB's `range()`: per call ~40 utterances and ~40 speech turns, a
+customer id (about three calls per customer), a survey score on one call in five,
 the 8 items of the real `tr_inbound` rubric and one score; agents, queues, dates, bands
 and outcomes vary. Texts are made-up filler (no personal data); the `words` table is left
 empty (the dashboard never reads it). Then the dashboard's data functions
@@ -68,21 +69,25 @@ def build_store(path: Path, n_calls: int, seed: int = 7) -> dict[str, Any]:
         con.execute(f"""
             INSERT INTO calls SELECT
               printf('call-%07d', i), printf('/calls/2026/call-%07d.wav', i), sha256(printf('audio-%d', i)),
-              printf('A%03d', i % {AGENTS}), printf('Agent %03d', i % {AGENTS}), printf('C%06d', hash(i) % 500000),
+              printf('A%03d', i % {AGENTS}), printf('Agent %03d', i % {AGENTS}), printf('C%06d', hash(i) % {max(n_calls // 3, 1)}),
               TIMESTAMPTZ '2026-01-01 08:00:00+00' + to_seconds(i * 37), CASE WHEN i % 5 = 0 THEN 'outbound' ELSE 'inbound' END,
               ['billing', 'sales', 'support'][1 + i % 3], 60 + (hash(i) % 900), CASE WHEN i % 4 = 0 THEN 'en' ELSE 'tr' END,
               0.95, CASE WHEN i % 3 = 0 THEN 1 ELSE 2 END, 8000, 'WAV/PCM_16', 'stereo-channels', 'metadata', 1.0,
               'bundled:base', CASE WHEN i % 50 = 0 THEN 'failed' ELSE 'ok' END,
               CASE WHEN i % 50 = 0 THEN 'cannot decode audio' END, CASE WHEN i % 50 = 0 THEN 'decode' END,
-              '{{"direction": "inbound"}}', '{{"words": 420}}', now(),
-              '{{"customer_trajectory": "steady", "agent_tone": "neutral"}}'
+              -- a survey score on one call in five; a customer mood to estimate satisfaction from (KPIs)
+              CASE WHEN i % 5 = 0 THEN printf('{{"direction": "inbound", "csat": %d}}', 1 + hash(i * 3) % 5)
+                   ELSE '{{"direction": "inbound"}}' END, '{{"words": 420}}', now(),
+              printf('{{"customer_trajectory": "%s", "agent_tone": "neutral", "customer_end": %.2f}}',
+                     ['improved', 'steady', 'worsened'][1 + (hash(i * 5) % 3)::BIGINT], ((hash(i * 11) % 200)::INTEGER - 100) / 100.0)
             FROM range({n_calls}) t(i)""")
         con.execute(f"""
             INSERT INTO utterances SELECT
               printf('call-%07d', c.i), u.j, CASE WHEN u.j % 2 = 0 THEN 'ch0' ELSE 'ch1' END,
               CASE WHEN u.j % 2 = 0 THEN 'agent' ELSE 'customer' END, u.j * 7.5, u.j * 7.5 + 6.0,
               {filler}[1 + (hash(c.i * 100 + u.j) % {len(_FILLER)})::BIGINT], 0.8,
-              ['negative', 'neutral', 'positive'][1 + (hash(c.i * 7 + u.j) % 3)::BIGINT], 0.8, 0.0
+              ['negative', 'neutral', 'positive'][1 + (hash(c.i * 7 + u.j) % 3)::BIGINT], 0.8,
+              ((hash(c.i * 7 + u.j) % 3)::INTEGER - 1) * 0.7
             FROM range({n_calls}) c(i), range({UTTERANCES_PER_CALL}) u(j) WHERE c.i % 50 <> 0""")
         con.execute(f"""
             INSERT INTO call_metrics SELECT printf('call-%07d', c.i), m.name, (hash(c.i * 13 + m.k) % 1000) / 10.0

@@ -522,6 +522,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     review_cli.register(sub)
     # --- end review desk ---
+    from pipelines import kpi_cli  # contact-centre KPIs: kpi, kpi refresh
+
+    kpi_cli.register(sub)
     return parser
 
 

@@ -36,6 +36,7 @@ from qa.config import Settings, load_settings  # noqa: E402
 from qa.ingest import (  # noqa: E402
     FileOutcome, discover, duration_bound, free_mb, handle_file, probe_duration, quarantine, still_changing,
 )
+from qa.kpi.refresh import after_batch  # noqa: E402
 from qa.metadata import read_metadata  # noqa: E402
 from qa.pipeline import file_sha256  # noqa: E402
 from qa.runs import RunCounts, start_run, update_run  # noqa: E402
@@ -184,6 +185,9 @@ def batch_flow(
         for f in later:
             collect({process_call_task.submit(str(f), cfg.model_dump(mode="json"), force): str(f)})
         status = "completed"
+        kpis = after_batch(cfg)  # a repeat call in this batch updates earlier contacts' FCR rows
+        if progress and kpis:
+            print(kpis, flush=True)
     finally:
         update_run(store, run_id, counts, time.perf_counter() - tracker.started, status)
         shutdown_workers()

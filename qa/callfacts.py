@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from qa.kpi.wait import METRIC as WAIT_METRIC, unannounced_wait_max_s
 from qa.rubric.engine import CallContext, call_variables
 
 
@@ -48,6 +49,9 @@ def rubric_context(
     facts: dict[str, Any] = dict(metrics)
     holds = [(e.start_s, e.end_s) for e in events if e.kind == "hold"]
     facts["had_hold"] = bool(holds)
+    if WAIT_METRIC not in facts:  # stored calls analysed before the metric existed get it here too
+        facts[WAIT_METRIC] = unannounced_wait_max_s(
+            metrics, [(e.start_s, e.end_s, bool(e.details.get("announced"))) for e in events if e.kind == "hold"])
     evidence: dict[str, tuple[float, float]] = {}
     for metric, (kind, key, value) in _EVIDENCE.items():
         first = next((e for e in events if e.kind == kind and (key is None or e.details.get(key) == value)), None)

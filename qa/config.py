@@ -85,8 +85,38 @@ class Settings(BaseModel):
     proxy_groups_header: str = "X-Forwarded-Groups"
     oidc_groups_claim: str = "groups"  # a first sign-in whose groups name a role is added with that role
     display_timezone: str = "Europe/Istanbul"
+    # --- contact-centre KPIs (qa/kpi/) ---
+    # the zone of a sidecar / file-name `started_at` given without an offset (times are stored as UTC instants)
+    metadata_timezone: str = "UTC"
+    # FCR: a contact is a repeat when the same customer had a contact within this window before it
+    fcr_window_days: float = Field(7.0, gt=0)
+    fcr_queue_window_days: dict[str, float] = {}  # per-queue windows, e.g. {"billing": 3}
+    # after-call gap: the agent's next call starting within this many seconds of the call's end is
+    # after-call work; a longer gap is a break and counts as unknown
+    after_call_max_s: float = Field(300.0, gt=0)
+    # "the customer waited more than N s without an announcement" (unannounced hold or dead air)
+    wait_unannounced_s: float = Field(30.0, gt=0)
     retention_days: int | None = Field(None, ge=1)  # None = keep calls forever
     retention_action: Literal["delete", "anonymise"] = "delete"
+
+    @field_validator("display_timezone", "metadata_timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{v!r} is not an IANA time zone (e.g. Europe/Istanbul, UTC)") from None
+        return v
+
+    @field_validator("fcr_queue_window_days")
+    @classmethod
+    def _windows(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = {q: d for q, d in v.items() if not d or d <= 0}
+        if bad:
+            raise ValueError(f"FCR windows must be positive days, got {bad}")
+        return v
 
     @field_validator("language")
     @classmethod

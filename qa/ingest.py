@@ -86,7 +86,7 @@ def handle_file(
     meta = None
     try:
         sha = file_sha256(path)
-        meta = read_metadata(path, settings.filename_pattern)
+        meta = read_metadata(path, settings.filename_pattern, settings.metadata_timezone)
         call_id = meta.call_id
         if not force:
             done = store.find_by_sha(sha)

@@ -2,18 +2,25 @@
 
 `call.wav` -> `call.json`. All sidecar fields are optional; unknown fields are kept in
 `extra`. A sidecar that is not valid JSON, or a known field with an impossible value,
-raises `MetadataError` naming the file and the field.
+raises `MetadataError` naming the file and the field. Two fields never lose the call: a
+`customer_id` that is not a string or number and a `csat` (post-call survey score) outside 1-5
+are dropped with a readable reason in `metadata_warnings` (kept in `calls.metadata_json`).
+A `started_at` without an offset is read in the given time zone (`metadata_timezone`).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import logging
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+log = logging.getLogger(__name__)
 
 
 # Call ids are shown in pages, links and Markdown: only letters, digits, '.', '_' and '-' (a crafted
@@ -39,6 +46,7 @@ class CallMetadata(BaseModel):
     language: str | None = None
     agent_channel: Literal[0, 1] = 0
     customer_id: str | None = None
+    csat: int | None = Field(None, ge=1, le=5)  # post-call survey score, when the sidecar carries one
 
     @field_validator("call_id", "agent_id", "agent_name", "queue", "customer_id", mode="before")
     @classmethod
@@ -86,8 +94,42 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def read_metadata(audio_path: str | Path, filename_pattern: str | None = None) -> CallMetadata:
-    """Metadata for `audio_path`: sidecar fields win over filename-pattern fields."""
+def parse_csat(value: Any) -> tuple[int | None, str | None]:
+    """A survey score 1-5 (int, integral float or digit string) and None, or None and why it is unusable."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None, None
+    number: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip().replace(",", "."))
+        except ValueError:
+            number = None
+    if number is not None and number.is_integer() and 1 <= number <= 5:
+        return int(number), None
+    return None, f"field 'csat': {str(value)[:40]!r} is not a survey score 1-5 (left out; the call is kept)"
+
+
+def _lenient(values: dict[str, Any]) -> list[str]:
+    """Drop (with a reason) the fields that must never cost the call: csat, an unusable customer_id."""
+    warnings = []
+    if "csat" in values:
+        values["csat"], why = parse_csat(values["csat"])
+        if why:
+            warnings.append(why)
+    cid = values.get("customer_id")
+    if cid is not None and (isinstance(cid, bool) or not isinstance(cid, (str, int, float))):
+        values["customer_id"] = None
+        warnings.append(f"field 'customer_id': a {type(cid).__name__} is not a customer id (left out: unknown customer)")
+    return warnings
+
+
+def read_metadata(audio_path: str | Path, filename_pattern: str | None = None,
+                  timezone: str | None = None) -> CallMetadata:
+    """Metadata for `audio_path`: sidecar fields win over filename-pattern fields.
+
+    `timezone` (IANA name) is the zone of a `started_at` given without an offset (default UTC)."""
     audio_path = Path(audio_path)
     values: dict[str, Any] = _from_pattern(audio_path.stem, filename_pattern)
     side = sidecar_path(audio_path)
@@ -99,10 +141,16 @@ def read_metadata(audio_path: str | Path, filename_pattern: str | None = None) -
         if not isinstance(loaded, dict):
             raise MetadataError(f"sidecar {side.name} must hold a JSON object, not {type(loaded).__name__}")
         values.update({k: v for k, v in loaded.items() if v is not None})
+    warnings = _lenient(values)
+    if warnings:
+        values["metadata_warnings"] = warnings
+        log.warning("metadata for %s: %s", audio_path.name, "; ".join(warnings))
     try:
         meta = CallMetadata(**values)
     except ValidationError as exc:
         raise MetadataError(f"metadata for {audio_path.name} ({side.name}): {_describe(exc)}") from None
+    if meta.started_at is not None and meta.started_at.tzinfo is None:  # stored as an instant (UTC)
+        meta.started_at = meta.started_at.replace(tzinfo=ZoneInfo(timezone or "UTC"))
     if meta.call_id is None:  # a file name may hold anything: keep the safe characters
         meta.call_id = _UNSAFE.sub("_", audio_path.stem)[:CALL_ID_MAX] or "call"
     elif not SAFE_CALL_ID.fullmatch(meta.call_id):

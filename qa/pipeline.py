@@ -178,7 +178,7 @@ def process_call(
     path = Path(path)
     clock = _Clock()
     with clock.stage("metadata"):
-        meta = metadata or read_metadata(path, settings.filename_pattern)
+        meta = metadata or read_metadata(path, settings.filename_pattern, settings.metadata_timezone)
         sha = sha256 or file_sha256(path)
     with clock.stage("decode"):
         audio = load_audio(path)

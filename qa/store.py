@@ -19,10 +19,14 @@ Schema (analysts may query these tables directly; see README "Data model"):
   call_profiles  (call_id, profile) customer profile tags with reasons and the handling strategy
   runs           batch run history: started/finished, status, call counts, audio and wall seconds
   search_tokens  folded tokens of the redacted utterance text -> call, utterance, time (qa.text_index)
+  call_kpis      (call_id) contact-centre KPIs per call, derived across calls by `qa.kpi.refresh`:
+                 first contact / repeat, the repeat that followed, handle-time parts, waits, csat
+  call_surveys   (call_id) survey scores imported after the call (`qa.kpi.surveys`)
 
 Versions (`meta.schema_version`): 1 the first tables; 2 sentiment columns and runs; 3 the
 search index, built for every stored call when a store of version 1-2 is first opened for
-writing (`init`, idempotent: a re-run finds version 3 and does nothing).
+writing (`init`, idempotent: a re-run finds the current version and does nothing); 4 the KPI tables
+(`call_kpis`, `call_surveys`, created empty; `qa.kpi.refresh` fills them).
 """
 
 from __future__ import annotations
@@ -42,7 +46,17 @@ from qa import text_index
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+
+KPI_DDL = """CREATE TABLE IF NOT EXISTS call_kpis (
+        call_id VARCHAR PRIMARY KEY, customer_known BOOLEAN, is_first BOOLEAN, first_call_id VARCHAR,
+        repeat_call_id VARCHAR, window_s DOUBLE, window_ends_at TIMESTAMPTZ, talk_s DOUBLE, hold_s DOUBLE,
+        hold_count INTEGER, after_call_gap_s DOUBLE, latency_mean_s DOUBLE, latency_max_s DOUBLE,
+        unannounced_wait_max_s DOUBLE, csat INTEGER, csat_estimate DOUBLE, frozen BOOLEAN DEFAULT false,
+        computed_at TIMESTAMPTZ)"""
+# post-call survey scores that arrive after the call (`callqa kpi import-csat`); they win over the sidecar's
+SURVEY_DDL = """CREATE TABLE IF NOT EXISTS call_surveys (
+        call_id VARCHAR PRIMARY KEY, csat INTEGER, received_at TIMESTAMPTZ, source VARCHAR)"""
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
@@ -119,6 +133,9 @@ DDL = [
         audio_s DOUBLE, wall_s DOUBLE, host VARCHAR, pid INTEGER, args VARCHAR)""",
     # schema 3: the full-text index (filled by `init` for stores made before it)
     *text_index.INDEX_DDL,
+    # schema 4: contact-centre KPIs (qa/kpi/refresh.py rewrites the rows that are not frozen)
+    KPI_DDL,
+    SURVEY_DDL,
 ]
 
 UTTERANCE_COLUMNS = (

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboards import ui
+from dashboards import kpi_panel, ui
 from qa.access.coaching import all_teams, coachable_agents
 from qa.access.repository import DuckDBRepository
 from qa.access.directory import Directory
@@ -121,6 +121,7 @@ def render() -> None:
                f"{words['avg_score']} {number(s['prev_avg'], lang)} · {words['pass_rate']} "
                f"{number(s['prev_pass_rate'], lang)} · {words['auto_failed']} {s['prev_auto_failed']}")
     _downloads(db, who, kind, subject, since, until)
+    kpi_panel.render(report)  # contact-centre KPIs (FCR, AHT, hold, satisfaction estimate), the report's figures
 
     c1, c2 = st.columns(2, gap="large")
     with c1:

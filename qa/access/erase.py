@@ -22,6 +22,7 @@ from pathlib import Path
 
 from qa.access.audit import AuditLog
 from qa.access.model import AccessDenied, Viewer
+from qa.kpi.refresh import forget_in, freeze_in, refresh_in
 from qa.reviews import REVIEW_DDL, ReviewStore
 from qa.store import CALL_TABLES, Store
 
@@ -83,6 +84,8 @@ def delete_calls(db: str | Path, viewer: Viewer, call_ids: list[str], with_audio
                                               " GROUP BY call_id", [call_ids]).fetchall():
                         results[cid].rows[table] = int(n)
                     con.execute(f"DELETE FROM {table} WHERE list_contains(?::VARCHAR[], call_id)", [call_ids])
+                forget_in(con, call_ids)  # KPIs: its imported survey score, then its neighbours' rows
+                refresh_in(con)  # the erased call no longer repeats (or precedes) anyone's contact
                 con.execute("COMMIT")
             except Exception:
                 con.execute("ROLLBACK")
@@ -123,6 +126,7 @@ def anonymise_calls(db: str | Path, viewer: Viewer, call_ids: list[str]) -> list
         try:
             paths = dict(con.execute("SELECT call_id, source_path FROM calls WHERE list_contains(?::VARCHAR[], call_id)",
                                      [call_ids]).fetchall())
+            freeze_in(con, call_ids)  # KPIs: the contact keeps its status once its customer id is gone
             for sql in ANONYMISE_SQL:
                 con.execute(sql, [call_ids])
             con.execute("COMMIT")

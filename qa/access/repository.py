@@ -56,6 +56,9 @@ AGENT_COLUMNS = ["agent_key", "agent", "calls", "scored", "avg_score", "auto_fai
 RATE_COLUMNS = ["rubric_id", "section_id", "item_id", "critical", "applicable", "passed", "failed", "na"]
 PROFILE_COLUMNS = ["profile", "calls", "avg_score", "overall_avg", "strategy", "most_failed_item", "failed", "applicable"]
 _AGENT_KEY = "coalesce(c.agent_id, c.agent_name)"
+KPI_CALL_COLUMNS = ["call_id", "agent_id", "agent_name", "queue", "started_at", "duration_s", "fcr_status", "pending",
+                    "talk_s", "hold_s", "hold_count", "after_call_gap_s", "latency_mean_s", "latency_max_s",
+                    "unannounced_wait_max_s", "csat", "csat_estimate", "window_ends_at"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,8 @@ class CallRepository(Protocol):
     def redaction_spans(self, viewer: Viewer, call_id: str) -> list[tuple[float, float]]: ...
     def find_calls(self, viewer: Viewer, query: CallQuery) -> CallPage: ...
     def search(self, viewer: Viewer, text: str, limit: int = 50) -> list[SearchHit]: ...
+    def kpi_calls(self, viewer: Viewer, start: Any, end: Any, as_of: Any, agents: tuple[str, ...] | None = None,
+                  queue: str | None = None) -> pd.DataFrame: ...
 
 
 @lru_cache(maxsize=32)
@@ -605,6 +610,38 @@ class DuckDBRepository:
             row["quality"] = ", ".join(stats.get("audio_quality", {}).get("flags", [])) or "ok"
             if status == "unscored":  # stored, kept out of every aggregate: say why instead of a score
                 row["failed_items"] = f"UNSCORED: {error}"
+
+    # --- contact-centre KPIs (qa/kpi/) -------------------------------------------------
+    def kpi_calls(self, viewer: Viewer, start: Any, end: Any, as_of: Any, agents: tuple[str, ...] | None = None,
+                  queue: str | None = None) -> pd.DataFrame:
+        """Per-call KPI rows (`call_kpis`) of the viewer's processed calls started in [start, end), with the FCR
+        status as of `as_of`; `pending` marks calls the last refresh has not seen yet. No customer id leaves."""
+        from qa.kpi.fcr import status_sql
+
+        where, params = "c.status IN ('ok', 'unscored') AND c.started_at >= ? AND c.started_at < ?", [start, end]
+        if agents is not None:
+            where, params = where + " AND list_contains(?::VARCHAR[], c.agent_id)", [*params, list(agents)]
+        if queue is not None:
+            where, params = where + " AND c.queue = ?", [*params, queue]
+        def read(kpis: str) -> pd.DataFrame:
+            return self._frame(viewer, f"""SELECT c.call_id, c.agent_id, c.agent_name, c.queue, c.started_at,
+                       c.duration_s, {status_sql('k')} AS fcr_status, k.call_id IS NULL AS pending, k.talk_s, k.hold_s,
+                       k.hold_count, k.after_call_gap_s, k.latency_mean_s, k.latency_max_s, k.unannounced_wait_max_s,
+                       k.csat, k.csat_estimate, k.window_ends_at
+                FROM visible c LEFT JOIN {kpis} k ON k.call_id = c.call_id WHERE {where}
+                ORDER BY c.started_at, c.call_id""", [as_of, *params], KPI_CALL_COLUMNS)
+
+        df = read("call_kpis")
+        if df.empty and self.db.is_file() and not self.store.query(
+                "SELECT 1 FROM duckdb_tables() WHERE table_name = 'call_kpis'"):
+            # a store from before the KPIs, never refreshed: its calls read as pending, not as absent
+            df = read("""(SELECT NULL::VARCHAR AS call_id, NULL::BOOLEAN AS customer_known, NULL::BOOLEAN AS is_first,
+                NULL::VARCHAR AS repeat_call_id, NULL::TIMESTAMPTZ AS window_ends_at, NULL::DOUBLE AS talk_s,
+                NULL::DOUBLE AS hold_s, NULL::INTEGER AS hold_count, NULL::DOUBLE AS after_call_gap_s,
+                NULL::DOUBLE AS latency_mean_s, NULL::DOUBLE AS latency_max_s, NULL::DOUBLE AS unannounced_wait_max_s,
+                NULL::INTEGER AS csat, NULL::DOUBLE AS csat_estimate WHERE false)""")
+        return df
+
 
 def _missing(value: Any) -> bool:
     if value is None:

@@ -15,6 +15,7 @@ from qa.access.model import Viewer
 from qa.access.repository import DuckDBRepository
 from qa.coaching import render
 from qa.coaching.report import CoachingReport, build_report
+from qa.kpi.report import section as kpi_section
 from qa.rubric.schema import Rubric, RubricError, find_rubric, load_rubric
 
 
@@ -46,7 +47,9 @@ def build(db: str | Path, viewer: Viewer, agent: str | None, team: str | None, s
     data = period_data(repo, viewer, subject, since, until, rubric_id)
     rubric = _rubric(repo, data.rubric_id, sorted({str(v) for v in data.calls["rubric_version"]}))
     language = rubric.language if rubric else (str(data.calls["language"].mode().iloc[0]) if len(data.calls) else "en")
-    return build_report(data, rubric, language), data
+    report = build_report(data, rubric, language)
+    report.kpis = kpi_section(repo, viewer, data.subject, since, until, language)
+    return report, data
 
 
 def generate(db: str | Path, viewer: Viewer, fmt: str, out: str | Path, agent: str | None = None,

@@ -14,6 +14,7 @@ from qa.access.coaching import PeriodData
 from qa.coaching import charts
 from qa.coaching.labels import labels, number
 from qa.coaching.report import CoachingReport
+from qa.kpi.report import CSV_COLUMNS as KPI_CSV_COLUMNS, csv_values as kpi_csv_values
 
 FORMATS = ("html", "pdf", "csv")
 CSV_COLUMNS = ["call_id", "agent_id", "started_at", "rubric_id", "rubric_version", "section_id", "item_id",
@@ -74,7 +75,7 @@ def csv_text(report: CoachingReport, data: PeriodData) -> str:
     titles = {r["id"]: r["title"] for r in report.items}
     buf = io.StringIO()
     out = csv.writer(buf)
-    out.writerow(CSV_COLUMNS)
+    out.writerow(CSV_COLUMNS + KPI_CSV_COLUMNS)
     started = dict(zip(data.calls["call_id"], data.calls["started_at"]))
     for r in data.items.itertuples():
         def val(name):
@@ -83,7 +84,7 @@ def csv_text(report: CoachingReport, data: PeriodData) -> str:
         out.writerow([r.call_id, val("agent_id"), f"{started[r.call_id]:%Y-%m-%dT%H:%M:%S%z}", r.rubric_id,
                       r.rubric_version, r.section_id, r.item_id, titles.get(r.item_id, r.item_id), r.outcome,
                       val("auto_outcome"), val("evidence_text"), val("evidence_start_s"), val("reviewer"),
-                      val("review_comment")])
+                      val("review_comment"), *kpi_csv_values(report.kpis, r.call_id)])
     return buf.getvalue()
 
 

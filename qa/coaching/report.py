@@ -44,6 +44,7 @@ class CoachingReport:
     other_rubrics: dict[str, int] = field(default_factory=dict)
     has_team: bool = False
     scores: list[float] = field(default_factory=list)  # each call's score (the distribution chart)
+    kpis: dict[str, Any] | None = None  # contact-centre KPIs (qa.kpi.report.section), set by generate.build
 
 
 def _mean(values) -> float | None:

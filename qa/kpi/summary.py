@@ -1,0 +1,162 @@
+"""KPI figures per agent, team, queue and period, against the team and the previous period.
+
+Periods are days in `display_timezone` (a call at 00:30 Istanbul time on the 5th belongs to the
+5th, though it started on the 4th in UTC); both ends inclusive. FCR counts the first contacts
+that started in the period (by the agent of the first contact), with their status as of `as_of`
+(default: now). The other figures are over every processed call in the period. Rows come from
+`DuckDBRepository.kpi_calls` (scoped to the viewer); the team line is read with the team's scope
+and only its aggregates are kept (no teammate's call reaches a report).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from qa.access.model import Scope, Viewer
+from qa.access.repository import DuckDBRepository
+from qa.kpi import satisfaction
+from qa.kpi.fcr import fcr_pct
+from qa.kpi.handle_time import aht
+
+
+@dataclass
+class KpiFigures:
+    calls: int = 0
+    first_contacts: int = 0
+    resolved: int = 0
+    not_resolved: int = 0
+    open: int = 0
+    repeats: int = 0
+    unknown: int = 0  # calls without a customer id (or a start time)
+    pending: int = 0  # calls the last `callqa kpi refresh` has not seen
+    fcr_pct: float | None = None
+    aht_s: float | None = None
+    talk_s: float | None = None
+    hold_s: float | None = None  # mean hold per call (calls without a hold count 0)
+    after_call_s: float | None = None
+    after_call_n: int = 0
+    hold_calls_pct: float | None = None  # calls with at least one hold
+    hold_per_held_call_s: float | None = None  # mean hold of the calls that had one
+    latency_mean_s: float | None = None  # mean of the calls' mean agent response latency
+    latency_max_s: float | None = None  # the longest single response latency
+    long_wait_calls: int = 0  # calls where the customer waited longer than the threshold unannounced
+    long_wait_pct: float | None = None
+    unannounced_wait_max_s: float | None = None
+    csat_n: int = 0
+    csat_mean: float | None = None
+    estimate_n: int = 0
+    estimate_mean: float | None = None
+    agreement: satisfaction.Agreement = field(default_factory=lambda: satisfaction.Agreement(0, None, None, None))
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _mean(values) -> float | None:
+    s = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").dropna()
+    return math.fsum(s) / len(s) if len(s) else None
+
+
+def figures(rows: pd.DataFrame, wait_threshold_s: float) -> KpiFigures:
+    """Every figure from `kpi_calls` rows (the period's calls of the subject)."""
+    if rows.empty:
+        return KpiFigures()
+    status = rows["fcr_status"]
+    counted = rows[~rows["pending"].astype(bool)]
+    resolved, not_resolved = int((status == "resolved").sum()), int((status == "not_resolved").sum())
+    talk, hold, after = _mean(counted["talk_s"]), _mean(counted["hold_s"]), _mean(counted["after_call_gap_s"])
+    holds = pd.to_numeric(counted["hold_count"], errors="coerce").fillna(0)
+    held = counted[holds > 0]
+    waits = pd.to_numeric(counted["unannounced_wait_max_s"], errors="coerce")
+    known_waits = waits.dropna()
+    long_wait = int((known_waits > wait_threshold_s).sum())
+    csat = pd.to_numeric(counted["csat"], errors="coerce").dropna()
+    est = pd.to_numeric(counted["csat_estimate"], errors="coerce").dropna()
+    latency_max = pd.to_numeric(counted["latency_max_s"], errors="coerce").dropna()
+    return KpiFigures(
+        calls=len(rows), first_contacts=int(status.isin(["resolved", "not_resolved", "open"]).sum()),
+        resolved=resolved, not_resolved=not_resolved, open=int((status == "open").sum()),
+        repeats=int((status == "repeat").sum()), unknown=int(((status == "unknown") & ~rows["pending"].astype(bool)).sum()),
+        pending=int(rows["pending"].astype(bool).sum()), fcr_pct=fcr_pct(resolved, not_resolved),
+        aht_s=aht(talk, hold, after), talk_s=talk, hold_s=hold, after_call_s=after,
+        after_call_n=int(pd.to_numeric(counted["after_call_gap_s"], errors="coerce").notna().sum()),
+        hold_calls_pct=100.0 * len(held) / len(counted) if len(counted) else None,
+        hold_per_held_call_s=_mean(held["hold_s"]), latency_mean_s=_mean(counted["latency_mean_s"]),
+        latency_max_s=float(latency_max.max()) if len(latency_max) else None,
+        long_wait_calls=long_wait, long_wait_pct=100.0 * long_wait / len(known_waits) if len(known_waits) else None,
+        unannounced_wait_max_s=float(known_waits.max()) if len(known_waits) else None,
+        csat_n=len(csat), csat_mean=_mean(csat), estimate_n=len(est), estimate_mean=_mean(est),
+        agreement=satisfaction.agreement(counted["csat_estimate"], counted["csat"]),
+    )
+
+
+def day_bounds(since: date, until: date, tz: str) -> tuple[datetime, datetime]:
+    """[since 00:00, until+1 00:00) in the zone `tz`, as UTC instants (23- and 25-hour days included)."""
+    zone = ZoneInfo(tz)
+    start = datetime.combine(since, time(), zone).astimezone(timezone.utc)
+    end = datetime.combine(until + timedelta(days=1), time(), zone).astimezone(timezone.utc)
+    return start, end
+
+
+def previous_period(since: date, until: date) -> tuple[date, date]:
+    days = (until - since).days + 1
+    return since - timedelta(days=days), since - timedelta(days=1)
+
+
+@dataclass
+class KpiBlock:
+    """The KPI section of a report or page: the subject, the team, the previous period, per agent, per call."""
+
+    since: date
+    until: date
+    timezone: str
+    as_of: datetime
+    wait_threshold_s: float
+    subject: KpiFigures
+    previous: KpiFigures
+    prev_since: date
+    prev_until: date
+    team: KpiFigures | None = None
+    agents: list[dict[str, Any]] = field(default_factory=list)  # a team's agents side by side
+    calls: dict[str, dict[str, Any]] = field(default_factory=dict)  # call_id -> the call's KPI values
+    method: str = satisfaction.METHOD
+
+
+def rows_for(repo: DuckDBRepository, viewer: Viewer, since: date, until: date, tz: str, as_of: datetime,
+             agents: tuple[str, ...] | None = None, queue: str | None = None) -> pd.DataFrame:
+    start, end = day_bounds(since, until, tz)
+    return repo.kpi_calls(viewer, start, end, as_of, agents, queue)
+
+
+def kpi_block(repo: DuckDBRepository, viewer: Viewer, agents: tuple[str, ...], team_agents: tuple[str, ...],
+              since: date, until: date, tz: str, wait_threshold_s: float, as_of: datetime | None = None,
+              per_agent: bool = False) -> KpiBlock:
+    """The subject's (`agents`) figures, the comparison team's aggregates and the previous period."""
+    from qa.access.coaching import narrowed
+
+    as_of = as_of or datetime.now(timezone.utc)
+    mine = replace(viewer, scope=narrowed(viewer.scope, agents))
+    rows = rows_for(repo, mine, since, until, tz, as_of, agents)
+    prev_since, prev_until = previous_period(since, until)
+    block = KpiBlock(since, until, tz, as_of, wait_threshold_s, figures(rows, wait_threshold_s),
+                     figures(rows_for(repo, mine, prev_since, prev_until, tz, as_of, agents), wait_threshold_s),
+                     prev_since, prev_until)
+    if team_agents:  # aggregates only, read with the team's scope
+        team_viewer = replace(viewer, scope=narrowed(Scope(agent_ids=team_agents), team_agents))
+        block.team = figures(rows_for(repo, team_viewer, since, until, tz, as_of, team_agents), wait_threshold_s)
+    if per_agent:
+        for agent_id, sel in rows.groupby("agent_id", sort=True):
+            names = sel["agent_name"].dropna()
+            block.agents.append({"agent_id": agent_id, "name": str(names.iloc[0]) if len(names) else "",
+                                 **figures(sel, wait_threshold_s).as_dict()})
+    keep = ["fcr_status", "talk_s", "hold_s", "after_call_gap_s", "unannounced_wait_max_s", "csat", "csat_estimate"]
+    for rec in rows[["call_id", *keep]].to_dict("records"):
+        block.calls[str(rec.pop("call_id"))] = {k: (None if v is None or (isinstance(v, float) and v != v) else v)
+                                               for k, v in rec.items()}
+    return block
