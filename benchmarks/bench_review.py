@@ -21,8 +21,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from benchmarks.bench_store import FLOOR, _floor_read, build_store
-from benchmarks.common import machine, machine_line, percentiles, ratio, table, timed, write_result
+from benchmarks.bench_store import FLOOR, _floor_read, build_store, sizes_table
+from benchmarks.common import machine, machine_line, percentiles, timed, write_result
 
 TARGET_MS = 100.0  # each read's share of a 1 s click-to-rendered budget
 REVIEWED = 50  # calls reviewed and signed off before the reads are timed
@@ -164,25 +164,11 @@ def run(sizes: tuple[int, ...] = (10_000, 100_000), repeats: int = 9, work: Path
 
 def to_markdown(res: dict[str, Any]) -> str:
     sizes = res["sizes"]
-    floors = {s["calls"]: next(r["p50_ms"] for r in s["rows"] if r["query"] == FLOOR) for s in sizes}
-    rows = []
-    for name in [r["query"] for r in sizes[0]["rows"]]:
-        row: dict[str, Any] = {"query": name}
-        for s in sizes:
-            hit = next(r for r in s["rows"] if r["query"] == name)
-            row[f"p50_{s['calls']}"], row[f"max_{s['calls']}"] = hit["p50_ms"], hit["max_ms"]
-            row[f"x_{s['calls']}"] = ratio(hit["p50_ms"], floors[s["calls"]])
-            if hit["p50_ms"] > TARGET_MS and name != FLOOR:
-                row["query"] = f"**{name}** (over {TARGET_MS:.0f} ms)"
-        rows.append(row)
-    cols = ["query"] + [f"{k}_{s['calls']}" for s in sizes for k in ("p50", "max", "x")]
-    heads = ["query"] + [h.format(s["calls"]) for s in sizes
-                         for h in ("p50 ms @ {:,}", "max ms @ {:,}", "p50 / floor @ {:,}")]
     facts = "; ".join(f"{s['calls']:,} calls: index {s['index_rows']:,} rows built in {s['index_s']} s, queue fill "
                       f"{s['fill_s']} s ({s['queue_added']} calls), one review + sign-off {s['review_s_each']} s"
                       for s in sizes)
-    return (f"**Review desk reads** ({res['repeats']} runs each after a warm-up)\n\n" + table(rows, cols, heads)
-            + f"\n\n{facts}\n")
+    return (f"**Review desk reads** ({res['repeats']} runs each after a warm-up)\n\n"
+            + sizes_table(sizes, TARGET_MS, f"over {TARGET_MS:.0f} ms") + f"\n\n{facts}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
