@@ -86,6 +86,14 @@ class ReviewSets:
     item_reviewed_fail: list[str] = field(default_factory=list)  # ... whose latest review says fail
 
 
+_KEY = "(l.call_id || '|' || l.rubric_id || '|' || l.rubric_version)"
+
+
+def _calls(keys: list[str]) -> list[str]:
+    """The call ids of scoring keys (`call|rubric|version`; call ids never hold '|')."""
+    return sorted({k.split("|", 1)[0] for k in keys})
+
+
 def hits_sql(words: list[str]) -> tuple[str, list[Any]]:
     """(call_id, utterance_idx) where every word starts a token of the same utterance."""
     parts, params = [], []
@@ -113,12 +121,14 @@ def where_clause(q: CallQuery, sets: ReviewSets) -> tuple[list[str], list[Any], 
         where.append(f"contains({agent}, ?)")
         params.append(text_index.fold(q.agent.strip()))
     if q.failed_item:
-        where.append("""((EXISTS (SELECT 1 FROM item_results i WHERE i.call_id = l.call_id AND i.rubric_id = l.rubric_id
+        where.append(f"""((EXISTS (SELECT 1 FROM item_results i WHERE i.call_id = l.call_id AND i.rubric_id = l.rubric_id
                           AND i.rubric_version = l.rubric_version AND i.source = 'auto' AND i.item_id = ?
                           AND i.outcome = 'fail')
-                         AND NOT list_contains(?::VARCHAR[], l.call_id || '|' || l.rubric_id || '|' || l.rubric_version))
-                        OR list_contains(?::VARCHAR[], l.call_id || '|' || l.rubric_id || '|' || l.rubric_version))""")
-        params.extend([q.failed_item, sets.item_reviewed, sets.item_reviewed_fail])
+                         AND NOT (list_contains(?::VARCHAR[], l.call_id) AND list_contains(?::VARCHAR[], {_KEY})))
+                        OR (list_contains(?::VARCHAR[], l.call_id) AND list_contains(?::VARCHAR[], {_KEY})))""")
+        # the call id first: the scoring key (a string built per row) only for the few calls with a review
+        params.extend([q.failed_item, _calls(sets.item_reviewed), sets.item_reviewed, _calls(sets.item_reviewed_fail),
+                       sets.item_reviewed_fail])
     for column, values in (("c.queue", q.queue), ("c.direction", q.direction), ("c.language", q.languages),
                            ("c.status", q.statuses)):
         if values:

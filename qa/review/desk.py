@@ -166,6 +166,9 @@ class ReviewDesk:
 
     def signoffs(self, viewer: Viewer, call_id: str) -> list[SignOff]:
         self.repo.require(viewer, call_id)
+        return self._signoffs(call_id)
+
+    def _signoffs(self, call_id: str) -> list[SignOff]:
         return [SignOff(*r) for r in self.file.query(
             """SELECT signoff_id, call_id, rubric_id, rubric_version, reviewer, verdict, comment, created_at
                FROM signoffs WHERE call_id = ? ORDER BY created_at""", [call_id])]
@@ -304,7 +307,7 @@ class ReviewDesk:
                 events.append(TimelineEvent(at, actor or "?", f"review queue: {status.replace('_', ' ')}",
                                             "queue_status", after=status))
         events += self._review_events(call_id, auto)
-        for s in self.signoffs(viewer, call_id):
+        for s in self._signoffs(call_id):
             events.append(TimelineEvent(s.created_at, s.reviewer, f"signed off: {s.verdict}s with the AI", "sign_off",
                                         after=s.verdict, reason=s.comment))
         for author, text, at in self.file.query(
