@@ -503,15 +503,18 @@ class DuckDBRepository:
         if q.review_status:
             queued = ids("SELECT call_id FROM queue_items") if q.review_status == "queued" else ids(
                 "SELECT call_id FROM queue_items WHERE status = ?", [q.review_status])
-        item_reviewed, item_fail = [], []
+        fail_in, fail_out = [], []
         if q.failed_item:
-            for key, reviews in self.reviews.latest_all().items():
-                review = reviews.get(q.failed_item)
+            reviewed_item = {k: r[q.failed_item] for k, r in self.reviews.latest_all().items() if q.failed_item in r}
+            ids = sorted({k[0] for k in reviewed_item})
+            latest = self.store.query("""SELECT call_id, rubric_id, rubric_version FROM call_scores
+                WHERE list_contains(?::VARCHAR[], call_id) QUALIFY row_number() OVER (
+                    PARTITION BY call_id ORDER BY scored_at DESC, rubric_id, rubric_version DESC) = 1""", [ids]) if ids else []
+            for key in latest:
+                review = reviewed_item.get((str(key[0]), str(key[1]), str(key[2])))
                 if review is not None:
-                    item_reviewed.append(key_text(key))
-                    if review.outcome == "fail":
-                        item_fail.append(key_text(key))
-        return ReviewSets(reviewed, signed, disputed, queued, item_reviewed, item_fail)
+                    (fail_in if review.outcome == "fail" else fail_out).append(str(key[0]))
+        return ReviewSets(reviewed, signed, disputed, queued, fail_in, fail_out)
 
     def find_calls(self, viewer: Viewer, query: CallQuery) -> CallPage:
         """One page of the viewer's calls matching `query`, newest first, with the total and the search hits."""
@@ -520,19 +523,16 @@ class DuckDBRepository:
 
     def _find_calls(self, viewer: Viewer, query: CallQuery) -> CallPage:
         where, params, ctes = where_clause(query, self._review_sets(query))
-        latest = query.failed_item is not None  # the latest scoring costs a window over every score: only when needed
-        prefix = "".join(", " + c for c in ([LATEST_CTE] if latest else []) + ctes)
-        body = f"""{prefix}
-            SELECT c.call_id, count(*) OVER () AS total FROM visible c
-            {'LEFT JOIN latest l ON l.call_id = c.call_id' if latest else ''}
-            {'WHERE ' + ' AND '.join(where) if where else ''}
+        prefix = "".join(", " + c for c in ctes)
+        matching = f"{prefix} SELECT c.call_id, __COLUMN__ FROM visible c {'WHERE ' + ' AND '.join(where) if where else ''}"
+        body = matching.replace("__COLUMN__", "count(*) OVER () AS total") + """
             ORDER BY coalesce(c.started_at, c.processed_at) DESC NULLS LAST, c.call_id LIMIT ? OFFSET ?"""
         page = self._frame(viewer, body, [*params, max(1, int(query.limit)), max(0, int(query.offset))],
                            ["call_id", "total"])
         ids = [str(c) for c in page["call_id"]]
         total = int(page["total"].iat[0]) if len(page) else 0
-        if not ids and query.offset and not where:
-            total = int(self._frame(viewer, "SELECT count(*) AS n FROM visible", None, ["n"])["n"].iat[0])
+        if not ids and query.offset:  # paged past the end: the total still counts
+            total = len(self._frame(viewer, matching.replace("__COLUMN__", "1 AS one"), params, ["call_id", "one"]))
         rows = self.call_rows(viewer, ids) if ids else pd.DataFrame(columns=CALL_COLUMNS)
         words = text_index.query_words(query.text)
         return CallPage(rows, total, self._hits(viewer, words, ids) if words and ids else {})
