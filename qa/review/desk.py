@@ -31,6 +31,7 @@ from qa.review.errors import DisputeError, ReasonRequired
 from qa.review.queue import ReviewQueue
 from qa.review.records import (
     AutoFailNote, Comment, Dispute, FillResult, Neighbours, QueueEntry, ReviewFile, SignOff, TimelineEvent, new_id, now,
+    where_sql,
 )
 from qa.review.sampling import SamplingRules
 from qa.reviews import OUTCOMES, Review, ReviewError
@@ -251,16 +252,9 @@ class ReviewDesk:
         return found[0] if found else None
 
     def _disputes(self, call_ids: list[str] | None, dispute_id: str | None = None) -> list[Dispute]:
-        where, params = [], []
-        if call_ids is not None:
-            where.append("list_contains(?::VARCHAR[], d.call_id)")
-            params.append(call_ids)
-        if dispute_id is not None:
-            where.append("d.dispute_id = ?")
-            params.append(dispute_id)
+        where, params = where_sql([("list_contains(?::VARCHAR[], d.call_id)", call_ids), ("d.dispute_id = ?", dispute_id)])
         rows = self.file.query(f"""SELECT {_DISPUTE_COLUMNS} FROM disputes d
-            LEFT JOIN dispute_decisions x ON x.dispute_id = d.dispute_id
-            {'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY d.created_at""", params)
+            LEFT JOIN dispute_decisions x ON x.dispute_id = d.dispute_id {where} ORDER BY d.created_at""", params)
         out = []
         for r in rows:
             title = self.repo.item_titles(r[2], r[3]).get(r[4], r[4])
