@@ -5,7 +5,8 @@ method takes the signed-in viewer, checks role and scope (a call outside the sco
 such call"), writes to the reviews file and records an audit row (ids and outcomes, never text).
 
 - override: an item's outcome, signed with the viewer's name; a critical item needs a reason
-  whenever the outcome differs from the AI's or from the current one (`ReasonRequired`).
+  whenever the outcome differs from the AI's or from the current one (`ReasonRequired`, raised by
+  the repository's `save_review`, so the older review form obeys it too).
 - sign_off: "reviewed, agree / disagree with the AI" with a comment; the queue entry becomes done.
 - comment: a free comment on the call.
 - dispute / resolve: an agent disputes an item of their own call; the team lead of the agent's
@@ -27,7 +28,7 @@ import pandas as pd
 from qa.access.audit import AuditLog
 from qa.access.model import AccessDenied, Viewer
 from qa.access.query import CallPage, CallQuery
-from qa.review.errors import DisputeError, ReasonRequired
+from qa.review.errors import DisputeError
 from qa.review.queue import ReviewQueue
 from qa.review.records import (
     AutoFailNote, Comment, Dispute, FillResult, Neighbours, QueueEntry, ReviewFile, SignOff, TimelineEvent, new_id, now,
@@ -116,10 +117,7 @@ class ReviewDesk:
             rid, ver = self._scoring(viewer, call_id, rubric_id, rubric_version)
             item = self._item(viewer, call_id, rid, ver, item_id)
             entry = self.queue_.entry(viewer, call_id)
-        changes = outcome != item["auto_outcome"] or outcome != item["outcome"]
-        if bool(item["critical"]) and changes and not _text(reason):
-            title = self.repo.item_titles(rid, ver).get(item_id, item_id)
-            raise ReasonRequired(f"“{title}” is a critical item: say why you change it (a reason is required)")
+        # the repository refuses a critical item's change without a reason (ReasonRequired), for every caller
         review = self.repo.save_review(viewer, call_id, rid, ver, item_id, outcome, _text(reason) or None)
         self.audit.record(viewer, "review", call_id, item_id, outcome=outcome, before=item["outcome"],
                           ai=item["auto_outcome"], rubric_id=rid, rubric_version=ver, review_id=review.review_id,
