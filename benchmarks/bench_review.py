@@ -21,15 +21,15 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from benchmarks.bench_store import FLOOR, _floor_read, build_store
-from benchmarks.common import machine, machine_line, percentiles, ratio, table, timed, write_result
+from benchmarks.bench_store import FLOOR, _floor_read, build_store, sizes_table
+from benchmarks.common import machine, machine_line, percentiles, timed, write_result
 
 TARGET_MS = 100.0  # each read's share of a 1 s click-to-rendered budget
 REVIEWED = 50  # calls reviewed and signed off before the reads are timed
 
 
-def prepare(db: Path, n_calls: int, seed: int = 7) -> dict[str, Any]:
-    """Store, names in 1 % of the calls, users, a filled queue, 200 reviewed calls; returns build facts."""
+def prepare(db: Path, n_calls: int, seed: int = 7, reviewed_calls: int = REVIEWED) -> dict[str, Any]:
+    """Store, names in 1 % of the calls, users, a filled queue, reviewed calls; returns build facts."""
     import duckdb
 
     from qa import text_index
@@ -67,7 +67,7 @@ def prepare(db: Path, n_calls: int, seed: int = 7) -> dict[str, Any]:
     mine = desk.queue(qa)
     reviewed = 0
     with timed() as tr:
-        for e in mine[: min(REVIEWED, len(mine))]:
+        for e in mine[: min(reviewed_calls, len(mine))]:
             items = repo.item_results(qa, e.call_id)
             plain = items[~items["critical"].fillna(False).astype(bool)]
             if len(plain):
@@ -125,11 +125,11 @@ def reads(db: Path, n_calls: int, rng: random.Random) -> dict[str, Callable[[], 
     }
 
 
-def bench_size(n_calls: int, work: Path, repeats: int = 9, seed: int = 7) -> dict[str, Any]:
+def bench_size(n_calls: int, work: Path, repeats: int = 9, seed: int = 7, reviewed_calls: int = REVIEWED) -> dict[str, Any]:
     db = work / f"review_{n_calls}.duckdb"
     for f in work.glob(f"review_{n_calls}*"):
         f.unlink()
-    built = prepare(db, n_calls, seed)
+    built = prepare(db, n_calls, seed, reviewed_calls)
     rng = random.Random(seed)
     rows = []
     for name, fn in reads(db, n_calls, rng).items():
@@ -145,13 +145,14 @@ def bench_size(n_calls: int, work: Path, repeats: int = 9, seed: int = 7) -> dic
     return {"calls": n_calls, **built, "rows": rows}
 
 
-def run(sizes: tuple[int, ...] = (10_000, 100_000), repeats: int = 9, work: Path | None = None) -> dict[str, Any]:
+def run(sizes: tuple[int, ...] = (10_000, 100_000), repeats: int = 9, work: Path | None = None,
+        reviewed_calls: int = REVIEWED) -> dict[str, Any]:
     tmp = tempfile.TemporaryDirectory(prefix="callqa-review-") if work is None else None
     work = Path(tmp.name) if tmp else Path(work)
     try:
         out = []
         for n in sizes:
-            res = bench_size(n, work, repeats)
+            res = bench_size(n, work, repeats, reviewed_calls=reviewed_calls)
             print(f"  {n} calls: built in {res['build_s']:.0f} s, index {res['index_rows']:,} rows in "
                   f"{res['index_s']:.0f} s, queue {res['queue_added']} calls", file=sys.stderr)
             out.append(res)
@@ -163,25 +164,11 @@ def run(sizes: tuple[int, ...] = (10_000, 100_000), repeats: int = 9, work: Path
 
 def to_markdown(res: dict[str, Any]) -> str:
     sizes = res["sizes"]
-    floors = {s["calls"]: next(r["p50_ms"] for r in s["rows"] if r["query"] == FLOOR) for s in sizes}
-    rows = []
-    for name in [r["query"] for r in sizes[0]["rows"]]:
-        row: dict[str, Any] = {"query": name}
-        for s in sizes:
-            hit = next(r for r in s["rows"] if r["query"] == name)
-            row[f"p50_{s['calls']}"], row[f"max_{s['calls']}"] = hit["p50_ms"], hit["max_ms"]
-            row[f"x_{s['calls']}"] = ratio(hit["p50_ms"], floors[s["calls"]])
-            if hit["p50_ms"] > TARGET_MS and name != FLOOR:
-                row["query"] = f"**{name}** (over {TARGET_MS:.0f} ms)"
-        rows.append(row)
-    cols = ["query"] + [f"{k}_{s['calls']}" for s in sizes for k in ("p50", "max", "x")]
-    heads = ["query"] + [h.format(s["calls"]) for s in sizes
-                         for h in ("p50 ms @ {:,}", "max ms @ {:,}", "p50 / floor @ {:,}")]
     facts = "; ".join(f"{s['calls']:,} calls: index {s['index_rows']:,} rows built in {s['index_s']} s, queue fill "
                       f"{s['fill_s']} s ({s['queue_added']} calls), one review + sign-off {s['review_s_each']} s"
                       for s in sizes)
-    return (f"**Review desk reads** ({res['repeats']} runs each after a warm-up)\n\n" + table(rows, cols, heads)
-            + f"\n\n{facts}\n")
+    return (f"**Review desk reads** ({res['repeats']} runs each after a warm-up)\n\n"
+            + sizes_table(sizes, TARGET_MS, f"over {TARGET_MS:.0f} ms") + f"\n\n{facts}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="write bench_review.json/.md here")
     args = p.parse_args(argv)
     sizes = (300,) if args.quick else tuple(int(x) for x in args.sizes.split(","))
-    res = run(sizes, 2 if args.quick else args.repeats)
+    res = run(sizes, 2 if args.quick else args.repeats, reviewed_calls=5 if args.quick else REVIEWED)
     res["machine"] = machine()
     md = to_markdown(res) + f"\nMachine: {machine_line(res['machine'])}\n"
     print(md)

@@ -17,7 +17,7 @@ import sys
 from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 
-from pipelines.report_cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _date, viewer_for
+from pipelines.report_cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _date
 
 
 def _instant(text: str) -> datetime:
@@ -49,15 +49,16 @@ def lines(label: str, f) -> list[str]:
 
 
 def cmd_kpi(args: argparse.Namespace) -> int:
-    from pipelines.access_cli import _db
+    from pipelines.access_cli import _db, viewer_as
     from qa.access.coaching import team_members, teams_of_agent
     from qa.access.repository import DuckDBRepository
     from qa.config import load_settings
     from qa.kpi.summary import figures, previous_period, rows_for
 
     db, settings = _db(args), load_settings()
-    viewer = viewer_for(args, db)
+    viewer = viewer_as(db, args.as_identity)
     if viewer is None:
+        print(f"callqa: no user {args.as_identity!r} (callqa users list)", file=sys.stderr)
         return EXIT_USAGE
     until = args.until or datetime.now(timezone.utc).date()
     since = args.since or until - timedelta(days=27)

@@ -26,27 +26,15 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"want a date such as 2026-01-31, got {text!r}") from None
 
 
-def viewer_for(args: argparse.Namespace, db: str):
-    """The operator (local admin), or with `--as` that user (None, said on stderr, when there is no such user)."""
-    from pipelines.access_cli import _operator
-    from qa.access.directory import Directory
-
-    if not args.as_identity:
-        return _operator()
-    viewer = Directory(db).viewer(args.as_identity, auth="cli")
-    if viewer is None:
-        print(f"callqa: no user {args.as_identity!r} (callqa users list)", file=sys.stderr)
-    return viewer
-
-
 def cmd_report(args: argparse.Namespace) -> int:
-    from pipelines.access_cli import _db
+    from pipelines.access_cli import _db, viewer_as
     from qa.access.model import AccessDenied
     from qa.coaching.generate import generate
 
     db = _db(args)
-    viewer = viewer_for(args, db)
+    viewer = viewer_as(db, args.as_identity)
     if viewer is None:
+        print(f"callqa: no user {args.as_identity!r} (callqa users list)", file=sys.stderr)
         return EXIT_USAGE
     fmt = args.format or (args.out.rsplit(".", 1)[-1].lower() if "." in args.out else "html")
     try:

@@ -102,6 +102,8 @@ def test_paging_and_order(world: World) -> None:
     assert total == len(every) == 120
     pages = [world.repo.find_calls(world["admin@x"], CallQuery(limit=25, offset=o)) for o in range(0, 125, 25)]
     assert [c for p in pages for c in p.rows["call_id"]] == every and all(p.total == 120 for p in pages)
+    past = world.repo.find_calls(world["admin@x"], CallQuery(queue=["billing"], limit=10, offset=500))
+    assert past.rows.empty and past.total == _all(world, "admin@x", CallQuery(queue=["billing"]))[1] > 0
     started = world.repo.find_calls(world["admin@x"], CallQuery(limit=120)).rows["started_at"].dropna()
     assert list(started) == sorted(started, reverse=True)  # newest first
     row = pages[0].rows.iloc[0]

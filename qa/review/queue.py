@@ -24,7 +24,7 @@ from qa.access.audit import AuditLog
 from qa.access.directory import Directory
 from qa.access.model import AccessDenied, Viewer, viewer_for
 from qa.review.errors import QueueError
-from qa.review.records import FillResult, Neighbours, QueueEntry, ReviewFile, new_id, now
+from qa.review.records import FillResult, Neighbours, QueueEntry, ReviewFile, new_id, now, where_sql
 from qa.review.sampling import SamplingRules, candidates, period, rules_json
 
 STATUSES = ("to_review", "in_review", "done")
@@ -131,7 +131,8 @@ class ReviewQueue:
         with self.repo.reading():
             return self._list(viewer, status, assignee)
 
-    def _list(self, viewer: Viewer, status: str | None, assignee: str | None) -> list[QueueEntry]:
+    def _rows(self, viewer: Viewer, status: str | None, assignee: str | None) -> list[tuple]:
+        """The queue rows the viewer asks for (role checked), not yet narrowed to the viewer's scope."""
         if not viewer.can_review:
             raise AccessDenied(f"{viewer.identity} ({viewer.role}) has no review queue")
         if status is not None and status not in STATUSES:
@@ -139,27 +140,27 @@ class ReviewQueue:
         who = viewer.identity if assignee == "me" else assignee
         if who not in (None, viewer.identity) and viewer.role == "reviewer":
             raise AccessDenied(f"{viewer.identity} may see only their own queue")
-        where, params = [], []
-        if who is not None:
-            where.append("assignee = ?")
-            params.append(who)
-        if status is not None:
-            where.append("status = ?")
-            params.append(status)
-        rows = self.file.query(f"SELECT {_ENTRY_COLUMNS} FROM queue_items {'WHERE ' + ' AND '.join(where) if where else ''}"
-                               " ORDER BY added_at, call_id", params)
-        out = self._entries(viewer, rows)
+        where, params = where_sql([("assignee = ?", who), ("status = ?", status)])
+        return self.file.query(f"SELECT {_ENTRY_COLUMNS} FROM queue_items {where} ORDER BY added_at, call_id", params)
+
+    def _list(self, viewer: Viewer, status: str | None, assignee: str | None) -> list[QueueEntry]:
+        out = self._entries(viewer, self._rows(viewer, status, assignee))
         return sorted(out, key=lambda e: (e.added_at, _sort_time(e.started_at), e.call_id))
 
     def neighbours(self, viewer: Viewer, call_id: str, assignee: str | None = "me") -> Neighbours:
-        """Previous (any status) and next not-done call around `call_id` in the viewer's list."""
-        entries = self.entries(viewer, assignee=assignee)
-        ids = [e.call_id for e in entries]
+        """Previous (any status) and next not-done call around `call_id` in the viewer's list (the list's order)."""
+        with self.repo.reading():
+            rows = self._rows(viewer, None, assignee)
+            seen = self.repo._frame(viewer, "SELECT call_id, started_at FROM visible", None, ["call_id", "started_at"],
+                                    ids=[r[0] for r in rows]) if rows else None
+        started = {} if seen is None else {str(c): _val(t) for c, t in zip(seen["call_id"], seen["started_at"])}
+        ordered = sorted(((r[5], _sort_time(started[r[0]]), r[0], r[2]) for r in rows if r[0] in started))
+        ids = [o[2] for o in ordered]
+        open_ = {o[2] for o in ordered if o[3] != "done"}
         if call_id not in ids:
-            first = next((e.call_id for e in entries if e.status != "done"), None)
-            return Neighbours(None, first, None, len(ids))
+            return Neighbours(None, next((c for c in ids if c in open_), None), None, len(ids))
         i = ids.index(call_id)
-        nxt = next((e.call_id for e in entries[i + 1:] if e.status != "done"), None)
+        nxt = next((c for c in ids[i + 1:] if c in open_), None)
         return Neighbours(ids[i - 1] if i > 0 else None, nxt, i + 1, len(ids))
 
     def entry(self, viewer: Viewer, call_id: str) -> QueueEntry | None:
