@@ -13,7 +13,9 @@ batch keeps writing. A missing file, or one without the schema, reads as "no cal
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -51,6 +53,11 @@ REVIEW_COLUMNS = ["created_at", "reviewer", "rubric_id", "rubric_version", "item
 AGENT_COLUMNS = ["agent_key", "agent", "calls", "scored", "avg_score", "auto_failed", "needs_coaching", "last_call"]
 RATE_COLUMNS = ["rubric_id", "section_id", "item_id", "critical", "applicable", "passed", "failed", "na"]
 PROFILE_COLUMNS = ["profile", "calls", "avg_score", "overall_avg", "strategy", "most_failed_item", "failed", "applicable"]
+PERIOD_CALL_COLUMNS = ["call_id", "agent_id", "agent_name", "started_at", "week", "queue", "language", "rubric_id",
+                       "rubric_version", "score_pct", "auto_failed", "sections_json"]
+SUM_COLUMNS = ["key", "measure", "n", "total"]
+# a call's week: the Monday of its calendar week in the period's time zone
+WEEK_SQL = "CAST(date_trunc('week', timezone(?, c.started_at)) AS DATE)"
 _AGENT_KEY = "coalesce(c.agent_id, c.agent_name)"
 
 
@@ -63,6 +70,30 @@ class StoreStatus:
     calls_ok: int = 0
     calls_failed: int = 0
     message: str = ""
+
+
+@dataclass(frozen=True)
+class Period:
+    """The processed calls a coaching read covers: `agents`' calls started in [start, end), under one rubric,
+    queue and language when given; `tz` names the zone whose calendar weeks group them."""
+
+    agents: tuple[str, ...]
+    start: datetime
+    end: datetime
+    rubric_id: str | None = None
+    queue: str | None = None
+    language: str | None = None
+    tz: str = "UTC"
+
+    def where(self, rubric_column: str = "l.rubric_id") -> tuple[str, list[Any]]:
+        """The SQL condition over `visible c` (and the scoring's rubric column) with its parameters."""
+        where = "c.status = 'ok' AND list_contains(?::VARCHAR[], c.agent_id) AND c.started_at >= ? AND c.started_at < ?"
+        params: list[Any] = [list(self.agents), self.start, self.end]
+        for column, value in ((rubric_column, self.rubric_id), ("c.queue", self.queue), ("c.language", self.language)):
+            if value is not None:
+                where += f" AND {column} = ?"
+                params.append(value)
+        return where, params
 
 
 @dataclass
@@ -103,6 +134,19 @@ class CallRepository(Protocol):
     def utterance_sentiment(self, viewer: Viewer, call_id: str) -> dict[int, tuple[str, float]]: ...
     def profile_coaching(self, viewer: Viewer, agent_key: str | None = None) -> pd.DataFrame: ...
     def redaction_spans(self, viewer: Viewer, call_id: str) -> list[tuple[float, float]]: ...
+    # coaching (qa.access.coaching): one period of some agents' calls; team lines as aggregates
+    def version(self) -> tuple: ...
+    def rubric(self, rubric_id: str, rubric_version: str) -> Rubric | None: ...
+    def coachable_agents(self, viewer: Viewer) -> pd.DataFrame: ...
+    def period_agents(self, viewer: Viewer, start: datetime, end: datetime) -> list[str]: ...
+    def period_options(self, viewer: Viewer, period: Period) -> pd.DataFrame: ...
+    def period_calls(self, viewer: Viewer, period: Period) -> pd.DataFrame: ...
+    def period_items(self, viewer: Viewer, period: Period) -> pd.DataFrame: ...
+    def period_metrics(self, viewer: Viewer, period: Period, names: tuple[str, ...]) -> pd.DataFrame: ...
+    def period_metric_means(self, viewer: Viewer, period: Period, names: tuple[str, ...]) -> pd.DataFrame: ...
+    def period_profiles(self, viewer: Viewer, period: Period) -> pd.DataFrame: ...
+    def period_item_counts(self, viewer: Viewer, period: Period) -> pd.DataFrame: ...
+    def period_score_sums(self, viewer: Viewer, period: Period, by: Literal["week", "profile"]) -> pd.DataFrame: ...
 
 
 @lru_cache(maxsize=32)
@@ -451,6 +495,158 @@ class DuckDBRepository:
                                     WHERE r.call_id = ? ORDER BY r.start_s""", [call_id], ["start_s", "end_s"],
                          call_id=call_id)
         return [(float(s), float(e)) for s, e in zip(df["start_s"], df["end_s"])]
+
+    # --- coaching: one period of some agents' calls ---------------------------------------------
+    def version(self) -> tuple:
+        """Changes whenever the store or the reviews file (or their WAL) is written: a cache key, so a cached
+        page is never older than the last write. (Teams and users are read afresh: they are not in it.)"""
+        out = []
+        for path in (self.db, self.db.with_name(self.db.name + ".wal"), self.reviews.path,
+                     self.reviews.path.with_name(self.reviews.path.name + ".wal")):
+            try:
+                st = path.stat()
+                out.append((st.st_mtime_ns, st.st_size))
+            except OSError:
+                out.append(None)
+        return tuple(out)
+
+    def rubric(self, rubric_id: str, rubric_version: str) -> Rubric | None:
+        """The rubric file a scoring used, if it is there at that version."""
+        return self._rubric(rubric_id, rubric_version)
+
+    def reading(self):
+        """A block whose reads share one store connection (`qa.store.Store.reading`)."""
+        return self.store.reading()
+
+    def coachable_agents(self, viewer: Viewer) -> pd.DataFrame:
+        """agent_id, agent_name, last_call of the viewer's processed calls (one row per agent id)."""
+        return self._frame(viewer, """SELECT c.agent_id, any_value(c.agent_name) AS agent_name,
+            max(c.started_at) AS last_call FROM visible c WHERE c.status = 'ok' AND c.agent_id IS NOT NULL
+            AND c.agent_id <> '' GROUP BY c.agent_id ORDER BY c.agent_id""", None, ["agent_id", "agent_name", "last_call"])
+
+    def period_agents(self, viewer: Viewer, start: datetime, end: datetime) -> list[str]:
+        """Agent ids of the viewer's processed calls started in [start, end)."""
+        df = self._frame(viewer, """SELECT DISTINCT c.agent_id FROM visible c WHERE c.status = 'ok'
+            AND c.agent_id IS NOT NULL AND c.started_at >= ? AND c.started_at < ? ORDER BY 1""", [start, end],
+                         ["agent_id"])
+        return [str(a) for a in df["agent_id"]]
+
+    def period_options(self, viewer: Viewer, period: Period) -> pd.DataFrame:
+        """rubric_id, queue, language, calls: what the period's calls can be filtered by (latest scorings)."""
+        where, params = period.where()
+        return self._frame(viewer, f""", {LATEST_CTE}
+            SELECT l.rubric_id, c.queue, c.language, count(*) AS calls FROM visible c JOIN latest l ON l.call_id = c.call_id
+            WHERE {where} GROUP BY ALL ORDER BY calls DESC, 1, 2, 3""", params,
+                           ["rubric_id", "queue", "language", "calls"])
+
+    def period_calls(self, viewer: Viewer, period: Period) -> pd.DataFrame:
+        """One row per call: its latest scoring with the reviewed score, sections (dict) and auto-fail, its
+        week (Monday, in `period.tz`) and `reviewed`."""
+        where, params = period.where()
+        calls = self._frame(viewer, f""", {LATEST_CTE}
+            SELECT c.call_id, c.agent_id, c.agent_name, c.started_at, {WEEK_SQL} AS week, c.queue, c.language,
+                   l.rubric_id, l.rubric_version, l.score_pct, l.auto_failed, l.sections_json
+            FROM visible c JOIN latest l ON l.call_id = c.call_id WHERE {where} ORDER BY c.started_at, c.call_id""",
+                            [period.tz, *params], PERIOD_CALL_COLUMNS)
+        keys: list[Key] = [(str(c), str(r), str(v)) for c, r, v in
+                           zip(calls["call_id"], calls["rubric_id"], calls["rubric_version"])]
+        overlay = self._overlay(keys)
+        calls = calls.astype({"score_pct": object, "auto_failed": object})
+        calls["sections"] = [_json_dict(s) for s in calls["sections_json"]]
+        calls["reviewed"] = False
+        reviewed = [k for k in keys if overlay.covers(k)]
+        if reviewed:
+            auto = to_results(self._auto_items(viewer, reviewed))
+            for i, key in zip(calls.index, keys):
+                score = overlay.score(key, auto.get(key, [])) if key in overlay.reviews else None
+                if score is not None:
+                    calls.at[i, "score_pct"], calls.at[i, "auto_failed"] = score.score_pct, score.auto_failed
+                    calls.at[i, "sections"], calls.at[i, "reviewed"] = dict(score.sections), True
+        return calls.drop(columns=["sections_json"])
+
+    def period_items(self, viewer: Viewer, period: Period) -> pd.DataFrame:
+        """One row per call x item of the latest scorings, effective outcomes (with reviewer and comment)."""
+        where, params = period.where()
+        cols = ", ".join("i." + c for c in ITEM_COLUMNS[:-2])
+        items = self._frame(viewer, f""", {LATEST_CTE}
+            SELECT {cols}, c.agent_id FROM item_results i JOIN visible c ON c.call_id = i.call_id
+            JOIN latest l ON l.call_id = i.call_id AND l.rubric_id = i.rubric_id AND l.rubric_version = i.rubric_version
+            WHERE i.source = 'auto' AND {where} ORDER BY c.started_at, i.call_id""", params,
+                            [*ITEM_COLUMNS[:-2], "agent_id"])
+        overlay = self._overlay()  # the few reviewed scorings among these calls (not a key per row)
+        ids = set(items["call_id"].unique())
+        overlay.reviews = {k: v for k, v in overlay.reviews.items() if k[0] in ids}
+        return overlay_items(items, overlay)
+
+    def period_metrics(self, viewer: Viewer, period: Period, names: tuple[str, ...]) -> pd.DataFrame:
+        """call_id, name, value of the named call metrics."""
+        where, params = period.where()
+        return self._frame(viewer, f""", {LATEST_CTE}
+            SELECT m.call_id, m.name, m.value FROM call_metrics m JOIN visible c ON c.call_id = m.call_id
+            JOIN latest l ON l.call_id = c.call_id WHERE list_contains(?::VARCHAR[], m.name) AND {where}""",
+                           [list(names), *params], ["call_id", "name", "value"])
+
+    def period_metric_means(self, viewer: Viewer, period: Period, names: tuple[str, ...]) -> pd.DataFrame:
+        """name, mean of the named call metrics over the period's calls (aggregated in SQL)."""
+        where, params = period.where()
+        return self._frame(viewer, f""", {LATEST_CTE}
+            SELECT m.name, fsum(m.value) / count(m.value) AS mean FROM call_metrics m
+            JOIN visible c ON c.call_id = m.call_id JOIN latest l ON l.call_id = c.call_id
+            WHERE list_contains(?::VARCHAR[], m.name) AND {where} GROUP BY m.name""",
+                           [list(names), *params], ["name", "mean"])
+
+    def period_profiles(self, viewer: Viewer, period: Period) -> pd.DataFrame:
+        """call_id, profile (and the recommended strategy) of the period's calls with a detected customer profile."""
+        where, params = period.where()
+        return self._frame(viewer, f""", {LATEST_CTE}
+            SELECT p.call_id, p.profile, p.strategy FROM call_profiles p JOIN visible c ON c.call_id = p.call_id
+            JOIN latest l ON l.call_id = c.call_id WHERE {where}""", params, ["call_id", "profile", "strategy"])
+
+    def period_item_counts(self, viewer: Viewer, period: Period) -> pd.DataFrame:
+        """item_id, critical, applicable, passed, failed, na: effective outcomes counted (SQL, reviews added)."""
+        where, params = period.where("i.rubric_id")
+        return self._outcome_counts(viewer, ["i.item_id"], "", f"AND {where}", params)
+
+    def period_score_sums(self, viewer: Viewer, period: Period, by: Literal["week", "profile"]) -> pd.DataFrame:
+        """key (the week's Monday in `period.tz`, or the customer profile), measure, n, total over the period's
+        calls: measure `score` (n scored calls, total of their scores), `auto_failed` (n calls, total auto-fails)
+        and `section:<id>` (section scores). Summed in SQL; the few reviewed scorings are re-scored here and added."""
+        where, params = period.where()
+        key, key_params, join = ((WEEK_SQL, [period.tz], "") if by == "week" else
+                                 ("p.profile", [], "JOIN call_profiles p ON p.call_id = c.call_id"))
+        reviewed = [key_text(k) for k in self._overlay().keys()]
+        scoring = "(c.call_id || '|' || l.rubric_id || '|' || l.rubric_version)"
+        base = f""", {LATEST_CTE}, base AS (
+            SELECT {key} AS key, c.call_id, l.rubric_id, l.rubric_version, l.score_pct, l.auto_failed, l.sections_json
+            FROM visible c JOIN latest l ON l.call_id = c.call_id {join} WHERE {where}
+            AND {{}} list_contains(?::VARCHAR[], {scoring}))"""
+        sums = self._frame(viewer, base.format("NOT") + """
+            SELECT key, 'score' AS measure, count(score_pct) AS n, fsum(score_pct) AS total FROM base GROUP BY key
+            UNION ALL SELECT key, 'auto_failed', count(*), count(*) FILTER (WHERE auto_failed) FROM base GROUP BY key
+            UNION ALL SELECT b.key, 'section:' || j.key, count(j.value::DOUBLE), fsum(j.value::DOUBLE)
+                FROM base b, json_each(b.sections_json) j GROUP BY b.key, j.key""",
+                           [*key_params, *params, reviewed], SUM_COLUMNS)
+        if not reviewed:
+            return sums
+        rows = self._frame(viewer, base.format("") + " SELECT * FROM base", [*key_params, *params, reviewed], [])
+        if rows.empty:
+            return sums
+        keys: list[Key] = sorted({(str(c), str(r), str(v)) for c, r, v in
+                                  zip(rows["call_id"], rows["rubric_id"], rows["rubric_version"])})
+        overlay, auto = self._overlay(keys), to_results(self._auto_items(viewer, keys))
+        extra = []
+        for r in rows.itertuples():
+            k = (str(r.call_id), str(r.rubric_id), str(r.rubric_version))
+            score = overlay.score(k, auto.get(k, []))
+            pct, failed, sections = ((score.score_pct, score.auto_failed, dict(score.sections)) if score is not None
+                                     else (r.score_pct, r.auto_failed, _json_dict(r.sections_json)))
+            if not _missing(pct):
+                extra.append((r.key, "score", 1, float(pct)))
+            extra.append((r.key, "auto_failed", 1, float(bool(failed) if not _missing(failed) else 0)))
+            extra += [(r.key, f"section:{sid}", 1, float(v)) for sid, v in sections.items() if not _missing(v)]
+        both = pd.concat([sums, pd.DataFrame(extra, columns=SUM_COLUMNS)], ignore_index=True)
+        g = both.groupby(["key", "measure"], sort=False)
+        return pd.DataFrame({"n": g["n"].sum(), "total": g["total"].agg(lambda t: math.fsum(t))}).reset_index()
 
     def summary_rows(self, viewer: Viewer, call_ids: list[str]) -> list[dict]:
         """Per-call summary for the CLI (call id, agent, duration, language, effective score, failed items)."""
