@@ -430,27 +430,37 @@ def test_schedule_reports_deployment_runs_on_a_real_worker(world: World, tmp_pat
     assert len(list((out / "2026-01-12_2026-01-18").iterdir())) == 14
 
 
-def test_coaching_page_shows_the_report_figures_and_downloads(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_agent_page_shows_the_report_figures_and_downloads(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     from conftest import page_texts, run_app
 
     monkeypatch.setenv("CALLQA_DB", str(world.db))
     monkeypatch.setenv("CALLQA_AUTH", "oidc")
     lead = {"is_logged_in": True, "email": "lead1@x", "sub": "sub-lead1"}
-    at = run_app("views/coaching.py", user=lead)
-    assert at.title[0].value == "Coaching"
+    at = run_app("views/agents.py", user=lead)
+    assert at.title[0].value == "Agent coaching"
     assert set(at.selectbox(key="coach_subject_agent").options) == {f"{NAMES[a]} ({a})" for a in TEAMS["t1"]}
     at.date_input(key="coach_period").set_value((SINCE, UNTIL)).run()
     at.selectbox(key="coach_subject_agent").set_value("A1").run()
     assert not at.exception, [e.value for e in at.exception]
+    # one rubric at a time: A1's Turkish calls by default, the two English ones a choice of their own
+    assert at.selectbox(key="coach_rubric").options == ["tr_inbound (25 calls)", "en_inbound (2 calls)"] or \
+        at.selectbox(key="coach_rubric").value == "tr_inbound"
     rows = expected(world, ["A1"], TEAMS["t1"], "tr_inbound")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Ortalama puan"] == rows["summary"][1][1] and metrics["Çağrı"] == rows["summary"][0][1]
     assert f"Önceki dönem (2025-12-08 – 2026-01-04): {rows['summary'][0][-1]} · Ortalama puan {rows['summary'][1][-1]}" \
         in page_texts(at)
-    assert QUOTE in page_texts(at) or any(QUOTE in str(p.label) for p in at.get("page_link"))
+    text = page_texts(at)
+    assert QUOTE in text and "0:42" in text  # a weakest item's moment: quote and time
+    assert "Empathy" not in text  # never the English rubric's items on a Turkish page
+    # play in place: the authorised audio route at the moment's time, never Streamlit's /media
+    play = [b for b in at.button if b.key.startswith("coach_play_")]
+    assert play
+    play[0].click().run()
+    audio = at.get("audio")
+    assert audio and "/callqa/audio/" in audio[0].proto.url and "#t=" in audio[0].proto.url
+    assert "/media/" not in audio[0].proto.url
     at.button(key="coach_dl_pdf_make").click().run()
     assert not at.exception
     assert [r.target for r in AuditLog(world.db).rows(user="lead1@x", action="report")][-1] == "agent:A1"
-    agent = run_app("views/coaching.py", user={"is_logged_in": True, "email": "b1@x", "sub": "sub-b1"})
-    assert agent.selectbox(key="coach_subject_agent").options == [f"{NAMES['B1']} (B1)"]
-    assert agent.radio(key="coach_kind").options == ["agent"]
+    assert any(b.label.startswith("Download agent-A1_") for b in at.get("download_button"))
