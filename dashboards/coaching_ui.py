@@ -155,10 +155,22 @@ def _table(rows: list[dict], columns: dict[str, str], lang: str, digits: dict[st
     df = pd.DataFrame(rows)
     if df.empty:
         return
-    for col, d in (digits or {}).items():
+    digits = {c: d for c, d in (digits or {}).items() if c in columns and c in df}
+    for col, d in digits.items():
         df[col] = [None if v is None or v != v else round(float(v), d) for v in df[col]]
-    config = {columns[c]: st.column_config.NumberColumn(format=f"%.{d}f") for c, d in (digits or {}).items()}
+    config = {columns[c]: st.column_config.NumberColumn(format=f"%.{d}f") for c, d in digits.items()}
     st.dataframe(df[list(columns)].rename(columns=columns), hide_index=True, column_config=config, key=key)
+
+
+def _text_table(rows: list[dict], columns: dict[str, str], lang: str, digits: dict[str, int] | None = None) -> None:
+    """A table to read (not sort): numbers with the rubric language's decimal mark, as in the report."""
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return
+    for col, d in (digits or {}).items():
+        if col in df:
+            df[col] = [number(x, lang, d) for x in df[col]]
+    st.dataframe(df[list(columns)].rename(columns=columns), hide_index=True)
 
 
 def _delta(a: float | None, b: float | None, what: str) -> str | None:
@@ -185,23 +197,27 @@ def header(v: View) -> bool:
 
 
 def changes(v: View) -> None:
-    """What changed since the previous period of the same length."""
+    """What changed since the previous period of the same length: the headline figures then and now, and the
+    items whose pass rate moved most."""
     r, w, s = v.report, v.words, v.report.summary
-    st.markdown(f"**{w['previous']}** ({s['prev_since']} – {s['prev_until']})")
-    st.caption(f"{w['previous']} ({s['prev_since']} – {s['prev_until']}): {s['prev_calls']} · "
-               f"{w['avg_score']} {number(s['prev_avg'], v.lang)} · {w['pass_rate']} "
-               f"{number(s['prev_pass_rate'], v.lang)} · {w['auto_failed']} {s['prev_auto_failed']}")
-    m = st.columns(3)
-    m[0].metric(f"{w['avg_score']} (change)", number(s["avg_score"], v.lang), _delta(s["avg_score"], s["prev_avg"], ""))
-    m[1].metric(f"{w['pass_rate']} (change)", number(s["pass_rate"], v.lang),
-                _delta(s["pass_rate"], s["prev_pass_rate"], ""))
-    m[2].metric(f"{w['auto_failed']} (change)", s["auto_failed"], s["auto_failed"] - s["prev_auto_failed"],
-                delta_color="inverse")
+    st.markdown(f"**{w['what_changed']}**: {w['previous'].lower()} {s['prev_since']} – {s['prev_until']}, "
+                f"{w['this_period'].lower()} {v.since} – {v.until}")
+    change = lambda a, b: None if a is None or b is None else f"{a - b:+.1f}"  # noqa: E731
+    rows = [(w["calls"], s["prev_calls"], s["calls"], f"{s['calls'] - s['prev_calls']:+d}"),
+            (w["avg_score"], number(s["prev_avg"], v.lang), number(s["avg_score"], v.lang),
+             change(s["avg_score"], s["prev_avg"])),
+            (w["pass_rate"], number(s["prev_pass_rate"], v.lang), number(s["pass_rate"], v.lang),
+             change(s["pass_rate"], s["prev_pass_rate"])),
+            (w["auto_failed"], s["prev_auto_failed"], s["auto_failed"], f"{s['auto_failed'] - s['prev_auto_failed']:+d}")]
     moved = [i for i in r.items if i["pass_rate"] is not None and i["prev_pass_rate"] is not None]
-    moved.sort(key=lambda i: abs(i["pass_rate"] - i["prev_pass_rate"]), reverse=True)
+    moved.sort(key=lambda i: (-abs(i["pass_rate"] - i["prev_pass_rate"]), i["title"]))
+    c1, c2 = st.columns(2, gap="large")
+    c1.dataframe(pd.DataFrame([[str(c) for c in row] for row in rows],
+                              columns=["", w["previous"], w["this_period"], "±"]), hide_index=True, key="coach_changes")
     if moved:
-        st.caption("Items that moved most: " + " · ".join(
-            f"{md_escape(i['title'])} {i['pass_rate'] - i['prev_pass_rate']:+.0f} pts" for i in moved[:3]))
+        c2.dataframe(pd.DataFrame([[i["title"], number(i["prev_pass_rate"], v.lang), number(i["pass_rate"], v.lang),
+                                    f"{i['pass_rate'] - i['prev_pass_rate']:+.1f}"] for i in moved[:5]],
+                                  columns=[w["item"], w["previous"], w["this_period"], "±"]), hide_index=True)
 
 
 def chart(svg: str | None) -> None:
@@ -226,15 +242,17 @@ def items(v: View) -> None:
     with c1:
         chart(v.charts["items"])
     with c2:
-        st.markdown(f"**{w['items_title']}**")
-        cols = {"title": w["item"], "applicable": w["applicable"], "failed": w["failed"], "pass_rate": w["pass_rate"]}
-        if v.report.has_team:
-            cols["team_pass_rate"] = w["team_avg"]
-        cols["prev_pass_rate"] = w["previous"]
-        _table(v.report.items, cols, v.lang, {"pass_rate": 1, "team_pass_rate": 1, "prev_pass_rate": 1},
-               key="coach_items")
-        _table(v.report.sections, {"title": w["section"], "avg": w["avg_score"], "team_avg": w["team_avg"]},
-               v.lang, {"avg": 1, "team_avg": 1})
+        st.markdown(f"**{w['sections']}**")
+        cols = {"title": w["section"], "avg": w["avg_score"]} | ({"team_avg": w["team_avg"]} if v.report.has_team else {})
+        _text_table(v.report.sections, cols, v.lang, {"avg": 1, "team_avg": 1})
+    st.markdown(f"**{w['items_title']}** (click a header to sort)")
+    cols = {"title": w["item"], "section": w["section"], "applicable": w["applicable"], "failed": w["failed"],
+            "pass_rate": w["pass_rate"]}
+    if v.report.has_team:
+        cols["team_pass_rate"] = w["team_avg"]
+    cols["prev_pass_rate"] = w["previous"]
+    _table(v.report.items, cols, v.lang, {"pass_rate": 1, "team_pass_rate": 1, "prev_pass_rate": 1},
+           key="coach_items")
 
 
 def agents(v: View) -> None:
@@ -289,7 +307,7 @@ def profiles(v: View) -> None:
     if v.report.has_team:
         cols["team_avg"] = w["team_avg"]
     cols["strategy"] = w["strategy"]
-    _table(v.report.profiles, cols, v.lang, {"avg": 1, "team_avg": 1})
+    _text_table(v.report.profiles, cols, v.lang, {"avg": 1, "team_avg": 1})
 
 
 def talk(v: View) -> None:
@@ -299,15 +317,15 @@ def talk(v: View) -> None:
     cols = {"name": w["metric"], "avg": v.report.subject_name or v.report.subject_id}
     if v.report.has_team:
         cols["team_avg"] = w["team_avg"]
-    _table(rows, cols, v.lang, {"avg": 2, "team_avg": 2})
+    _text_table(rows, cols, v.lang, {"avg": 2, "team_avg": 2})
 
 
 def comments(v: View) -> None:
     if v.report.comments:
         w = v.words
         st.markdown(f"**{w['comments']}**")
-        _table(v.report.comments, {"call_id": w["call"], "item": w["item"], "reviewer": w["reviewer"],
-                                   "comment": w["comment"]}, v.lang)
+        _text_table(v.report.comments, {"call_id": w["call"], "item": w["item"], "reviewer": w["reviewer"],
+                                        "comment": w["comment"]}, v.lang)
 
 
 def profiles_and_talk(v: View) -> None:

@@ -88,9 +88,9 @@ def sections_svg(report: CoachingReport, labels: dict[str, str]) -> str | None:
     if not report.weeks or not report.sections:
         return None
     sections = report.sections
-    cols = min(len(sections), 3)
+    cols = min(len(sections), 2)
     rows = (len(sections) + cols - 1) // cols
-    fig = _figure(6.4, 1.7 * rows)[0]
+    fig = _figure(6.4, 1.9 * rows + 0.4)[0]
     fig.clear()
     axes = fig.subplots(rows, cols, squeeze=False, sharey=True)
     x = [w["week"].strftime("%d.%m") for w in report.weeks]

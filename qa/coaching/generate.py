@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from qa.access.coaching import Filters, PeriodData, audit_report, period_data, resolve_subject
+from qa.access.coaching import Filters, PeriodData, Subject, audit_report, period_data, resolve_subject
 from qa.access.model import Viewer
 from qa.access.repository import DuckDBRepository
 from qa.coaching import render
@@ -44,6 +44,13 @@ def build(db: str | Path, viewer: Viewer, agent: str | None, team: str | None, s
     """The report's figures and rows (raises AccessDenied, audited, when the viewer may not have it); days in
     `tz` (default: the `display_timezone` setting), narrowed by `filters` (queue, language, rubric)."""
     subject = resolve_subject(str(db), viewer, agent, team)
+    return build_for(db, viewer, subject, since, until, rubric_id, rubric_dir, tz, filters)
+
+
+def build_for(db: str | Path, viewer: Viewer, subject: Subject, since: date, until: date, rubric_id: str | None = None,
+              rubric_dir: str | Path | None = None, tz: str | None = None,
+              filters: Filters = Filters()) -> tuple[CoachingReport, PeriodData]:
+    """`build` for a subject already resolved (and allowed) by `resolve_subject`."""
     repo = DuckDBRepository(db, rubric_dir)
     data = period_data(repo, viewer, subject, since, until, rubric_id, tz, filters)
     rubric = _rubric(repo, data.rubric_id, sorted({str(v) for v in data.calls["rubric_version"]}))

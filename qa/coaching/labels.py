@@ -24,6 +24,7 @@ LABELS: dict[str, dict[str, str]] = {
         "calls_axis": "calls", "chart_sections": "Section score per week", "section_weeks": "Sections per week",
         "chart_autofails": "Auto-failed calls per week (bars) and share of calls (line, %)", "days_in": "days in",
         "queue": "Queue", "language": "Language", "strategy": "Recommended handling",
+        "what_changed": "What changed", "this_period": "This period",
     },
     "tr": {
         "title": "Koçluk raporu", "agent": "Temsilci", "team": "Takım", "period": "Dönem", "rubric": "Form",
@@ -47,6 +48,7 @@ LABELS: dict[str, dict[str, str]] = {
         "calls_axis": "çağrı", "chart_sections": "Haftalık bölüm puanı", "section_weeks": "Haftalık bölümler",
         "chart_autofails": "Haftalık otomatik başarısız çağrı (sütun) ve payı (çizgi, %)", "days_in": "günler",
         "queue": "Kuyruk", "language": "Dil", "strategy": "Önerilen yaklaşım",
+        "what_changed": "Ne değişti", "this_period": "Bu dönem",
     },
 }
 
