@@ -170,7 +170,7 @@ def _text_table(rows: list[dict], columns: dict[str, str], lang: str, digits: di
     for col, d in (digits or {}).items():
         if col in df:
             df[col] = [number(x, lang, d) for x in df[col]]
-    st.dataframe(df[list(columns)].rename(columns=columns), hide_index=True)
+    st.table(df[list(columns)].rename(columns=columns), hide_index=True)  # static HTML: light in the browser
 
 
 def _delta(a: float | None, b: float | None, what: str) -> str | None:
@@ -212,12 +212,12 @@ def changes(v: View) -> None:
     moved = [i for i in r.items if i["pass_rate"] is not None and i["prev_pass_rate"] is not None]
     moved.sort(key=lambda i: (-abs(i["pass_rate"] - i["prev_pass_rate"]), i["title"]))
     c1, c2 = st.columns(2, gap="large")
-    c1.dataframe(pd.DataFrame([[str(c) for c in row] for row in rows],
-                              columns=["", w["previous"], w["this_period"], "±"]), hide_index=True, key="coach_changes")
+    c1.table(pd.DataFrame([[str(c) for c in row] for row in rows],
+                          columns=["", w["previous"], w["this_period"], "±"]), hide_index=True)
     if moved:
-        c2.dataframe(pd.DataFrame([[i["title"], number(i["prev_pass_rate"], v.lang), number(i["pass_rate"], v.lang),
-                                    f"{i['pass_rate'] - i['prev_pass_rate']:+.1f}"] for i in moved[:5]],
-                                  columns=[w["item"], w["previous"], w["this_period"], "±"]), hide_index=True)
+        c2.table(pd.DataFrame([[i["title"], number(i["prev_pass_rate"], v.lang), number(i["pass_rate"], v.lang),
+                                f"{i['pass_rate'] - i['prev_pass_rate']:+.1f}"] for i in moved[:5]],
+                              columns=[w["item"], w["previous"], w["this_period"], "±"]), hide_index=True)
 
 
 def chart(svg: str | None) -> None:

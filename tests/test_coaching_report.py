@@ -20,6 +20,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
@@ -43,6 +44,11 @@ NAMES = {"A1": "Ayşe Yılmaz", "A2": "Çağrı Öztürk", "A3": "Gül Şahin", 
 METRICS = ("talk_ratio_agent", "dead_air_total_s", "interruptions_by_agent", "agent_response_latency_mean_s",
            "agent_wpm")
 QUOTE = "Bunu size kesin söz veriyorum, yarın çözülür"
+TZ = ZoneInfo("Europe/Istanbul")  # display_timezone's default: report days are its days
+
+
+def _day(started: datetime) -> date:
+    return started.astimezone(TZ).date()
 
 
 def _rubric(rid: str):
@@ -76,7 +82,11 @@ def _build(db: Path) -> World:
                     plan.append((f"c{n:03d}", agent, started, rubric))
                     n += 1
     plan += [("c900", "A1", datetime(2026, 1, 13, 10, tzinfo=timezone.utc), en),
-             ("c901", "A1", datetime(2026, 1, 21, 15, tzinfo=timezone.utc), en)]
+             ("c901", "A1", datetime(2026, 1, 21, 15, tzinfo=timezone.utc), en),
+             # across midnight: Sunday 4 January 21:30 UTC is Monday 5 January 00:30 in Istanbul (in the period,
+             # its first week); Sunday 1 February 22:30 UTC is Monday 2 February 01:30 there (after the period)
+             ("c903", "A1", datetime(2026, 1, 4, 21, 30, tzinfo=timezone.utc), tr),
+             ("c902", "A1", datetime(2026, 2, 1, 22, 30, tzinfo=timezone.utc), tr)]
     con = duckdb.connect(str(db))
     for call_id, agent, started, rubric in plan:
         con.execute("""INSERT INTO calls (call_id, agent_id, agent_name, started_at, direction, queue, duration_s,
@@ -108,7 +118,7 @@ def _build(db: Path) -> World:
         store.save_scores(call_id, results, aggregate(rubric, results))
     # reviews: outcomes changed on A1's, A2's and B1's calls (one item reviewed twice: the latest counts)
     reviews = ReviewStore(db)
-    in_period = lambda a: [c for c, i in world.calls.items() if i["agent"] == a and SINCE <= i["started"].date() <= UNTIL
+    in_period = lambda a: [c for c, i in world.calls.items() if i["agent"] == a and SINCE <= _day(i["started"]) <= UNTIL
                            and i["rubric"].id == ("tr_inbound" if a[0] == "A" else "en_inbound")]
     changes = [(in_period("A1")[0], "empathy", "pass", "Empati var, 1:10'da 'anlıyorum' dedi"),
                (in_period("A1")[1], "greet_company", "fail", "Firma adı söylenmedi"),
@@ -147,7 +157,7 @@ def _effective(world: World, call_id: str) -> tuple[list[ItemResult], object]:
 
 def _mine(world: World, agents: list[str], rubric_id: str, since: date = SINCE, until: date = UNTIL) -> list[str]:
     return [c for c, i in world.calls.items() if i["agent"] in agents and i["rubric"].id == rubric_id
-            and since <= i["started"].date() <= until]
+            and since <= _day(i["started"]) <= until]
 
 
 def _fmt(value, lang: str, digits: int = 1) -> str:
@@ -186,12 +196,18 @@ def expected(world: World, agents: list[str], team: list[str] | None, rubric_id:
         ["auto", auto(mine)] + ([""] if team else []) + [auto(before)],
         ["reviewed", str(sum(c in world.reviews for c in mine))] + ([""] if team else []) + [""],
     ]}
-    week = lambda c: world.calls[c]["started"].date() - timedelta(days=world.calls[c]["started"].weekday())
+    week = lambda c: _day(world.calls[c]["started"]) - timedelta(days=_day(world.calls[c]["started"]).weekday())
     rows["weeks"] = []
     for wk in sorted({week(c) for c in mine}):
         cs, ts = [c for c in mine if week(c) == wk], [c for c in theirs if week(c) == wk]
         rows["weeks"].append([f"{wk:%Y-%m-%d}", str(len(cs)), _fmt(score(cs), lang), auto(cs)]
                              + ([_fmt(score(ts), lang)] if team else []))
+    rows["section_weeks"] = []  # each section's mean per week, the subject's and the team's
+    for wk in sorted({week(c) for c in mine}):
+        cs, ts = [c for c in mine if week(c) == wk], [c for c in theirs if week(c) == wk]
+        for s in rubric.sections:
+            rows["section_weeks"].append([f"{wk:%Y-%m-%d}", s.title, _fmt(_mean([eff[c][1].sections.get(s.id) for c in cs]), lang)]
+                                         + ([_fmt(_mean([eff[c][1].sections.get(s.id) for c in ts]), lang)] if team else []))
     rows["sections"] = []
     for s in rubric.sections:
         m = _mean([eff[c][1].sections.get(s.id) for c in mine])
@@ -278,6 +294,7 @@ def _check_html(rows: dict, tables: dict, team: bool) -> None:
         assert got[1:] == want[1:], (got, want)
     assert tables["weeks"] == rows["weeks"]
     assert tables["sections"] == rows["sections"]
+    assert tables["section_weeks"] == rows["section_weeks"]
     assert tables["items"] == rows["items"]
     assert [r[1:] for r in tables["metrics"]] == [r[1:] for r in rows["metrics"]]
     assert sorted(tables.get("profiles", [])) == rows["profiles"]
@@ -320,6 +337,12 @@ def test_every_number_matches_the_store(world: World, tmp_path: Path, subject: s
     assert headings == rows["weakest"]
     if subject == "A1":
         assert "en_inbound (2)" in html  # the two English calls are named, not mixed in
+        # days are Istanbul's: the call at 00:30 there on 5 January is in (its first week), 01:30 on 2 February out
+        assert "(days in Europe/Istanbul)" in html or "(günler Europe/Istanbul)" in html
+        with (tmp_path / "A1.csv").open(encoding="utf-8") as f:
+            ids = {r["call_id"]: r["started_at"] for r in csv.DictReader(f)}
+        assert "c903" in ids and "c902" not in ids and ids["c903"].startswith("2026-01-05T00:30:00+0300")
+        assert html_tables(html)["weeks"][0][0] == "2026-01-05"
         assert QUOTE in html and "0:42" in html  # a weakest item's example moment
     if subject == "t1":
         for agent in TEAMS["t1"]:
@@ -328,7 +351,7 @@ def test_every_number_matches_the_store(world: World, tmp_path: Path, subject: s
     lines = pdf_lines(tmp_path / f"{subject}.pdf")
     text = "\n".join(lines)
     assert (NAMES[subject] if subject in NAMES else "t1") in text  # Turkish letters survive in the PDF
-    for key in ("weeks", "sections", "items", "metrics", "profiles"):
+    for key in ("weeks", "sections", "section_weeks", "items", "metrics", "profiles"):
         for cells in rows[key]:
             assert_row_in_pdf(lines, cells)
     for cells in rows["summary"][:3]:
@@ -448,7 +471,7 @@ def test_agent_page_shows_the_report_figures_and_downloads(world: World, monkeyp
     rows = expected(world, ["A1"], TEAMS["t1"], "tr_inbound")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Ortalama puan"] == rows["summary"][1][1] and metrics["Çağrı"] == rows["summary"][0][1]
-    changed = next(d.value for d in at.dataframe if "±" in d.value.columns and "" in d.value.columns).set_index("")
+    changed = next(t.value for t in at.table if "±" in t.value.columns and "" in t.value.columns).set_index("")
     assert changed.loc["Çağrı", "Önceki dönem"] == rows["summary"][0][-1]
     assert changed.loc["Ortalama puan", "Önceki dönem"] == rows["summary"][1][-1]
     assert changed.loc["Ortalama puan", "Bu dönem"] == rows["summary"][1][1]

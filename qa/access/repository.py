@@ -169,16 +169,20 @@ class DuckDBRepository:
 
     # --- the one query path ----------------------------------------------------------
     def _frame(self, viewer: Viewer, body: str, params: list[Any] | None, columns: list[str],
-               call_id: str | None = None) -> pd.DataFrame:
+               call_id: str | None = None, period: Period | None = None) -> pd.DataFrame:
         """`WITH visible AS (the viewer's calls) <body>`; `body` starts with `, cte AS (...)` or `SELECT`.
 
-        `call_id` narrows `visible` to that one call (a per-call read need not scan every call).
+        `call_id` narrows `visible` to that one call (a per-call read need not scan every call), `period`
+        to the period's agents and times (each call's latest scoring is then picked among those calls only).
         """
         if not self.db.is_file():
             return pd.DataFrame(columns=columns)
         predicate, scope_params = viewer.scope.sql("c")
         if call_id is not None:
             predicate, scope_params = f"c.call_id = ? AND ({predicate})", [call_id, *scope_params]
+        if period is not None:
+            predicate = f"list_contains(?::VARCHAR[], c.agent_id) AND c.started_at >= ? AND c.started_at < ? AND ({predicate})"
+            scope_params = [list(period.agents), period.start, period.end, *scope_params]
         sql = f"WITH visible AS NOT MATERIALIZED (SELECT c.* FROM calls c WHERE {predicate})" + (
             "" if body.lstrip().startswith(",") else " ") + body
         try:
@@ -376,7 +380,8 @@ class DuckDBRepository:
             return pd.DataFrame(columns=AGENT_COLUMNS)
         return df.sort_values(["avg_score", "agent_key"], na_position="last").reset_index(drop=True)[AGENT_COLUMNS]
 
-    def _outcome_counts(self, viewer: Viewer, by: list[str], join: str, where: str, params: list[Any]) -> pd.DataFrame:
+    def _outcome_counts(self, viewer: Viewer, by: list[str], join: str, where: str, params: list[Any],
+                        period: Period | None = None) -> pd.DataFrame:
         """Effective outcome counts grouped by `by` (columns of auto_items `i` or of `join`)."""
         reviewed = self._overlay().keys()
         select = ", ".join(by)
@@ -389,7 +394,7 @@ class DuckDBRepository:
             FROM auto_items i JOIN visible c ON c.call_id = i.call_id {join}
             WHERE NOT list_contains(?::VARCHAR[], {KEY_SQL}) {where}
             GROUP BY {select}""", [[key_text(k) for k in reviewed], *params],
-            [b.split(".")[-1] for b in by] + ["critical", "applicable", "passed", "failed", "na"])
+            [b.split(".")[-1] for b in by] + ["critical", "applicable", "passed", "failed", "na"], period=period)
         names = [b.split(".")[-1] for b in by]
         if not reviewed:
             return sql_counts
@@ -398,7 +403,8 @@ class DuckDBRepository:
             SELECT i.call_id, i.rubric_id, i.rubric_version, {', '.join('i.' + f for f in ITEM_RESULT_FIELDS)}
                    {''.join(', ' + b for b in extra_cols)}
             FROM auto_items i JOIN visible c ON c.call_id = i.call_id {join}
-            WHERE list_contains(?::VARCHAR[], {KEY_SQL}) {where}""", [[key_text(k) for k in reviewed], *params], [])
+            WHERE list_contains(?::VARCHAR[], {KEY_SQL}) {where}""", [[key_text(k) for k in reviewed], *params], [],
+            period=period)
         if rows.empty:
             return sql_counts
         overlay = self._overlay(reviewed)
@@ -537,7 +543,7 @@ class DuckDBRepository:
         return self._frame(viewer, f""", {LATEST_CTE}
             SELECT l.rubric_id, c.queue, c.language, count(*) AS calls FROM visible c JOIN latest l ON l.call_id = c.call_id
             WHERE {where} GROUP BY ALL ORDER BY calls DESC, 1, 2, 3""", params,
-                           ["rubric_id", "queue", "language", "calls"])
+                           ["rubric_id", "queue", "language", "calls"], period=period)
 
     def period_calls(self, viewer: Viewer, period: Period) -> pd.DataFrame:
         """One row per call: its latest scoring with the reviewed score, sections (dict) and auto-fail, its
@@ -547,7 +553,7 @@ class DuckDBRepository:
             SELECT c.call_id, c.agent_id, c.agent_name, c.started_at, {WEEK_SQL} AS week, c.queue, c.language,
                    l.rubric_id, l.rubric_version, l.score_pct, l.auto_failed, l.sections_json
             FROM visible c JOIN latest l ON l.call_id = c.call_id WHERE {where} ORDER BY c.started_at, c.call_id""",
-                            [period.tz, *params], PERIOD_CALL_COLUMNS)
+                            [period.tz, *params], PERIOD_CALL_COLUMNS, period=period)
         keys: list[Key] = [(str(c), str(r), str(v)) for c, r, v in
                            zip(calls["call_id"], calls["rubric_id"], calls["rubric_version"])]
         overlay = self._overlay(keys)
@@ -572,7 +578,7 @@ class DuckDBRepository:
             SELECT {cols}, c.agent_id FROM item_results i JOIN visible c ON c.call_id = i.call_id
             JOIN latest l ON l.call_id = i.call_id AND l.rubric_id = i.rubric_id AND l.rubric_version = i.rubric_version
             WHERE i.source = 'auto' AND {where} ORDER BY c.started_at, i.call_id""", params,
-                            [*ITEM_COLUMNS[:-2], "agent_id"])
+                            [*ITEM_COLUMNS[:-2], "agent_id"], period=period)
         overlay = self._overlay()  # the few reviewed scorings among these calls (not a key per row)
         ids = set(items["call_id"].unique())
         overlay.reviews = {k: v for k, v in overlay.reviews.items() if k[0] in ids}
@@ -584,7 +590,7 @@ class DuckDBRepository:
         return self._frame(viewer, f""", {LATEST_CTE}
             SELECT m.call_id, m.name, m.value FROM call_metrics m JOIN visible c ON c.call_id = m.call_id
             JOIN latest l ON l.call_id = c.call_id WHERE list_contains(?::VARCHAR[], m.name) AND {where}""",
-                           [list(names), *params], ["call_id", "name", "value"])
+                           [list(names), *params], ["call_id", "name", "value"], period=period)
 
     def period_metric_means(self, viewer: Viewer, period: Period, names: tuple[str, ...]) -> pd.DataFrame:
         """name, mean of the named call metrics over the period's calls (aggregated in SQL)."""
@@ -593,60 +599,64 @@ class DuckDBRepository:
             SELECT m.name, fsum(m.value) / count(m.value) AS mean FROM call_metrics m
             JOIN visible c ON c.call_id = m.call_id JOIN latest l ON l.call_id = c.call_id
             WHERE list_contains(?::VARCHAR[], m.name) AND {where} GROUP BY m.name""",
-                           [list(names), *params], ["name", "mean"])
+                           [list(names), *params], ["name", "mean"], period=period)
 
     def period_profiles(self, viewer: Viewer, period: Period) -> pd.DataFrame:
         """call_id, profile (and the recommended strategy) of the period's calls with a detected customer profile."""
         where, params = period.where()
         return self._frame(viewer, f""", {LATEST_CTE}
             SELECT p.call_id, p.profile, p.strategy FROM call_profiles p JOIN visible c ON c.call_id = p.call_id
-            JOIN latest l ON l.call_id = c.call_id WHERE {where}""", params, ["call_id", "profile", "strategy"])
+            JOIN latest l ON l.call_id = c.call_id WHERE {where}""", params, ["call_id", "profile", "strategy"],
+                           period=period)
 
     def period_item_counts(self, viewer: Viewer, period: Period) -> pd.DataFrame:
         """item_id, critical, applicable, passed, failed, na: effective outcomes counted (SQL, reviews added)."""
         where, params = period.where("i.rubric_id")
-        return self._outcome_counts(viewer, ["i.item_id"], "", f"AND {where}", params)
+        return self._outcome_counts(viewer, ["i.item_id"], "", f"AND {where}", params, period=period)
 
     def period_score_sums(self, viewer: Viewer, period: Period, by: Literal["week", "profile"]) -> pd.DataFrame:
         """key (the week's Monday in `period.tz`, or the customer profile), measure, n, total over the period's
         calls: measure `score` (n scored calls, total of their scores), `auto_failed` (n calls, total auto-fails)
-        and `section:<id>` (section scores). Summed in SQL; the few reviewed scorings are re-scored here and added."""
+        and `section:<id>` (section scores). Summed in SQL; a key holding a reviewed scoring (few) is summed
+        here instead, every call of it with its effective values, so each total is one exact sum."""
         where, params = period.where()
         key, key_params, join = ((WEEK_SQL, [period.tz], "") if by == "week" else
                                  ("p.profile", [], "JOIN call_profiles p ON p.call_id = c.call_id"))
         reviewed = [key_text(k) for k in self._overlay().keys()]
-        scoring = "(c.call_id || '|' || l.rubric_id || '|' || l.rubric_version)"
         base = f""", {LATEST_CTE}, base AS (
-            SELECT {key} AS key, c.call_id, l.rubric_id, l.rubric_version, l.score_pct, l.auto_failed, l.sections_json
-            FROM visible c JOIN latest l ON l.call_id = c.call_id {join} WHERE {where}
-            AND {{}} list_contains(?::VARCHAR[], {scoring}))"""
-        sums = self._frame(viewer, base.format("NOT") + """
-            SELECT key, 'score' AS measure, count(score_pct) AS n, fsum(score_pct) AS total FROM base GROUP BY key
-            UNION ALL SELECT key, 'auto_failed', count(*), count(*) FILTER (WHERE auto_failed) FROM base GROUP BY key
+            SELECT {key} AS key, c.call_id, l.rubric_id, l.rubric_version, l.score_pct, l.auto_failed, l.sections_json,
+                   list_contains(?::VARCHAR[], c.call_id || '|' || l.rubric_id || '|' || l.rubric_version) AS reviewed
+            FROM visible c JOIN latest l ON l.call_id = c.call_id {join} WHERE {where}),
+            dirty AS (SELECT DISTINCT key FROM base WHERE reviewed)"""
+        args = [*key_params, reviewed, *params]
+        sums = self._frame(viewer, base + """, clean AS (SELECT * FROM base WHERE key NOT IN (SELECT key FROM dirty))
+            SELECT key, 'score' AS measure, count(score_pct) AS n, fsum(score_pct) AS total FROM clean GROUP BY key
+            UNION ALL SELECT key, 'auto_failed', count(*), count(*) FILTER (WHERE auto_failed) FROM clean GROUP BY key
             UNION ALL SELECT b.key, 'section:' || j.key, count(j.value::DOUBLE), fsum(j.value::DOUBLE)
-                FROM base b, json_each(b.sections_json) j GROUP BY b.key, j.key""",
-                           [*key_params, *params, reviewed], SUM_COLUMNS)
+                FROM clean b, json_each(b.sections_json) j GROUP BY b.key, j.key""", args, SUM_COLUMNS, period=period)
         if not reviewed:
             return sums
-        rows = self._frame(viewer, base.format("") + " SELECT * FROM base", [*key_params, *params, reviewed], [])
+        rows = self._frame(viewer, base + " SELECT * FROM base WHERE key IN (SELECT key FROM dirty)", args, [],
+                           period=period)
         if rows.empty:
             return sums
-        keys: list[Key] = sorted({(str(c), str(r), str(v)) for c, r, v in
-                                  zip(rows["call_id"], rows["rubric_id"], rows["rubric_version"])})
+        keys: list[Key] = sorted({(str(c), str(r), str(v)) for c, r, v, rev in
+                                  zip(rows["call_id"], rows["rubric_id"], rows["rubric_version"], rows["reviewed"]) if rev})
         overlay, auto = self._overlay(keys), to_results(self._auto_items(viewer, keys))
-        extra = []
+        values: dict[tuple[Any, str], list[float]] = {}
         for r in rows.itertuples():
             k = (str(r.call_id), str(r.rubric_id), str(r.rubric_version))
-            score = overlay.score(k, auto.get(k, []))
+            score = overlay.score(k, auto.get(k, [])) if r.reviewed else None
             pct, failed, sections = ((score.score_pct, score.auto_failed, dict(score.sections)) if score is not None
                                      else (r.score_pct, r.auto_failed, _json_dict(r.sections_json)))
             if not _missing(pct):
-                extra.append((r.key, "score", 1, float(pct)))
-            extra.append((r.key, "auto_failed", 1, float(bool(failed) if not _missing(failed) else 0)))
-            extra += [(r.key, f"section:{sid}", 1, float(v)) for sid, v in sections.items() if not _missing(v)]
-        both = pd.concat([sums, pd.DataFrame(extra, columns=SUM_COLUMNS)], ignore_index=True)
-        g = both.groupby(["key", "measure"], sort=False)
-        return pd.DataFrame({"n": g["n"].sum(), "total": g["total"].agg(lambda t: math.fsum(t))}).reset_index()
+                values.setdefault((r.key, "score"), []).append(float(pct))
+            values.setdefault((r.key, "auto_failed"), []).append(float(bool(failed) if not _missing(failed) else 0))
+            for sid, v in sections.items():
+                if not _missing(v):
+                    values.setdefault((r.key, f"section:{sid}"), []).append(float(v))
+        summed = pd.DataFrame([(k, m, len(v), math.fsum(v)) for (k, m), v in values.items()], columns=SUM_COLUMNS)
+        return pd.concat([sums, summed], ignore_index=True)
 
     def summary_rows(self, viewer: Viewer, call_ids: list[str]) -> list[dict]:
         """Per-call summary for the CLI (call id, agent, duration, language, effective score, failed items)."""

@@ -1,0 +1,114 @@
+"""The coaching pages in a real browser: click to rendered for the Agents and Teams pages at 10k and 100k calls.
+
+A real identity provider, `callqa dashboard --auth oidc` and headless Chromium (`benchmarks/browser.py`)
+on the store benchmark's store (`bench_store.build_store`: 60 agents, calls 37 s apart), with teams
+t1..t3 of ten agents each and an admin signed in through the provider's form. Each figure is from
+just before the click (or the choice in a select box) until Streamlit has finished the run, nothing
+is stale and the page's charts are there (`Browser.click_to_rendered`).
+
+Rows:
+- baseline (same run): the Agents page again with its figures cached — Streamlit's run, the page's
+  widgets, charts and tables and the browser's layout, without a query;
+- Agents / Teams, first open after the server started (also imports matplotlib);
+- Agents: choose another agent (cold: that agent's figures are not cached), p50 over the repeats;
+- Teams: choose another team (cold), p50 over the repeats;
+- Teams with its figures cached.
+
+    python -m benchmarks.bench_browser_coaching                   # 10k and 100k calls
+    python -m benchmarks.bench_browser_coaching --calls 2000 --repeats 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+from benchmarks import bench_store
+from benchmarks.browser import Browser, Dashboard, User, button, css
+from benchmarks.common import machine, machine_line, percentiles, ratio, table, write_result
+
+TEAMS = {f"t{t + 1}": [f"A{10 * t + k:03d}" for k in range(10)] for t in range(3)}
+CHARTS = css("[data-testid=stImage] img")
+
+
+def choose(index: int, value: str) -> Callable[[Any], None]:
+    """An action: type `value` into the `index`-th select box of the page and press Enter (as a person picks)."""
+    def act(driver: Any) -> None:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.common.keys import Keys
+
+        box = driver.find_elements(By.CSS_SELECTOR, "[data-testid=stSelectbox] input")[index]
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
+        box.click()
+        box.send_keys(value)
+        box.send_keys(Keys.ENTER)
+    act.__name__ = f"choose({index}, {value!r})"
+    return act
+
+
+def bench_size(n_calls: int, repeats: int, work: Path) -> list[dict[str, Any]]:
+    db = work / f"calls_{n_calls}.duckdb"
+    bench_store.build_store(db, n_calls)
+    users = [User("adm", "admin@example.com", "admin", name="Ada Admin")]
+    users += [User(f"u-{a}", f"{a.lower()}@example.com", "agent", agent_id=a, team=t)
+              for t, agents in TEAMS.items() for a in agents]
+    rows: list[dict[str, Any]] = []
+
+    def row(what: str, samples: list[float]) -> None:
+        rows.append({"calls": n_calls, "what": what, **percentiles(samples)})
+
+    with Dashboard(db, users, work / f"dash_{n_calls}") as dash, Browser(1366, 900) as b:
+        b.sign_in(dash, "adm")
+        b.open(dash.url("/"), until=css("[data-testid=stDataFrame]"))
+        first_agents = b.click_to_rendered(button("Agents", exact=True), until=CHARTS)
+        first_teams = b.click_to_rendered(button("Teams", exact=True), until=CHARTS)
+        base, agent_cold, team_cold, team_warm = [], [], [], []
+        for k in range(repeats):
+            base.append(b.click_to_rendered(button("Agents", exact=True), until=CHARTS))  # cached figures
+            agent_cold.append(b.click_to_rendered(choose(0, f"A{k + 1:03d}"), until=CHARTS))
+            team_warm.append(b.click_to_rendered(button("Teams", exact=True), until=CHARTS))
+            team_cold.append(b.click_to_rendered(choose(0, f"t{(k + 1) % len(TEAMS) + 1}"), until=CHARTS))
+            b.screenshot(work / f"teams_{n_calls}_{k}.png")
+        row("baseline: Agents, figures cached", base)
+        row("Agents, first open after server start", [first_agents])
+        row("Agents: choose another agent (cold)", agent_cold)
+        row("Teams, first open after server start", [first_teams])
+        row("Teams: choose another team (cold)", team_cold)
+        row("Teams, figures cached", team_warm)
+    floor = rows[0]["p50_ms"]
+    for r in rows:
+        r["x_baseline"] = ratio(r["p50_ms"], floor)
+    return rows
+
+
+def run(sizes: tuple[int, ...] = (10_000, 100_000), repeats: int = 3) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="callqa-bench-browser-") as work:
+        rows = [r for n in sizes for r in bench_size(n, repeats, Path(work))]
+    return {"sizes": list(sizes), "repeats": repeats, "rows": rows}
+
+
+def to_markdown(res: dict[str, Any]) -> str:
+    return (f"Coaching pages in headless Chromium, click to rendered (p50 of {res['repeats']} where repeated)\n\n"
+            + table(res["rows"], ["calls", "what", "p50_ms", "max_ms", "x_baseline"],
+                    ["calls", "what", "p50 ms", "max ms", "x baseline"]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--calls", type=int, action="append", help="store size (repeatable; default 10k and 100k)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--out", type=Path, default=None, help="write bench_browser_coaching.json/.md here")
+    args = p.parse_args(argv)
+    res = run(tuple(args.calls or (10_000, 100_000)), args.repeats)
+    res["machine"] = machine()
+    md = to_markdown(res) + f"\nMachine: {machine_line(res['machine'])}\n"
+    print(md)
+    if args.out:
+        write_result("bench_browser_coaching", res, md, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
