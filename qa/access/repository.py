@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -166,6 +168,7 @@ class DuckDBRepository:
         self.rubric_dir = Path(rubric_dir) if rubric_dir else default_rubric_dir()
         self.store = Store(self.db, timeout_s=timeout_s, read_timeout_s=timeout_s)
         self.reviews = ReviewStore(self.db, timeout_s=timeout_s)
+        self._latest_reviews: dict | None = None  # set inside `reading`
 
     # --- the one query path ----------------------------------------------------------
     def _frame(self, viewer: Viewer, body: str, params: list[Any] | None, columns: list[str],
@@ -202,10 +205,11 @@ class DuckDBRepository:
 
     def _overlay(self, keys: list[Key] | None = None) -> Overlay:
         """Latest reviews of the given scorings (None: every reviewed scoring; filtered later by scope)."""
-        if keys is not None and len(keys) <= 8:  # one call's page: read only its reviews
+        snapshot = self._latest_reviews  # inside `reading`: the reviews file read once
+        if snapshot is None and keys is not None and len(keys) <= 8:  # one call's page: read only its reviews
             latest = {k: r for k in keys if (r := self.reviews.latest(*k))}
             return Overlay(latest, self._rubric)
-        latest = self.reviews.latest_all()
+        latest = dict(snapshot) if snapshot is not None else self.reviews.latest_all()
         if keys is not None:
             wanted = set(keys)
             latest = {k: v for k, v in latest.items() if k in wanted}
@@ -520,9 +524,19 @@ class DuckDBRepository:
         """The rubric file a scoring used, if it is there at that version."""
         return self._rubric(rubric_id, rubric_version)
 
-    def reading(self):
-        """A block whose reads share one store connection (`qa.store.Store.reading`)."""
-        return self.store.reading()
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """A block whose reads share one store connection (`qa.store.Store.reading`) and one reading of the
+        reviews file (~30 ms each otherwise): the figures of one report come from one snapshot."""
+        with self.store.reading():
+            if self._latest_reviews is not None:
+                yield
+                return
+            self._latest_reviews = self.reviews.latest_all()
+            try:
+                yield
+            finally:
+                self._latest_reviews = None
 
     def coachable_agents(self, viewer: Viewer) -> pd.DataFrame:
         """agent_id, agent_name, last_call of the viewer's processed calls (one row per agent id)."""
