@@ -30,7 +30,7 @@ from benchmarks.browser import Browser, Dashboard, User, button, css
 from benchmarks.common import machine, machine_line, percentiles, ratio, table, write_result
 
 TEAMS = {f"t{t + 1}": [f"A{10 * t + k:03d}" for k in range(10)] for t in range(3)}
-CHARTS = css("[data-testid=stImage] img")
+CHARTS = css("[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg")
 
 
 def choose(index: int, value: str) -> Callable[[Any], None]:

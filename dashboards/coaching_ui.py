@@ -3,8 +3,8 @@ moment player and the download buttons. `views/agents.py` (one agent) and `views
 are these parts in order; a new section is a new function added to a page's list.
 
 The figures are the coaching report's (`qa.coaching.generate.build_for`, through the scoped data-access
-layer, reviews applied); the charts are the report's own matplotlib SVG (one chart library for pages
-and reports, drawn on the server: no chart script, nothing fetched by the browser). Who may see a
+layer, reviews applied); the charts are the report's charts as Vega-Lite specs (`dashboards/coaching_charts.py`:
+drawn by the browser from Streamlit's own bundle, nothing fetched from the network). Who may see a
 subject is checked on every run (`resolve_subject`, audited when refused); the figures are cached per
 viewer, subject, period, filters and store version (`DuckDBRepository.version`), so a write to the
 store or the reviews shows at once and a repeated view costs no query. The download buttons make
@@ -22,13 +22,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboards import ui
+from dashboards import coaching_charts, ui
 from dashboards.fmt import md_escape, mmss
 from qa.access.coaching import Filters, Subject, all_teams, bounds, narrowed, resolve_subject
 from qa.access.directory import Directory
 from qa.access.model import AccessDenied, Viewer
 from qa.access.repository import DuckDBRepository, Period
-from qa.coaching import render
 from qa.coaching.generate import build_for, generate
 from qa.coaching.labels import labels, number
 from qa.coaching.report import CoachingReport
@@ -50,7 +49,7 @@ class View:
     filters: Filters
     tz: str
     report: CoachingReport
-    charts: dict[str, str | None]
+    charts: dict[str, dict | None]  # Vega-Lite specs
 
     @property
     def words(self) -> dict[str, str]:
@@ -80,9 +79,9 @@ def _options(db: str, who: Viewer, agents: tuple[str, ...], since: date, until: 
 
 @st.cache_data(ttl=600, max_entries=32, show_spinner="Computing the figures…")
 def _report(db: str, who: Viewer, subject: Subject, since: date, until: date, filters: Filters, tz: str,
-            rubrics: str, version: tuple) -> tuple[CoachingReport, dict[str, str | None]]:
+            rubrics: str, version: tuple) -> tuple[CoachingReport, dict[str, dict | None]]:
     report, _ = build_for(db, who, subject, since, until, rubric_dir=rubrics, tz=tz, filters=filters)
-    return report, render.all_charts(report)
+    return report, coaching_charts.all_specs(report, labels(report.language))
 
 
 def teams_of_viewer(db: str, who: Viewer) -> list[str]:
@@ -91,6 +90,16 @@ def teams_of_viewer(db: str, who: Viewer) -> list[str]:
         user = Directory(db).get(who.identity)
         return list(user.teams) if user else []
     return all_teams(db) if who.sees_everything else []
+
+
+def may_coach(who: Viewer) -> bool:
+    """Coaching pages cover whole agents and teams: an agent (self), a team lead (their teams), an admin or a
+    reviewer of every call. A reviewer limited to queues sees parts of agents' work, so no coaching figures."""
+    return who.role in ("agent", "team_lead") or who.scope.everything
+
+
+NO_COACHING = ("Coaching figures cover whole agents and teams; a reviewer limited to queues reviews calls on the "
+               "Calls page instead.")
 
 
 def coachable(db: str) -> pd.DataFrame:
@@ -220,9 +229,12 @@ def changes(v: View) -> None:
                               columns=[w["item"], w["previous"], w["this_period"], "±"]), hide_index=True)
 
 
-def chart(svg: str | None) -> None:
-    if svg:
-        st.image(svg, width="stretch")
+def chart(spec: dict | None) -> None:
+    """A Vega-Lite chart; a fixed pixel height is Streamlit's to set (in the spec it would squash the plot)."""
+    if spec:
+        spec = dict(spec)
+        height = spec.pop("height") if isinstance(spec.get("height"), int) else "content"
+        st.vega_lite_chart(spec=spec, width="content" if "facet" in spec else "stretch", height=height)
 
 
 def trends(v: View) -> None:

@@ -37,11 +37,11 @@ def test_agent_and_team_pages_in_a_browser(tmp_path: Path) -> None:
     with Dashboard(world.db, users, tmp_path / "dash") as dash, browser as b:
         b.sign_in(dash, "lead")
         _requests(b)  # drained: the mock IdP's own login page links a CDN stylesheet (not callqa's)
-        b.open(dash.url("/agents"), until=css("[data-testid=stImage]"))
+        b.open(dash.url("/agents"), until=css("[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg"))
         agent_shot = b.screenshot(tmp_path / "agent.png", full_page=True)
         page = b.page_text()
         assert "Agent coaching" in page and "Ortalama puan" in page and "En zayıf maddeler" in page, page[:2000]
-        assert b.js("return document.querySelectorAll('[data-testid=stImage] img').length") >= 4  # the charts
+        assert b.js("return document.querySelectorAll('[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg').length") >= 4  # the charts
 
         # a weakest item's moment plays here, from callqa's audio route at its time
         seconds = b.click_to_rendered(button("Play"), until=css("audio"))
@@ -49,7 +49,7 @@ def test_agent_and_team_pages_in_a_browser(tmp_path: Path) -> None:
         assert "/callqa/audio/" in src and "#t=" in src and "/media/" not in src
 
         b.click_to_rendered(button("Teams", exact=True), until=text("Team coaching"))
-        b.wait_settled(until=css("[data-testid=stImage]"))
+        b.wait_settled(until=css("[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg"))
         team_shot = b.screenshot(tmp_path / "team.png", full_page=True)
         team_page = b.page_text()  # (table cells are drawn on a canvas: not in the text)
         assert "Team coaching" in team_page and "Temsilciler" in team_page and "En zayıf maddeler" in team_page

@@ -136,6 +136,9 @@ def _build(db: Path) -> World:
             directory.add(f"{agent.lower()}@x", "agent", agent_id=agent, teams=[team], display_name=NAMES[agent])
     directory.add("lead1@x", "team_lead", teams=["t1"])
     directory.add("lead2@x", "team_lead", teams=["t2"])
+    directory.add("admin@x", "admin")
+    directory.add("qa@x", "reviewer")  # every call
+    directory.add("sup@x", "reviewer", queues=["support"])  # one queue: part of agents' calls
     return world
 
 
@@ -490,3 +493,50 @@ def test_agent_page_shows_the_report_figures_and_downloads(world: World, monkeyp
     assert not at.exception
     assert [r.target for r in AuditLog(world.db).rows(user="lead1@x", action="report")][-1] == "agent:A1"
     assert any(b.label.startswith("Download agent-A1_") for b in at.get("download_button"))
+
+
+# role x coaching page: (agents offered on the Agents page, teams offered on the Teams page); None = no figures
+ROLE_PAGES = {
+    "a1@x": ({"A1"}, None),  # an agent: only themselves, no team page
+    "lead1@x": ({"A1", "A2", "A3"}, ["t1"]),  # a team lead: their team's agents and their team
+    "lead2@x": ({"B1", "B2"}, ["t2"]),
+    "admin@x": ({"A1", "A2", "A3", "B1", "B2"}, ["t1", "t2"]),
+    "qa@x": ({"A1", "A2", "A3", "B1", "B2"}, ["t1", "t2"]),  # a reviewer of every call: as an admin
+    "sup@x": (None, None),  # a reviewer limited to a queue: no coaching figures (README, Access)
+}
+
+
+@pytest.mark.parametrize("identity", list(ROLE_PAGES))
+def test_coaching_pages_for_every_role(world: World, monkeypatch: pytest.MonkeyPatch, identity: str) -> None:
+    from conftest import page_texts, run_app
+
+    monkeypatch.setenv("CALLQA_DB", str(world.db))
+    monkeypatch.setenv("CALLQA_AUTH", "oidc")
+    user = {"is_logged_in": True, "email": identity, "sub": f"sub-{identity}"}
+    agents, teams = ROLE_PAGES[identity]
+    at = run_app("views/agents.py", user=user)
+    if agents is None:
+        assert not at.selectbox and not at.metric and "limited to queues" in page_texts(at)
+    else:
+        offered = {o.split("(")[-1].rstrip(")") for o in at.selectbox(key="coach_subject_agent").options}
+        assert offered == agents
+        for agent in sorted(agents)[:2]:  # their figures are there (and only theirs: the calls count)
+            at.date_input(key="coach_period").set_value((SINCE, UNTIL)).run()
+            at.selectbox(key="coach_subject_agent").set_value(agent).run()
+            assert not at.exception, [e.value for e in at.exception]
+            rubric = "tr_inbound" if agent.startswith("A") else "en_inbound"
+            mine = _mine(world, [agent], rubric)
+            assert {m.label: m.value for m in at.metric}[labels(rubric[:2])["calls"]] == str(len(mine))
+    at = run_app("views/teams.py", user=user)
+    if teams is None:
+        assert not at.selectbox and not at.metric
+        assert "limited to queues" in page_texts(at) or "for team leads" in page_texts(at)
+    else:
+        assert at.selectbox(key="coach_subject_team").options == teams
+        at.date_input(key="coach_period").set_value((SINCE, UNTIL)).run()
+        team = teams[-1]
+        at.selectbox(key="coach_subject_team").set_value(team).run()
+        assert not at.exception, [e.value for e in at.exception]
+        rubric = "tr_inbound" if team == "t1" else "en_inbound"
+        calls = _mine(world, TEAMS[team], rubric)
+        assert {m.label: m.value for m in at.metric}[labels(rubric[:2])["calls"]] == str(len(calls))

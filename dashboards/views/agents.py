@@ -16,6 +16,9 @@ def render() -> None:
     db = ui.db_path()
     if ui.require_calls(db) is None:
         return
+    if not coaching_ui.may_coach(ui.viewer()):
+        st.info(coaching_ui.NO_COACHING, icon=":material/lock:")
+        return
     known = coaching_ui.coachable(db)
     if known.empty:
         st.info("No processed calls of an agent you may coach (calls need an agent id: sidecar metadata or a "

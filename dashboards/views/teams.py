@@ -17,9 +17,11 @@ def render() -> None:
     if ui.require_calls(db) is None:
         return
     who = ui.viewer()
-    teams = coaching_ui.teams_of_viewer(db, who)
+    teams = coaching_ui.teams_of_viewer(db, who) if coaching_ui.may_coach(who) else []
     if not teams:
-        if who.role in ("team_lead", "admin") or who.sees_everything:
+        if who.role == "reviewer" and not who.scope.everything:
+            st.info(coaching_ui.NO_COACHING, icon=":material/lock:")
+        elif who.role in ("team_lead", "admin") or who.scope.everything:
             st.info("No teams yet: add agents to a team with `callqa users add ... --role agent --team TEAM` "
                     "and a lead with `--role team_lead --team TEAM`.", icon=":material/groups:")
         else:
