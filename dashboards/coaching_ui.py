@@ -211,7 +211,7 @@ def changes(v: View) -> None:
     r, w, s = v.report, v.words, v.report.summary
     st.markdown(f"**{w['what_changed']}**: {w['previous'].lower()} {s['prev_since']} – {s['prev_until']}, "
                 f"{w['this_period'].lower()} {v.since} – {v.until}")
-    change = lambda a, b: None if a is None or b is None else f"{a - b:+.1f}"  # noqa: E731
+    change = lambda a, b: "–" if a is None or b is None else f"{a - b:+.1f}"  # noqa: E731
     rows = [(w["calls"], s["prev_calls"], s["calls"], f"{s['calls'] - s['prev_calls']:+d}"),
             (w["avg_score"], number(s["prev_avg"], v.lang), number(s["avg_score"], v.lang),
              change(s["avg_score"], s["prev_avg"])),
@@ -319,6 +319,8 @@ def profiles(v: View) -> None:
     if v.report.has_team:
         cols["team_avg"] = w["team_avg"]
     cols["strategy"] = w["strategy"]
+    if not v.report.profiles:
+        st.caption(w["none"])
     _text_table(v.report.profiles, cols, v.lang, {"avg": 1, "team_avg": 1})
 
 
