@@ -3,7 +3,8 @@
 A real identity provider, `callqa dashboard --auth oidc` and headless Chromium (`benchmarks/browser.py`)
 on the store benchmark's store (`bench_store.build_store`: 60 agents, calls 37 s apart), with teams
 t1..t3 of ten agents each and an admin signed in through the provider's form. Each figure is from
-just before the click (or the choice in a select box) until Streamlit has finished the run, nothing
+just before the click (on a navigation link, or on an option of a select box already opened and typed
+into) until Streamlit has finished the run, nothing
 is stale and the page's charts are there (`Browser.click_to_rendered`).
 
 Rows:
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -33,17 +35,27 @@ TEAMS = {f"t{t + 1}": [f"A{10 * t + k:03d}" for k in range(10)] for t in range(3
 CHARTS = css("[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg")
 
 
-def choose(index: int, value: str) -> Callable[[Any], None]:
-    """An action: type `value` into the `index`-th select box of the page and press Enter (as a person picks)."""
-    def act(driver: Any) -> None:
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.common.keys import Keys
+def choose(b: Browser, index: int, value: str) -> Callable[[Any], None]:
+    """Open the `index`-th select box, type `value` and wait for its option (not timed); the returned action
+    clicks the option (timed: the person's click)."""
+    from selenium.webdriver.common.by import By
 
-        box = driver.find_elements(By.CSS_SELECTOR, "[data-testid=stSelectbox] input")[index]
-        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
-        box.click()
-        box.send_keys(value)
-        box.send_keys(Keys.ENTER)
+    driver = b.driver
+    box = driver.find_elements(By.CSS_SELECTOR, "[data-testid=stSelectbox] input")[index]
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
+    box.click()
+    box.send_keys(value)
+    deadline = time.monotonic() + 30
+    while True:
+        options = [o for o in driver.find_elements(By.CSS_SELECTOR, "[role=option]") if value in o.text]
+        if options:
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no option {value!r} in select box {index}")
+        time.sleep(0.05)
+
+    def act(_driver: Any) -> None:
+        options[0].click()
     act.__name__ = f"choose({index}, {value!r})"
     return act
 
@@ -67,9 +79,9 @@ def bench_size(n_calls: int, repeats: int, work: Path) -> list[dict[str, Any]]:
         base, agent_cold, team_cold, team_warm = [], [], [], []
         for k in range(repeats):
             base.append(b.click_to_rendered(button("Agents", exact=True), until=CHARTS))  # cached figures
-            agent_cold.append(b.click_to_rendered(choose(0, f"A{k + 1:03d}"), until=CHARTS))
+            agent_cold.append(b.click_to_rendered(choose(b, 0, f"A{k + 1:03d}"), until=CHARTS))
             team_warm.append(b.click_to_rendered(button("Teams", exact=True), until=CHARTS))
-            team_cold.append(b.click_to_rendered(choose(0, f"t{(k + 1) % len(TEAMS) + 1}"), until=CHARTS))
+            team_cold.append(b.click_to_rendered(choose(b, 0, f"t{(k + 1) % len(TEAMS) + 1}"), until=CHARTS))
             b.screenshot(work / f"teams_{n_calls}_{k}.png")
         row("baseline: Agents, figures cached", base)
         row("Agents, first open after server start", [first_agents])

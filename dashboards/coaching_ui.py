@@ -249,14 +249,11 @@ def trends(v: View) -> None:
 
 
 def items(v: View) -> None:
+    """Sections and items against the team: tables, to scan (the report adds a bar chart per item)."""
     w = v.words
-    c1, c2 = st.columns(2, gap="large")
-    with c1:
-        chart(v.charts["items"])
-    with c2:
-        st.markdown(f"**{w['sections']}**")
-        cols = {"title": w["section"], "avg": w["avg_score"]} | ({"team_avg": w["team_avg"]} if v.report.has_team else {})
-        _text_table(v.report.sections, cols, v.lang, {"avg": 1, "team_avg": 1})
+    st.markdown(f"**{w['sections']}**")
+    cols = {"title": w["section"], "avg": w["avg_score"]} | ({"team_avg": w["team_avg"]} if v.report.has_team else {})
+    _text_table(v.report.sections, cols, v.lang, {"avg": 1, "team_avg": 1})
     st.markdown(f"**{w['items_title']}** (click a header to sort)")
     cols = {"title": w["item"], "section": w["section"], "applicable": w["applicable"], "failed": w["failed"],
             "pass_rate": w["pass_rate"]}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from pipelines import prefect_env
