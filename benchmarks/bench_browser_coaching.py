@@ -21,7 +21,6 @@ Rows:
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +28,7 @@ from typing import Any, Callable
 
 from benchmarks import bench_store
 from benchmarks.browser import Browser, Dashboard, User, button, css
-from benchmarks.common import machine, machine_line, percentiles, ratio, table, write_result
+from benchmarks.common import percentiles, ratio, sized_main, table
 
 TEAMS = {f"t{t + 1}": [f"A{10 * t + k:03d}" for k in range(10)] for t in range(3)}
 CHARTS = css("[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg")
@@ -108,18 +107,7 @@ def to_markdown(res: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--calls", type=int, action="append", help="store size (repeatable; default 10k and 100k)")
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--out", type=Path, default=None, help="write bench_browser_coaching.json/.md here")
-    args = p.parse_args(argv)
-    res = run(tuple(args.calls or (10_000, 100_000)), args.repeats)
-    res["machine"] = machine()
-    md = to_markdown(res) + f"\nMachine: {machine_line(res['machine'])}\n"
-    print(md)
-    if args.out:
-        write_result("bench_browser_coaching", res, md, args.out)
-    return 0
+    return sized_main("bench_browser_coaching", __doc__, run, to_markdown, argv)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Coaching reports at 100k calls: one agent-month report, HTML and PDF, what `callqa report` waits for.
+"""Coaching reports and pages: one agent-month report (HTML, PDF, CSV) at 100k calls, the Agents and Teams pages at 10k and 100k.
 
 The store is the store benchmark's (`bench_store.build_store`: 60 agents, calls 37 s apart from
 2026-01-01, so one agent has ~1,200 calls in January at 100k), with team t1 = agents A000..A009
@@ -17,13 +17,12 @@ reviewed-score path.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from datetime import date
 from pathlib import Path
 
 from benchmarks import bench_store
-from benchmarks.common import machine, machine_line, percentiles, ratio, table, timed, write_result
+from benchmarks.common import percentiles, ratio, sized_main, table, timed
 
 
 REVIEWS = 40  # reviews of team t1's calls in January, so the figures go through the reviewed-score path
@@ -110,18 +109,7 @@ def to_markdown(res: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--calls", type=int, action="append", help="store size (repeatable; default 10k and 100k)")
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--out", type=Path, default=None, help="write bench_reports.json/.md here")
-    args = p.parse_args(argv)
-    res = run(tuple(args.calls or (10_000, 100_000)), args.repeats)
-    res["machine"] = machine()
-    md = to_markdown(res) + f"\nMachine: {machine_line(res['machine'])}\n"
-    print(md)
-    if args.out:
-        write_result("bench_reports", res, md, args.out)
-    return 0
+    return sized_main("bench_reports", __doc__, run, to_markdown, argv)
 
 
 if __name__ == "__main__":
