@@ -403,6 +403,13 @@ def test_cli_report(world: World, tmp_path: Path) -> None:
     no = run("--agent", "A2", "--since", str(SINCE), "--until", str(UNTIL), "--out", str(tmp_path / "x.pdf"),
              "--as", "a1@x")
     assert no.returncode == 1 and "access denied" in no.stderr and not (tmp_path / "x.pdf").exists()
+    # narrowed to a queue and a language: every call of the world is in queue "support"
+    for flags, rows in ((["--queue", "billing"], 0), (["--queue", "support", "--language", "tr"], None)):
+        made = run("--agent", "A1", "--since", str(SINCE), "--until", str(UNTIL), "--out", str(tmp_path / "q.csv"), *flags)
+        assert made.returncode == 0, made.stderr
+        with (tmp_path / "q.csv").open(encoding="utf-8") as f:
+            got = {r["call_id"] for r in csv.DictReader(f)}
+        assert len(got) == (rows if rows is not None else len(_mine(world, ["A1"], "tr_inbound")))
     bad = run("--agent", "A1", "--since", "2026-02-01", "--until", "2026-01-01", "--out", str(tmp_path / "y.csv"))
     assert bad.returncode == 2 and "before" in bad.stderr
 
