@@ -224,9 +224,11 @@ class DuckDBRepository:
             return self._frame(viewer, f"""SELECT {cols}{extra} FROM item_results i JOIN visible c ON c.call_id = i.call_id
                 WHERE i.source = 'auto' AND i.call_id = ? AND i.rubric_id = ? AND i.rubric_version = ?""",
                                list(keys[0]), ITEM_COLUMNS[:-2], call_id=keys[0][0])
+        # the call ids first (a semi-join on a column), then the exact scorings among those few rows
         return self._frame(viewer, f"""SELECT {cols}{extra} FROM item_results i JOIN visible c ON c.call_id = i.call_id
-            WHERE i.source = 'auto' AND list_contains(?::VARCHAR[], {KEY_SQL})""",
-            [[key_text(k) for k in keys]], ITEM_COLUMNS[:-2])
+            WHERE i.source = 'auto' AND i.call_id IN (SELECT unnest(?::VARCHAR[]))
+            AND list_contains(?::VARCHAR[], {KEY_SQL})""",
+            [sorted({k[0] for k in keys}), [key_text(k) for k in keys]], ITEM_COLUMNS[:-2])
 
     # --- calls -------------------------------------------------------------------------
     def status(self, viewer: Viewer) -> StoreStatus:
@@ -396,8 +398,8 @@ class DuckDBRepository:
                    count(*) FILTER (WHERE i.outcome = 'fail') AS failed,
                    count(*) FILTER (WHERE i.outcome = 'na') AS na
             FROM auto_items i JOIN visible c ON c.call_id = i.call_id {join}
-            WHERE NOT list_contains(?::VARCHAR[], {KEY_SQL}) {where}
-            GROUP BY {select}""", [[key_text(k) for k in reviewed], *params],
+            WHERE NOT (list_contains(?::VARCHAR[], i.call_id) AND list_contains(?::VARCHAR[], {KEY_SQL})) {where}
+            GROUP BY {select}""", [sorted({k[0] for k in reviewed}), [key_text(k) for k in reviewed], *params],
             [b.split(".")[-1] for b in by] + ["critical", "applicable", "passed", "failed", "na"], period=period)
         names = [b.split(".")[-1] for b in by]
         if not reviewed:
@@ -407,8 +409,8 @@ class DuckDBRepository:
             SELECT i.call_id, i.rubric_id, i.rubric_version, {', '.join('i.' + f for f in ITEM_RESULT_FIELDS)}
                    {''.join(', ' + b for b in extra_cols)}
             FROM auto_items i JOIN visible c ON c.call_id = i.call_id {join}
-            WHERE list_contains(?::VARCHAR[], {KEY_SQL}) {where}""", [[key_text(k) for k in reviewed], *params], [],
-            period=period)
+            WHERE list_contains(?::VARCHAR[], i.call_id) AND list_contains(?::VARCHAR[], {KEY_SQL}) {where}""",
+            [sorted({k[0] for k in reviewed}), [key_text(k) for k in reviewed], *params], [], period=period)
         if rows.empty:
             return sql_counts
         overlay = self._overlay(reviewed)
@@ -650,26 +652,43 @@ class DuckDBRepository:
                 FROM clean b, json_each(b.sections_json) j GROUP BY b.key, j.key""", args, SUM_COLUMNS, period=period)
         if not reviewed:
             return sums
-        rows = self._frame(viewer, base + " SELECT * FROM base WHERE key IN (SELECT key FROM dirty)", args, [],
-                           period=period)
+        dirty = " FROM base b WHERE b.key IN (SELECT key FROM dirty)"
+        rows = self._frame(viewer, base + " SELECT b.key, b.call_id, b.rubric_id, b.rubric_version, b.score_pct, "
+                           "b.auto_failed, b.reviewed" + dirty, args, [], period=period)
         if rows.empty:
             return sums
-        keys: list[Key] = sorted({(str(c), str(r), str(v)) for c, r, v, rev in
-                                  zip(rows["call_id"], rows["rubric_id"], rows["rubric_version"], rows["reviewed"]) if rev})
-        overlay, auto = self._overlay(keys), to_results(self._auto_items(viewer, keys))
-        values: dict[tuple[Any, str], list[float]] = {}
-        for r in rows.itertuples():
-            k = (str(r.call_id), str(r.rubric_id), str(r.rubric_version))
-            score = overlay.score(k, auto.get(k, [])) if r.reviewed else None
-            pct, failed, sections = ((score.score_pct, score.auto_failed, dict(score.sections)) if score is not None
-                                     else (r.score_pct, r.auto_failed, _json_dict(r.sections_json)))
-            if not _missing(pct):
-                values.setdefault((r.key, "score"), []).append(float(pct))
-            values.setdefault((r.key, "auto_failed"), []).append(float(bool(failed) if not _missing(failed) else 0))
-            for sid, v in sections.items():
-                if not _missing(v):
-                    values.setdefault((r.key, f"section:{sid}"), []).append(float(v))
-        summed = pd.DataFrame([(k, m, len(v), math.fsum(v)) for (k, m), v in values.items()], columns=SUM_COLUMNS)
+        secs = self._frame(viewer, base + " SELECT b.key, b.call_id, 'section:' || j.key AS measure,"
+                           " j.value::DOUBLE AS value FROM base b, json_each(b.sections_json) j"
+                           " WHERE b.key IN (SELECT key FROM dirty)", args, ["key", "call_id", "measure", "value"],
+                           period=period)
+        rows = rows.astype({"score_pct": object, "auto_failed": object})
+        extra, rescored = [], set()
+        keys: list[Key] = [(str(c), str(r), str(v)) for c, r, v in
+                           zip(rows["call_id"], rows["rubric_id"], rows["rubric_version"])]
+        done = [i for i, rev in zip(rows.index, rows["reviewed"]) if rev]
+        overlay = self._overlay([keys[rows.index.get_loc(i)] for i in done])
+        auto = to_results(self._auto_items(viewer, overlay.keys()))
+        for i in done:
+            k = keys[rows.index.get_loc(i)]
+            score = overlay.score(k, auto.get(k, []))
+            if score is not None:
+                rows.at[i, "score_pct"], rows.at[i, "auto_failed"] = score.score_pct, score.auto_failed
+                sections = dict(score.sections)
+                rescored.add(k[0])
+            else:  # the rubric file is gone: the stored scoring stands
+                sections = {}
+            extra += [(rows.at[i, "key"], f"section:{sid}", float(v)) for sid, v in sections.items() if not _missing(v)]
+        fsum = lambda t: math.fsum(t)  # noqa: E731  (one exact sum per group, as everywhere)
+        scores = rows.dropna(subset=["score_pct"]).astype({"score_pct": float}).groupby("key")["score_pct"]
+        failed = rows.assign(f=[0.0 if _missing(v) else float(bool(v)) for v in rows["auto_failed"]]).groupby("key")["f"]
+        secs = secs[~secs["call_id"].isin(rescored)][["key", "measure", "value"]]
+        values = pd.concat([secs, pd.DataFrame(extra, columns=["key", "measure", "value"])], ignore_index=True)
+        by_section = values.groupby(["key", "measure"])["value"]
+        summed = pd.concat([
+            pd.DataFrame({"measure": "score", "n": scores.count(), "total": scores.agg(fsum)}).reset_index(),
+            pd.DataFrame({"measure": "auto_failed", "n": failed.count(), "total": failed.sum()}).reset_index(),
+            pd.DataFrame({"n": by_section.count(), "total": by_section.agg(fsum)}).reset_index(),
+        ], ignore_index=True)[SUM_COLUMNS]
         return pd.concat([sums, summed], ignore_index=True)
 
     def summary_rows(self, viewer: Viewer, call_ids: list[str]) -> list[dict]:

@@ -197,14 +197,16 @@ def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> Coac
 
     agents = []
     if data.subject.kind == "team":
+        by_agent = dict(tuple(items.groupby("agent_id")["outcome"]))
         for agent_id, sel in calls.groupby("agent_id"):
             agents.append({"agent_id": agent_id, "name": names.get(agent_id, ""), "calls": len(sel),
                            "avg": _mean(sel["score_pct"]), "auto_failed": _bool_count(sel["auto_failed"]),
-                           "pass_rate": _rate(items[items["agent_id"] == agent_id]["outcome"])[3]})
+                           "pass_rate": _rate(by_agent.get(agent_id, pd.Series(dtype=object)))[3]})
         agents.sort(key=lambda a: (a["avg"] is None, a["avg"] or 0.0, a["agent_id"]))
 
     comments = []
-    reviewed = items[items["review_comment"].map(lambda c: isinstance(c, str) and bool(c.strip()))]
+    commented = items[items["review_comment"].notna()]  # few rows: only reviewed items carry a comment
+    reviewed = commented[commented["review_comment"].map(lambda c: isinstance(c, str) and bool(c.strip()))]
     for c in reviewed.itertuples():
         comments.append({"call_id": c.call_id, "started_at": started(c.call_id), "item": item_title(c.item_id),
                          "reviewer": c.reviewer, "outcome": c.outcome, "auto_outcome": c.auto_outcome,
