@@ -1,4 +1,4 @@
-"""Coaching reports and pages: one agent-month report (HTML, PDF, CSV) at 100k calls, the Agents and Teams pages at 10k and 100k.
+"""Coaching reports (an agent-month, HTML, PDF, CSV, at 100k calls) and the Agents and Teams pages at 10k and 100k.
 
 The store is the store benchmark's (`bench_store.build_store`: 60 agents, calls 37 s apart from
 2026-01-01, so one agent has ~1,200 calls in January at 100k), with team t1 = agents A000..A009

@@ -131,14 +131,16 @@ def pick_filters(db: str, subject: Subject, since: date, until: date) -> Filters
         return Filters()
     per_rubric = opts.groupby("rubric_id")["calls"].sum().sort_values(ascending=False)
     c1, c2, c3 = st.columns(3)
-    rubric = c1.selectbox("Rubric", list(per_rubric.index), key="coach_rubric",
+    # keys per subject: a keyed select box keeps its option labels (with their counts) across subjects
+    rubric = c1.selectbox("Rubric", list(per_rubric.index), key=f"coach_rubric_{subject.kind}_{subject.id}",
                           format_func=lambda r: f"{r} ({per_rubric[r]} calls)",
                           help="One rubric at a time, so items of rubrics in different languages never mix.")
     sel = opts[opts["rubric_id"] == rubric]
     queues = sorted({str(q) for q in sel["queue"].dropna()})
     langs = sorted({str(q) for q in sel["language"].dropna()})
-    queue = c2.selectbox("Queue", [ALL, *queues], key="coach_queue", format_func=lambda q: "All queues" if q == ALL else q)
-    lang = c3.selectbox("Language", [ALL, *langs], key="coach_language",
+    queue = c2.selectbox("Queue", [ALL, *queues], key=f"coach_queue_{subject.kind}_{subject.id}",
+                         format_func=lambda q: "All queues" if q == ALL else q)
+    lang = c3.selectbox("Language", [ALL, *langs], key=f"coach_language_{subject.kind}_{subject.id}",
                         format_func=lambda q: "All languages" if q == ALL else q)
     return Filters(rubric, None if queue == ALL else queue, None if lang == ALL else lang)
 
