@@ -1,15 +1,17 @@
 """Coaching reads: one agent's or one team's calls in a period, with reviewed scores, for reports.
 
-Everything goes through `DuckDBRepository`'s one query path (`visible` = the viewer's calls) and
-the one place reviews are applied (`qa.access.effective`). Who may ask for which report:
+Everything goes through the `CallRepository` interface's coaching reads (`period_*`, over a
+`Period`: agents, start and end instants, rubric, queue, language, time zone), so the scope
+(`visible` = the viewer's calls) and the one place reviews are applied (`qa.access.effective`)
+hold here too. Days are the `display_timezone` setting's. Who may ask for which report:
 
   agent      their own report only
   team_lead  the reports of the teams they lead and of those teams' agents
   reviewer   (every call) and admin: any report; a queue-limited reviewer none
 
-An agent's report compares them with their team: the team's figures are aggregates (means,
-pass rates) read with a scope of the team's agents; no teammate's call, quote or comment
-reaches the report. Each report covers one rubric (so Turkish and English items never mix):
+An agent's report compares them with their team: the team's figures are aggregates (sums and
+counts per week and per customer profile, outcome counts per item, metric means) read with a
+scope of the team's agents; no teammate's call, quote or comment reaches the report. Each report covers one rubric (so Turkish and English items never mix):
 the one asked for, else the one most of the subject's calls in the period were scored with.
 """
 
