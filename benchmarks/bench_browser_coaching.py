@@ -4,7 +4,7 @@ A real identity provider, `callqa dashboard --auth oidc` and headless Chromium (
 on the store benchmark's store (`bench_store.build_store`: 60 agents, calls 37 s apart), with teams
 t1..t3 of ten agents each and an admin signed in through the provider's form. Each figure is from
 just before the click (on a navigation link, or on an option of a select box already opened and typed
-into: the Enter that picks it) until Streamlit has finished the run, nothing
+into: the click on the option) until Streamlit has finished the run, nothing
 is stale and the page's charts are there (`Browser.click_to_rendered`).
 
 Rows:
@@ -36,7 +36,7 @@ CHARTS = css("[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart
 
 def choose(b: Browser, index: int, value: str) -> Callable[[Any], None]:
     """Open the `index`-th select box and type `value` until the list offers it first (not timed); the returned
-    action presses Enter on it (timed: the person's choice)."""
+    action clicks that option (timed: the person's choice)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
@@ -53,8 +53,12 @@ def choose(b: Browser, index: int, value: str) -> Callable[[Any], None]:
         time.sleep(0.05)
     time.sleep(0.2)  # the list has settled on it
 
-    def act(_driver: Any) -> None:
-        box.send_keys(Keys.ENTER)
+    def act(_driver: Any) -> None:  # the option as it is now (the list re-renders while typing)
+        clicked = driver.execute_script(
+            "const o = [...document.querySelectorAll('[role=option]')].find(o => o.innerText.includes(arguments[0]));"
+            "if (!o) return false; o.click(); return true;", value)
+        if not clicked:
+            box.send_keys(Keys.ENTER)
     act.__name__ = f"choose({index}, {value!r})"
     return act
 
@@ -78,8 +82,10 @@ def bench_size(n_calls: int, repeats: int, work: Path) -> list[dict[str, Any]]:
         base, agent_cold, team_cold, team_warm = [], [], [], []
         for k in range(repeats):
             base.append(b.click_to_rendered(button("Agents", exact=True), until=CHARTS))  # cached figures
+            b.wait_settled(until=CHARTS)
             agent_cold.append(b.click_to_rendered(choose(b, 0, f"A{k + 1:03d}"), until=CHARTS))
             team_warm.append(b.click_to_rendered(button("Teams", exact=True), until=CHARTS))
+            b.wait_settled(until=CHARTS)
             team_cold.append(b.click_to_rendered(choose(b, 0, f"t{(k + 1) % len(TEAMS) + 1}"), until=CHARTS))
             b.screenshot(work / f"teams_{n_calls}_{k}.png")
         row("baseline: Agents, figures cached", base)
