@@ -2,7 +2,7 @@
 
 A real identity provider, `callqa dashboard --auth oidc` and headless Chromium (`benchmarks/browser.py`)
 on the store benchmark's store (`bench_store.build_store`: 60 agents, calls 37 s apart), with teams
-t1..t3 of ten agents each and an admin signed in through the provider's form. Each figure is from
+t1..t6 of ten agents each and an admin signed in through the provider's form. Each figure is from
 just before the click (on a navigation link, or on an option of a select box already opened and typed
 into: the click on the option) until Streamlit has finished the run, nothing
 is stale and the page's charts are there (`Browser.click_to_rendered`).
