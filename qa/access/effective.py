@@ -89,9 +89,11 @@ def overlay_items(items: pd.DataFrame, overlay: Overlay) -> pd.DataFrame:
     items["review_comment"] = None
     if items.empty or not overlay.reviews:
         return items
+    # only the rows of reviewed calls are looked at (a period's items are many, its reviews few)
+    if not items["call_id"].astype(str).isin({k[0] for k in overlay.reviews}).any():
+        return items
     items = items.astype({"source": object, "reviewer": object, "reason": object, "created_at": object,
                           "outcome": object})
-    # only the rows of reviewed calls are looked at (a period's items are many, its reviews few)
     sub = items[items["call_id"].astype(str).isin({k[0] for k in overlay.reviews})]
     grouped = to_results(sub)
     for key, results in grouped.items():
