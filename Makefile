@@ -66,6 +66,8 @@ eval: models
 
 # speed and memory against bare faster-whisper, measured in the same run -> benchmarks/results/
 bench: models
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ apt-get update && apt-get install -y chromium chromium-driver; }   # the coaching pages' browser benchmark
 	$(BIN)/python -m benchmarks.run_all
 
 dashboard: install

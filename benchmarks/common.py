@@ -17,7 +17,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from qa.sysinfo import machine, machine_line  # noqa: F401  (re-exported for the benchmarks)
 
@@ -197,3 +197,23 @@ def write_result(name: str, result: dict[str, Any], markdown: str, out_dir: Path
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str))
     (out_dir / f"{name}.md").write_text(markdown)
     return path
+
+
+def sized_main(name: str, doc: str, run: Callable[[tuple[int, ...], int], dict[str, Any]],
+               to_markdown: Callable[[dict[str, Any]], str], argv: list[str] | None = None,
+               sizes: tuple[int, ...] = (10_000, 100_000)) -> int:
+    """The command line of a benchmark run at several store sizes: `--calls N` (repeatable), `--repeats`, `--out`."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--calls", type=int, action="append", help=f"store size (repeatable; default {sizes})")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--out", type=Path, default=None, help=f"write {name}.json/.md here")
+    args = p.parse_args(argv)
+    res = run(tuple(args.calls or sizes), args.repeats)
+    res["machine"] = machine()
+    md = to_markdown(res) + f"\nMachine: {machine_line(res['machine'])}\n"
+    print(md)
+    if args.out:
+        write_result(name, res, md, args.out)
+    return 0

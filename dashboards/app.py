@@ -2,7 +2,8 @@
 
     callqa dashboard [--db PATH] [--auth none|proxy|oidc] [--host 127.0.0.1] [--port 8501]
 
-Pages: Calls (filterable list), Call (scorecard, transcript, audio), Agents (coaching view).
+Pages: Calls (filterable list), Call (scorecard, transcript, audio); Coaching: Agents (one agent against
+the team) and Teams (a team's agents side by side), with the coaching report to download.
 Before any page runs, the viewer is resolved (`dashboards/auth.py`: sign-in, role, scope);
 every read then goes through the scoped data-access layer (`qa.access`). The dashboard only
 reads the store through short-lived connections; it never runs models and never keeps the
@@ -28,9 +29,10 @@ ICON = _HERE / "assets" / "favicon.png"
 PAGES = {
     "calls": st.Page(_HERE / "views" / "calls.py", title="Calls", icon=":material/list:", url_path="calls", default=True),
     "call": st.Page(_HERE / "views" / "call.py", title="Call", icon=":material/call:", url_path="call"),
-    "agents": st.Page(_HERE / "views" / "agents.py", title="Agents", icon=":material/groups:", url_path="agents"),
-    "coaching": st.Page(_HERE / "views" / "coaching.py", title="Coaching", icon=":material/school:", url_path="coaching"),
+    "agents": st.Page(_HERE / "views" / "agents.py", title="Agents", icon=":material/person:", url_path="agents"),
+    "teams": st.Page(_HERE / "views" / "teams.py", title="Teams", icon=":material/groups:", url_path="teams"),
 }
+NAVIGATION = {"Calls": ["calls", "call"], "Coaching": ["agents", "teams"]}
 
 
 def main() -> None:
@@ -43,7 +45,7 @@ def main() -> None:
     db = ui.db_path()
     viewer = auth.current_viewer(db)
     st.session_state[ui.VIEWER_KEY] = viewer
-    page = st.navigation(list(PAGES.values()))
+    page = st.navigation({group: [PAGES[k] for k in keys] for group, keys in NAVIGATION.items()})
     auth.sidebar(viewer)
     if viewer.is_admin:
         st.sidebar.caption(f"Database: `{db}`")

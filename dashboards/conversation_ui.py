@@ -1,11 +1,10 @@
 """Streamlit pieces for the conversation side: the call page's "How the conversation went" panel
 (metrics, sentiment trajectory, customer profiles with handling strategy, holds and
-interruptions with play buttons) and the agents page's coaching by customer profile.
+interruptions with play buttons). (Coaching by customer profile is on the Agents page: dashboards/coaching_ui.py.)
 """
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from dashboards import conversation, ui
@@ -33,15 +32,6 @@ def _sentiment_for(db: str, who: Viewer, call_id: str) -> dict[int, tuple[str, f
 
 def utterance_sentiment(db: str, call_id: str) -> dict[int, tuple[str, float]]:
     return _sentiment_for(db, ui.viewer(), call_id)
-
-
-@st.cache_data(ttl=ui.CACHE_TTL_S, show_spinner=False)
-def _coaching_for(db: str, who: Viewer, agent_key: str | None) -> pd.DataFrame:
-    return conversation.profile_coaching(db, who, agent_key)
-
-
-def _profile_coaching(db: str, agent_key: str | None) -> pd.DataFrame:
-    return _coaching_for(db, ui.viewer(), agent_key)
 
 
 def _metric_value(value: float, unit: str) -> str:
@@ -98,20 +88,3 @@ def call_panel(call_id: str, db: str) -> None:
             left.markdown(text)
             with right:
                 ui.play_button(call_id, float(e.start_s), key=f"event_{i}")
-
-
-def profile_coaching(db: str, agent_key: str | None, agent_name: str) -> None:
-    """Agents page: how this agent does with each kind of customer, and what to do about it."""
-    per = _profile_coaching(db, agent_key)
-    if per.empty:
-        return
-    st.markdown("**By customer profile**")
-    for r in per.itertuples():
-        label = conversation.profile_label(r.profile)
-        diff = "" if pd.isna(r.avg_score) or pd.isna(r.overall_avg) else f" ({r.avg_score - r.overall_avg:+.1f} vs overall)"
-        score = "unscored" if pd.isna(r.avg_score) else f"average {r.avg_score:.1f} %{diff}"
-        missed = (f"; most missed: **{md_escape(r.most_failed_item)}** ({r.failed} of {r.applicable})"
-                  if isinstance(r.most_failed_item, str) else "")
-        with st.expander(f"{label} ({r.calls} call{'s' if r.calls != 1 else ''}): {score}"):
-            st.markdown(f"{md_escape(agent_name)}: {score}{missed}.")
-            st.markdown(f"**Recommended handling:** {md_escape(r.strategy or '')}")

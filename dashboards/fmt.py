@@ -88,16 +88,9 @@ def outcome_label(outcome: str | None) -> str:
 
 def display_timezone() -> str:
     """The configured `display_timezone` (default Europe/Istanbul); a bad name falls back to UTC."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    from qa.config import display_timezone as configured
 
-    try:
-        from qa.config import load_settings
-
-        name = load_settings().display_timezone
-        ZoneInfo(name)
-        return name
-    except (ZoneInfoNotFoundError, ValueError, Exception):
-        return "UTC"
+    return configured()
 
 
 def when(value: datetime | date | None, tz: str | None = None) -> str:

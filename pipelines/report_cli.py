@@ -1,7 +1,7 @@
 """`callqa report` and `callqa schedule-reports`: coaching reports on demand and on a schedule.
 
   callqa report --agent ID | --team ID --since DATE --until DATE --format html|pdf|csv --out FILE
-                [--rubric ID] [--as IDENTITY] [--db FILE]
+                [--rubric ID] [--queue Q] [--language L] [--as IDENTITY] [--db FILE]
   callqa schedule-reports --cron "0 6 * * 1" --out DIR [--timezone Europe/Istanbul] [--name weekly]
                 [--pool callqa] [--format pdf]... [--db FILE]
 
@@ -38,8 +38,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     fmt = args.format or (args.out.rsplit(".", 1)[-1].lower() if "." in args.out else "html")
     try:
+        from qa.access.coaching import Filters
+
         done = generate(db, viewer, fmt, args.out, agent=args.agent, team=args.team, since=args.since,
-                        until=args.until, rubric_id=args.rubric)
+                        until=args.until, rubric_id=args.rubric, filters=Filters(args.rubric, args.queue, args.language))
     except AccessDenied as exc:
         print(f"callqa: access denied: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -82,11 +84,13 @@ def register(sub) -> None:
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--agent", help="agent id (the agent_id on their calls)")
     who.add_argument("--team", help="team id (callqa users add ... --team)")
-    p.add_argument("--since", required=True, type=_date, help="first day, e.g. 2026-01-01 (UTC)")
+    p.add_argument("--since", required=True, type=_date, help="first day, e.g. 2026-01-01 (a day in display_timezone)")
     p.add_argument("--until", required=True, type=_date, help="last day, inclusive")
     p.add_argument("--format", choices=["html", "pdf", "csv"], help="default: from the --out extension")
     p.add_argument("--out", required=True, help="output file")
     p.add_argument("--rubric", help="rubric id (default: the one most of the period's calls were scored with)")
+    p.add_argument("--queue", help="only the calls of this queue")
+    p.add_argument("--language", help="only the calls in this language (e.g. tr)")
     p.add_argument("--as", dest="as_identity", help="produce it as this user would get it (their scope)")
     p.add_argument("--db", help="DuckDB file (default callqa.duckdb)")
     p.set_defaults(func=cmd_report)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from pipelines import prefect_env
@@ -71,7 +71,12 @@ def weekly_reports_flow(db: str = "callqa.duckdb", out_dir: str = "reports", for
     from qa.store import Store
 
     formats = formats or ["pdf"]
-    since, until = last_week(date.fromisoformat(today) if today else datetime.now(timezone.utc).date())
+    from zoneinfo import ZoneInfo
+
+    from qa.config import display_timezone
+
+    # "last week" in the display time zone (the report's days are that zone's)
+    since, until = last_week(date.fromisoformat(today) if today else datetime.now(ZoneInfo(display_timezone())).date())
     subjects = [("team", t) for t in all_teams(db)]
     subjects += [("agent", a) for a in agents_with_calls(DuckDBRepository(db), _scheduler(), since, until)]
     jobs = [(kind, s, fmt) for kind, s in subjects for fmt in formats]

@@ -149,3 +149,16 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             values[name] = env
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)
+
+
+def display_timezone() -> str:
+    """The configured `display_timezone` (default Europe/Istanbul): times on pages and report days are in it.
+    A name the zone database does not know (or unreadable settings) falls back to UTC."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        name = load_settings().display_timezone
+        ZoneInfo(name)
+        return name
+    except (ZoneInfoNotFoundError, ValueError, Exception):
+        return "UTC"

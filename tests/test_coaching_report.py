@@ -20,6 +20,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
@@ -43,6 +44,11 @@ NAMES = {"A1": "Ayşe Yılmaz", "A2": "Çağrı Öztürk", "A3": "Gül Şahin", 
 METRICS = ("talk_ratio_agent", "dead_air_total_s", "interruptions_by_agent", "agent_response_latency_mean_s",
            "agent_wpm")
 QUOTE = "Bunu size kesin söz veriyorum, yarın çözülür"
+TZ = ZoneInfo("Europe/Istanbul")  # display_timezone's default: report days are its days
+
+
+def _day(started: datetime) -> date:
+    return started.astimezone(TZ).date()
 
 
 def _rubric(rid: str):
@@ -76,7 +82,11 @@ def _build(db: Path) -> World:
                     plan.append((f"c{n:03d}", agent, started, rubric))
                     n += 1
     plan += [("c900", "A1", datetime(2026, 1, 13, 10, tzinfo=timezone.utc), en),
-             ("c901", "A1", datetime(2026, 1, 21, 15, tzinfo=timezone.utc), en)]
+             ("c901", "A1", datetime(2026, 1, 21, 15, tzinfo=timezone.utc), en),
+             # across midnight: Sunday 4 January 21:30 UTC is Monday 5 January 00:30 in Istanbul (in the period,
+             # its first week); Sunday 1 February 22:30 UTC is Monday 2 February 01:30 there (after the period)
+             ("c903", "A1", datetime(2026, 1, 4, 21, 30, tzinfo=timezone.utc), tr),
+             ("c902", "A1", datetime(2026, 2, 1, 22, 30, tzinfo=timezone.utc), tr)]
     con = duckdb.connect(str(db))
     for call_id, agent, started, rubric in plan:
         con.execute("""INSERT INTO calls (call_id, agent_id, agent_name, started_at, direction, queue, duration_s,
@@ -108,7 +118,7 @@ def _build(db: Path) -> World:
         store.save_scores(call_id, results, aggregate(rubric, results))
     # reviews: outcomes changed on A1's, A2's and B1's calls (one item reviewed twice: the latest counts)
     reviews = ReviewStore(db)
-    in_period = lambda a: [c for c, i in world.calls.items() if i["agent"] == a and SINCE <= i["started"].date() <= UNTIL
+    in_period = lambda a: [c for c, i in world.calls.items() if i["agent"] == a and SINCE <= _day(i["started"]) <= UNTIL
                            and i["rubric"].id == ("tr_inbound" if a[0] == "A" else "en_inbound")]
     changes = [(in_period("A1")[0], "empathy", "pass", "Empati var, 1:10'da 'anlıyorum' dedi"),
                (in_period("A1")[1], "greet_company", "fail", "Firma adı söylenmedi"),
@@ -126,6 +136,9 @@ def _build(db: Path) -> World:
             directory.add(f"{agent.lower()}@x", "agent", agent_id=agent, teams=[team], display_name=NAMES[agent])
     directory.add("lead1@x", "team_lead", teams=["t1"])
     directory.add("lead2@x", "team_lead", teams=["t2"])
+    directory.add("admin@x", "admin")
+    directory.add("qa@x", "reviewer")  # every call
+    directory.add("sup@x", "reviewer", queues=["support"])  # one queue: part of agents' calls
     return world
 
 
@@ -147,7 +160,7 @@ def _effective(world: World, call_id: str) -> tuple[list[ItemResult], object]:
 
 def _mine(world: World, agents: list[str], rubric_id: str, since: date = SINCE, until: date = UNTIL) -> list[str]:
     return [c for c, i in world.calls.items() if i["agent"] in agents and i["rubric"].id == rubric_id
-            and since <= i["started"].date() <= until]
+            and since <= _day(i["started"]) <= until]
 
 
 def _fmt(value, lang: str, digits: int = 1) -> str:
@@ -186,12 +199,18 @@ def expected(world: World, agents: list[str], team: list[str] | None, rubric_id:
         ["auto", auto(mine)] + ([""] if team else []) + [auto(before)],
         ["reviewed", str(sum(c in world.reviews for c in mine))] + ([""] if team else []) + [""],
     ]}
-    week = lambda c: world.calls[c]["started"].date() - timedelta(days=world.calls[c]["started"].weekday())
+    week = lambda c: _day(world.calls[c]["started"]) - timedelta(days=_day(world.calls[c]["started"]).weekday())
     rows["weeks"] = []
     for wk in sorted({week(c) for c in mine}):
         cs, ts = [c for c in mine if week(c) == wk], [c for c in theirs if week(c) == wk]
         rows["weeks"].append([f"{wk:%Y-%m-%d}", str(len(cs)), _fmt(score(cs), lang), auto(cs)]
                              + ([_fmt(score(ts), lang)] if team else []))
+    rows["section_weeks"] = []  # each section's mean per week, the subject's and the team's
+    for wk in sorted({week(c) for c in mine}):
+        cs, ts = [c for c in mine if week(c) == wk], [c for c in theirs if week(c) == wk]
+        for s in rubric.sections:
+            rows["section_weeks"].append([f"{wk:%Y-%m-%d}", s.title, _fmt(_mean([eff[c][1].sections.get(s.id) for c in cs]), lang)]
+                                         + ([_fmt(_mean([eff[c][1].sections.get(s.id) for c in ts]), lang)] if team else []))
     rows["sections"] = []
     for s in rubric.sections:
         m = _mean([eff[c][1].sections.get(s.id) for c in mine])
@@ -278,6 +297,7 @@ def _check_html(rows: dict, tables: dict, team: bool) -> None:
         assert got[1:] == want[1:], (got, want)
     assert tables["weeks"] == rows["weeks"]
     assert tables["sections"] == rows["sections"]
+    assert tables["section_weeks"] == rows["section_weeks"]
     assert tables["items"] == rows["items"]
     assert [r[1:] for r in tables["metrics"]] == [r[1:] for r in rows["metrics"]]
     assert sorted(tables.get("profiles", [])) == rows["profiles"]
@@ -320,6 +340,12 @@ def test_every_number_matches_the_store(world: World, tmp_path: Path, subject: s
     assert headings == rows["weakest"]
     if subject == "A1":
         assert "en_inbound (2)" in html  # the two English calls are named, not mixed in
+        # days are Istanbul's: the call at 00:30 there on 5 January is in (its first week), 01:30 on 2 February out
+        assert "(days in Europe/Istanbul)" in html or "(günler Europe/Istanbul)" in html
+        with (tmp_path / "A1.csv").open(encoding="utf-8") as f:
+            ids = {r["call_id"]: r["started_at"] for r in csv.DictReader(f)}
+        assert "c903" in ids and "c902" not in ids and ids["c903"].startswith("2026-01-05T00:30:00+0300")
+        assert html_tables(html)["weeks"][0][0] == "2026-01-05"
         assert QUOTE in html and "0:42" in html  # a weakest item's example moment
     if subject == "t1":
         for agent in TEAMS["t1"]:
@@ -328,7 +354,7 @@ def test_every_number_matches_the_store(world: World, tmp_path: Path, subject: s
     lines = pdf_lines(tmp_path / f"{subject}.pdf")
     text = "\n".join(lines)
     assert (NAMES[subject] if subject in NAMES else "t1") in text  # Turkish letters survive in the PDF
-    for key in ("weeks", "sections", "items", "metrics", "profiles"):
+    for key in ("weeks", "sections", "section_weeks", "items", "metrics", "profiles"):
         for cells in rows[key]:
             assert_row_in_pdf(lines, cells)
     for cells in rows["summary"][:3]:
@@ -377,6 +403,13 @@ def test_cli_report(world: World, tmp_path: Path) -> None:
     no = run("--agent", "A2", "--since", str(SINCE), "--until", str(UNTIL), "--out", str(tmp_path / "x.pdf"),
              "--as", "a1@x")
     assert no.returncode == 1 and "access denied" in no.stderr and not (tmp_path / "x.pdf").exists()
+    # narrowed to a queue and a language: every call of the world is in queue "support"
+    for flags, rows in ((["--queue", "billing"], 0), (["--queue", "support", "--language", "tr"], None)):
+        made = run("--agent", "A1", "--since", str(SINCE), "--until", str(UNTIL), "--out", str(tmp_path / "q.csv"), *flags)
+        assert made.returncode == 0, made.stderr
+        with (tmp_path / "q.csv").open(encoding="utf-8") as f:
+            got = {r["call_id"] for r in csv.DictReader(f)}
+        assert len(got) == (rows if rows is not None else len(_mine(world, ["A1"], "tr_inbound")))
     bad = run("--agent", "A1", "--since", "2026-02-01", "--until", "2026-01-01", "--out", str(tmp_path / "y.csv"))
     assert bad.returncode == 2 and "before" in bad.stderr
 
@@ -430,27 +463,88 @@ def test_schedule_reports_deployment_runs_on_a_real_worker(world: World, tmp_pat
     assert len(list((out / "2026-01-12_2026-01-18").iterdir())) == 14
 
 
-def test_coaching_page_shows_the_report_figures_and_downloads(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_agent_page_shows_the_report_figures_and_downloads(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     from conftest import page_texts, run_app
 
     monkeypatch.setenv("CALLQA_DB", str(world.db))
     monkeypatch.setenv("CALLQA_AUTH", "oidc")
     lead = {"is_logged_in": True, "email": "lead1@x", "sub": "sub-lead1"}
-    at = run_app("views/coaching.py", user=lead)
-    assert at.title[0].value == "Coaching"
+    at = run_app("views/agents.py", user=lead)
+    assert at.title[0].value == "Agent coaching"
     assert set(at.selectbox(key="coach_subject_agent").options) == {f"{NAMES[a]} ({a})" for a in TEAMS["t1"]}
     at.date_input(key="coach_period").set_value((SINCE, UNTIL)).run()
     at.selectbox(key="coach_subject_agent").set_value("A1").run()
     assert not at.exception, [e.value for e in at.exception]
+    # one rubric at a time: A1's Turkish calls by default, the two English ones a choice of their own
+    rubric = at.selectbox(key="coach_rubric_agent_A1")
+    assert rubric.value == "tr_inbound" and [o.split(" (")[0] for o in rubric.options] == ["tr_inbound", "en_inbound"]
+    assert rubric.options[1] == "en_inbound (2 calls)"
     rows = expected(world, ["A1"], TEAMS["t1"], "tr_inbound")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Ortalama puan"] == rows["summary"][1][1] and metrics["Çağrı"] == rows["summary"][0][1]
-    assert f"Önceki dönem (2025-12-08 – 2026-01-04): {rows['summary'][0][-1]} · Ortalama puan {rows['summary'][1][-1]}" \
-        in page_texts(at)
-    assert QUOTE in page_texts(at) or any(QUOTE in str(p.label) for p in at.get("page_link"))
+    changed = next(t.value for t in at.table if "±" in t.value.columns and "" in t.value.columns).set_index("")
+    assert changed.loc["Çağrı", "Önceki dönem"] == rows["summary"][0][-1]
+    assert changed.loc["Ortalama puan", "Önceki dönem"] == rows["summary"][1][-1]
+    assert changed.loc["Ortalama puan", "Bu dönem"] == rows["summary"][1][1]
+    assert "önceki dönem 2025-12-08 – 2026-01-04" in page_texts(at)
+    text = page_texts(at)
+    assert QUOTE in text and "0:42" in text  # a weakest item's moment: quote and time
+    assert "Empathy" not in text  # never the English rubric's items on a Turkish page
+    # play in place: the authorised audio route at the moment's time, never Streamlit's /media
+    play = [b for b in at.button if b.key.startswith("coach_play_")]
+    assert play
+    play[0].click().run()
+    audio = at.get("audio")
+    assert audio and "/callqa/audio/" in audio[0].proto.url and "#t=" in audio[0].proto.url
+    assert "/media/" not in audio[0].proto.url
     at.button(key="coach_dl_pdf_make").click().run()
     assert not at.exception
     assert [r.target for r in AuditLog(world.db).rows(user="lead1@x", action="report")][-1] == "agent:A1"
-    agent = run_app("views/coaching.py", user={"is_logged_in": True, "email": "b1@x", "sub": "sub-b1"})
-    assert agent.selectbox(key="coach_subject_agent").options == [f"{NAMES['B1']} (B1)"]
-    assert agent.radio(key="coach_kind").options == ["agent"]
+    assert any(b.label.startswith("Download agent-A1_") for b in at.get("download_button"))
+
+
+# role x coaching page: (agents offered on the Agents page, teams offered on the Teams page); None = no figures
+ROLE_PAGES = {
+    "a1@x": ({"A1"}, None),  # an agent: only themselves, no team page
+    "lead1@x": ({"A1", "A2", "A3"}, ["t1"]),  # a team lead: their team's agents and their team
+    "lead2@x": ({"B1", "B2"}, ["t2"]),
+    "admin@x": ({"A1", "A2", "A3", "B1", "B2"}, ["t1", "t2"]),
+    "qa@x": ({"A1", "A2", "A3", "B1", "B2"}, ["t1", "t2"]),  # a reviewer of every call: as an admin
+    "sup@x": (None, None),  # a reviewer limited to a queue: no coaching figures (README, Access)
+}
+
+
+@pytest.mark.parametrize("identity", list(ROLE_PAGES))
+def test_coaching_pages_for_every_role(world: World, monkeypatch: pytest.MonkeyPatch, identity: str) -> None:
+    from conftest import page_texts, run_app
+
+    monkeypatch.setenv("CALLQA_DB", str(world.db))
+    monkeypatch.setenv("CALLQA_AUTH", "oidc")
+    user = {"is_logged_in": True, "email": identity, "sub": f"sub-{identity}"}
+    agents, teams = ROLE_PAGES[identity]
+    at = run_app("views/agents.py", user=user)
+    if agents is None:
+        assert not at.selectbox and not at.metric and "limited to queues" in page_texts(at)
+    else:
+        offered = {o.split("(")[-1].rstrip(")") for o in at.selectbox(key="coach_subject_agent").options}
+        assert offered == agents
+        for agent in sorted(agents)[:2]:  # their figures are there (and only theirs: the calls count)
+            at.date_input(key="coach_period").set_value((SINCE, UNTIL)).run()
+            at.selectbox(key="coach_subject_agent").set_value(agent).run()
+            assert not at.exception, [e.value for e in at.exception]
+            rubric = "tr_inbound" if agent.startswith("A") else "en_inbound"
+            mine = _mine(world, [agent], rubric)
+            assert {m.label: m.value for m in at.metric}[labels(rubric[:2])["calls"]] == str(len(mine))
+    at = run_app("views/teams.py", user=user)
+    if teams is None:
+        assert not at.selectbox and not at.metric
+        assert "limited to queues" in page_texts(at) or "for team leads" in page_texts(at)
+    else:
+        assert at.selectbox(key="coach_subject_team").options == teams
+        at.date_input(key="coach_period").set_value((SINCE, UNTIL)).run()
+        team = teams[-1]
+        at.selectbox(key="coach_subject_team").set_value(team).run()
+        assert not at.exception, [e.value for e in at.exception]
+        rubric = "tr_inbound" if team == "t1" else "en_inbound"
+        calls = _mine(world, TEAMS[team], rubric)
+        assert {m.label: m.value for m in at.metric}[labels(rubric[:2])["calls"]] == str(len(calls))

@@ -455,14 +455,17 @@ def test_call_page_without_selection_offers_picker(real_db: Path, app_env) -> No
 def test_agents_page(real_db: Path, app_env) -> None:
     app_env(real_db)
     at = _run("views/agents.py")
-    summary = at.dataframe[0].value
-    assert set(summary["agent"]) == {"Ayşe Yılmaz (a17)", "Mehmet Demir (a23)"}
-    text = _texts(at)
-    assert "Most-failed items" in text and "Says goodbye" in text and "Close the call with a goodbye." in text
-    at.selectbox(key="coach_agent").select("a23").run()
+    assert at.title[0].value == "Agent coaching"
+    assert set(at.selectbox(key="coach_subject_agent").options) == {"Ayşe Yılmaz (a17)", "Mehmet Demir (a23)"}
+    text = _texts(at)  # the weakest items with their coaching text and a moment (quote and time) to play
+    assert "Weakest items" in text and "Says goodbye" in text and "Close the call with a goodbye." in text
+    assert "“He began a confused complaint against the wizard" in text
+    assert any(b.key.startswith("coach_play_") for b in at.button)
+    at.selectbox(key="coach_subject_agent").set_value("a23").run()
     assert not at.exception
-    rates = at.dataframe[1].value.set_index("item")
-    assert rates.loc["Asks what the customer can do", "pass rate %"] == 100.0
+    rates = next(d.value for d in at.dataframe if "Item" in d.value.columns).set_index("Item")
+    assert rates.loc["Asks what the customer can do", "Item pass rate"] == 100.0
+    assert "vs overall" not in _texts(at)  # the old page compared an agent with themselves
 
 
 @pytest.mark.parametrize("page", [None, "views/call.py", "views/agents.py"])
@@ -650,11 +653,11 @@ def test_agents_page_coaching_by_customer_profile(real_db: Path, tmp_path: Path,
     assert conversation.profile_coaching(db, ADMIN, "a17").empty
     app_env(db)
     at = _run("views/agents.py")
-    at.selectbox(key="coach_agent").select("a23").run()
+    at.selectbox(key="coach_subject_agent").set_value("a23").run()
     assert not at.exception
-    labels = [e.label for e in at.expander]
-    assert any(lab.startswith("Angry customer (1 call): average") for lab in labels), labels
-    assert "Let them vent without interrupting" in _texts(at)
+    profiles = next(t.value for t in at.table if "Profile" in t.value.columns).set_index("Profile")
+    assert profiles.loc["angry", "Calls"] == 1 and profiles.loc["angry", "Average score"] == f"{score:.1f}"
+    assert profiles.loc["angry", "Recommended handling"].startswith("Let them vent without interrupting")
 
 
 def test_call_page_says_why_a_call_is_unscored_and_flags_its_audio(real_db: Path, tmp_path: Path, app_env) -> None:

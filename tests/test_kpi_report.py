@@ -183,7 +183,7 @@ def test_coaching_page_shows_the_stored_kpis(db: Path, monkeypatch: pytest.Monke
 
     monkeypatch.setenv("CALLQA_DB", str(db))
     monkeypatch.setenv("CALLQA_AUTH", "oidc")
-    at = run_app("views/coaching.py", user={"is_logged_in": True, "email": "lead1@x", "sub": "sub-lead1"})
+    at = run_app("views/agents.py", user={"is_logged_in": True, "email": "lead1@x", "sub": "sub-lead1"})
     at.date_input(key="coach_period").set_value((SINCE, UNTIL)).run()
     at.selectbox(key="coach_subject_agent").set_value("A1").run()
     assert not at.exception, [e.value for e in at.exception]

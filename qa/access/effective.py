@@ -89,17 +89,21 @@ def overlay_items(items: pd.DataFrame, overlay: Overlay) -> pd.DataFrame:
     items["review_comment"] = None
     if items.empty or not overlay.reviews:
         return items
+    # only the rows of reviewed calls are looked at (a period's items are many, its reviews few)
+    if not items["call_id"].astype(str).isin({k[0] for k in overlay.reviews}).any():
+        return items
     items = items.astype({"source": object, "reviewer": object, "reason": object, "created_at": object,
                           "outcome": object})
-    grouped = to_results(items)
+    sub = items[items["call_id"].astype(str).isin({k[0] for k in overlay.reviews})]
+    grouped = to_results(sub)
     for key, results in grouped.items():
         reviews = overlay.reviews.get(key)
         if not reviews:
             continue
         applied = {r.item_id: r for r in overlay.items(key, results)}
-        mask = (items["call_id"].astype(str) == key[0]) & (items["rubric_id"].astype(str) == key[1]) & (
-            items["rubric_version"].astype(str) == key[2])
-        for i in items.index[mask]:
+        mask = (sub["call_id"].astype(str) == key[0]) & (sub["rubric_id"].astype(str) == key[1]) & (
+            sub["rubric_version"].astype(str) == key[2])
+        for i in sub.index[mask]:
             item_id = items.at[i, "item_id"]
             review = reviews.get(item_id)
             if review is None:

@@ -13,9 +13,11 @@ batch keeps writing. A missing file, or one without the schema, reads as "no cal
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -55,6 +57,11 @@ REVIEW_COLUMNS = ["created_at", "reviewer", "rubric_id", "rubric_version", "item
 AGENT_COLUMNS = ["agent_key", "agent", "calls", "scored", "avg_score", "auto_failed", "needs_coaching", "last_call"]
 RATE_COLUMNS = ["rubric_id", "section_id", "item_id", "critical", "applicable", "passed", "failed", "na"]
 PROFILE_COLUMNS = ["profile", "calls", "avg_score", "overall_avg", "strategy", "most_failed_item", "failed", "applicable"]
+PERIOD_CALL_COLUMNS = ["call_id", "agent_id", "agent_name", "started_at", "week", "queue", "language", "rubric_id",
+                       "rubric_version", "score_pct", "auto_failed", "sections_json"]
+SUM_COLUMNS = ["key", "measure", "n", "total"]
+# a call's week: the Monday of its calendar week in the period's time zone
+WEEK_SQL = "CAST(date_trunc('week', timezone(?, c.started_at)) AS DATE)"
 _AGENT_KEY = "coalesce(c.agent_id, c.agent_name)"
 KPI_CALL_COLUMNS = ["call_id", "agent_id", "agent_name", "queue", "started_at", "duration_s", "fcr_status", "pending",
                     "talk_s", "hold_s", "hold_count", "after_call_gap_s", "latency_mean_s", "latency_max_s",
@@ -70,6 +77,30 @@ class StoreStatus:
     calls_ok: int = 0
     calls_failed: int = 0
     message: str = ""
+
+
+@dataclass(frozen=True)
+class Period:
+    """The processed calls a coaching read covers: `agents`' calls started in [start, end), under one rubric,
+    queue and language when given; `tz` names the zone whose calendar weeks group them."""
+
+    agents: tuple[str, ...]
+    start: datetime
+    end: datetime
+    rubric_id: str | None = None
+    queue: str | None = None
+    language: str | None = None
+    tz: str = "UTC"
+
+    def where(self, rubric_column: str = "l.rubric_id") -> tuple[str, list[Any]]:
+        """The SQL condition over `visible c` (and the scoring's rubric column) with its parameters."""
+        where = "c.status = 'ok' AND list_contains(?::VARCHAR[], c.agent_id) AND c.started_at >= ? AND c.started_at < ?"
+        params: list[Any] = [list(self.agents), self.start, self.end]
+        for column, value in ((rubric_column, self.rubric_id), ("c.queue", self.queue), ("c.language", self.language)):
+            if value is not None:
+                where += f" AND {column} = ?"
+                params.append(value)
+        return where, params
 
 
 @dataclass
@@ -115,6 +146,19 @@ class CallRepository(Protocol):
     def search(self, viewer: Viewer, text: str, limit: int = 50) -> list[SearchHit]: ...
     def kpi_calls(self, viewer: Viewer, start: Any, end: Any, as_of: Any, agents: tuple[str, ...] | None = None,
                   queue: str | None = None) -> pd.DataFrame: ...
+    # coaching (qa.access.coaching): one period of some agents' calls; team lines as aggregates
+    def version(self) -> tuple: ...
+    def rubric(self, rubric_id: str, rubric_version: str) -> Rubric | None: ...
+    def coachable_agents(self, viewer: Viewer) -> pd.DataFrame: ...
+    def period_agents(self, viewer: Viewer, start: datetime, end: datetime) -> list[str]: ...
+    def period_options(self, viewer: Viewer, period: Period) -> pd.DataFrame: ...
+    def period_calls(self, viewer: Viewer, period: Period) -> pd.DataFrame: ...
+    def period_items(self, viewer: Viewer, period: Period) -> pd.DataFrame: ...
+    def period_metrics(self, viewer: Viewer, period: Period, names: tuple[str, ...]) -> pd.DataFrame: ...
+    def period_metric_means(self, viewer: Viewer, period: Period, names: tuple[str, ...]) -> pd.DataFrame: ...
+    def period_profiles(self, viewer: Viewer, period: Period) -> pd.DataFrame: ...
+    def period_item_counts(self, viewer: Viewer, period: Period) -> pd.DataFrame: ...
+    def period_score_sums(self, viewer: Viewer, period: Period, by: Literal["week", "profile"]) -> pd.DataFrame: ...
 
 
 @lru_cache(maxsize=32)
@@ -134,6 +178,7 @@ class DuckDBRepository:
         self.rubric_dir = Path(rubric_dir) if rubric_dir else default_rubric_dir()
         self.store = Store(self.db, timeout_s=timeout_s, read_timeout_s=timeout_s)
         self.reviews = ReviewStore(self.db, timeout_s=timeout_s)
+        self._latest_reviews: dict | None = None  # set inside `snapshot`
 
     @contextmanager
     def reading(self) -> Iterator[None]:
@@ -143,10 +188,13 @@ class DuckDBRepository:
 
     # --- the one query path ----------------------------------------------------------
     def _frame(self, viewer: Viewer, body: str, params: list[Any] | None, columns: list[str],
-               call_id: str | None = None, ids: list[str] | None = None) -> pd.DataFrame:
+               call_id: str | None = None, ids: list[str] | None = None,
+               period: Period | None = None) -> pd.DataFrame:
         """`WITH visible AS (the viewer's calls) <body>`; `body` starts with `, cte AS (...)` or `SELECT`.
 
-        `call_id` (or `ids`) narrows `visible` to that call (those calls): a per-call read need not scan every call.
+        `call_id` (or `ids`) narrows `visible` to that call (those calls): a per-call read need not scan every
+        call; `period` narrows it to the period's agents and times (each call's latest scoring is then picked
+        among those calls only).
         """
         if not self.db.is_file():
             return pd.DataFrame(columns=columns)
@@ -155,6 +203,9 @@ class DuckDBRepository:
             predicate, scope_params = f"c.call_id = ? AND ({predicate})", [call_id, *scope_params]
         elif ids is not None:
             predicate, scope_params = f"list_contains(?::VARCHAR[], c.call_id) AND ({predicate})", [list(ids), *scope_params]
+        if period is not None:
+            predicate = f"list_contains(?::VARCHAR[], c.agent_id) AND c.started_at >= ? AND c.started_at < ? AND ({predicate})"
+            scope_params = [list(period.agents), period.start, period.end, *scope_params]
         sql = f"WITH visible AS NOT MATERIALIZED (SELECT c.* FROM calls c WHERE {predicate})" + (
             "" if body.lstrip().startswith(",") else " ") + body
         try:
@@ -174,10 +225,11 @@ class DuckDBRepository:
 
     def _overlay(self, keys: list[Key] | None = None) -> Overlay:
         """Latest reviews of the given scorings (None: every reviewed scoring; filtered later by scope)."""
-        if keys is not None and len(keys) <= 8:  # one call's page: read only its reviews
+        snapshot = self._latest_reviews  # inside `snapshot`: the reviews file read once
+        if snapshot is None and keys is not None and len(keys) <= 8:  # one call's page: read only its reviews
             latest = {k: r for k in keys if (r := self.reviews.latest(*k))}
             return Overlay(latest, self._rubric)
-        latest = self.reviews.latest_all()
+        latest = dict(snapshot) if snapshot is not None else self.reviews.latest_all()
         if keys is not None:
             wanted = set(keys)
             latest = {k: v for k, v in latest.items() if k in wanted}
@@ -380,7 +432,8 @@ class DuckDBRepository:
             return pd.DataFrame(columns=AGENT_COLUMNS)
         return df.sort_values(["avg_score", "agent_key"], na_position="last").reset_index(drop=True)[AGENT_COLUMNS]
 
-    def _outcome_counts(self, viewer: Viewer, by: list[str], join: str, where: str, params: list[Any]) -> pd.DataFrame:
+    def _outcome_counts(self, viewer: Viewer, by: list[str], join: str, where: str, params: list[Any],
+                        period: Period | None = None) -> pd.DataFrame:
         """Effective outcome counts grouped by `by` (columns of auto_items `i` or of `join`)."""
         reviewed = self._overlay().keys()
         select = ", ".join(by)
@@ -391,9 +444,9 @@ class DuckDBRepository:
                    count(*) FILTER (WHERE i.outcome = 'fail') AS failed,
                    count(*) FILTER (WHERE i.outcome = 'na') AS na
             FROM auto_items i JOIN visible c ON c.call_id = i.call_id {join}
-            WHERE NOT list_contains(?::VARCHAR[], {KEY_SQL}) {where}
-            GROUP BY {select}""", [[key_text(k) for k in reviewed], *params],
-            [b.split(".")[-1] for b in by] + ["critical", "applicable", "passed", "failed", "na"])
+            WHERE NOT (list_contains(?::VARCHAR[], i.call_id) AND list_contains(?::VARCHAR[], {KEY_SQL})) {where}
+            GROUP BY {select}""", [sorted({k[0] for k in reviewed}), [key_text(k) for k in reviewed], *params],
+            [b.split(".")[-1] for b in by] + ["critical", "applicable", "passed", "failed", "na"], period=period)
         names = [b.split(".")[-1] for b in by]
         if not reviewed:
             return sql_counts
@@ -402,7 +455,8 @@ class DuckDBRepository:
             SELECT i.call_id, i.rubric_id, i.rubric_version, {', '.join('i.' + f for f in ITEM_RESULT_FIELDS)}
                    {''.join(', ' + b for b in extra_cols)}
             FROM auto_items i JOIN visible c ON c.call_id = i.call_id {join}
-            WHERE list_contains(?::VARCHAR[], {KEY_SQL}) {where}""", [[key_text(k) for k in reviewed], *params], [])
+            WHERE list_contains(?::VARCHAR[], i.call_id) AND list_contains(?::VARCHAR[], {KEY_SQL}) {where}""",
+            [sorted({k[0] for k in reviewed}), [key_text(k) for k in reviewed], *params], [], period=period)
         if rows.empty:
             return sql_counts
         overlay = self._overlay(reviewed)
@@ -594,6 +648,189 @@ class DuckDBRepository:
                                     WHERE r.call_id = ? ORDER BY r.start_s""", [call_id], ["start_s", "end_s"],
                          call_id=call_id)
         return [(float(s), float(e)) for s, e in zip(df["start_s"], df["end_s"])]
+
+    # --- coaching: one period of some agents' calls ---------------------------------------------
+    def version(self) -> tuple:
+        """Changes whenever the store or the reviews file (or their WAL) is written: a cache key, so a cached
+        page is never older than the last write. (Teams and users are read afresh: they are not in it.)"""
+        out = []
+        for path in (self.db, self.db.with_name(self.db.name + ".wal"), self.reviews.path,
+                     self.reviews.path.with_name(self.reviews.path.name + ".wal")):
+            try:
+                st = path.stat()
+                out.append((st.st_mtime_ns, st.st_size))
+            except OSError:
+                out.append(None)
+        return tuple(out)
+
+    def rubric(self, rubric_id: str, rubric_version: str) -> Rubric | None:
+        """The rubric file a scoring used, if it is there at that version."""
+        return self._rubric(rubric_id, rubric_version)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """`reading`, and the reviews file read once for the block (~30 ms each otherwise): the figures of
+        one report come from one snapshot. Only for reads: a review written inside the block is not seen."""
+        with self.reading():
+            if self._latest_reviews is not None:
+                yield
+                return
+            self._latest_reviews = self.reviews.latest_all()
+            try:
+                yield
+            finally:
+                self._latest_reviews = None
+
+    def coachable_agents(self, viewer: Viewer) -> pd.DataFrame:
+        """agent_id, agent_name, last_call of the viewer's processed calls (one row per agent id)."""
+        return self._frame(viewer, """SELECT c.agent_id, any_value(c.agent_name) AS agent_name,
+            max(c.started_at) AS last_call FROM visible c WHERE c.status = 'ok' AND c.agent_id IS NOT NULL
+            AND c.agent_id <> '' GROUP BY c.agent_id ORDER BY c.agent_id""", None, ["agent_id", "agent_name", "last_call"])
+
+    def period_agents(self, viewer: Viewer, start: datetime, end: datetime) -> list[str]:
+        """Agent ids of the viewer's processed calls started in [start, end)."""
+        df = self._frame(viewer, """SELECT DISTINCT c.agent_id FROM visible c WHERE c.status = 'ok'
+            AND c.agent_id IS NOT NULL AND c.started_at >= ? AND c.started_at < ? ORDER BY 1""", [start, end],
+                         ["agent_id"])
+        return [str(a) for a in df["agent_id"]]
+
+    def period_options(self, viewer: Viewer, period: Period) -> pd.DataFrame:
+        """rubric_id, queue, language, calls: what the period's calls can be filtered by (latest scorings)."""
+        where, params = period.where()
+        return self._frame(viewer, f""", {LATEST_CTE}
+            SELECT l.rubric_id, c.queue, c.language, count(*) AS calls FROM visible c JOIN latest l ON l.call_id = c.call_id
+            WHERE {where} GROUP BY ALL ORDER BY calls DESC, 1, 2, 3""", params,
+                           ["rubric_id", "queue", "language", "calls"], period=period)
+
+    def period_calls(self, viewer: Viewer, period: Period) -> pd.DataFrame:
+        """One row per call: its latest scoring with the reviewed score, sections (dict) and auto-fail, its
+        week (Monday, in `period.tz`) and `reviewed`."""
+        where, params = period.where()
+        calls = self._frame(viewer, f""", {LATEST_CTE}
+            SELECT c.call_id, c.agent_id, c.agent_name, c.started_at, {WEEK_SQL} AS week, c.queue, c.language,
+                   l.rubric_id, l.rubric_version, l.score_pct, l.auto_failed, l.sections_json
+            FROM visible c JOIN latest l ON l.call_id = c.call_id WHERE {where} ORDER BY c.started_at, c.call_id""",
+                            [period.tz, *params], PERIOD_CALL_COLUMNS, period=period)
+        keys: list[Key] = [(str(c), str(r), str(v)) for c, r, v in
+                           zip(calls["call_id"], calls["rubric_id"], calls["rubric_version"])]
+        overlay = self._overlay(keys)
+        calls = calls.astype({"score_pct": object, "auto_failed": object})
+        calls["sections"] = [_json_dict(s) for s in calls["sections_json"]]
+        calls["reviewed"] = False
+        reviewed = [k for k in keys if overlay.covers(k)]
+        if reviewed:
+            auto = to_results(self._auto_items(viewer, reviewed))
+            for i, key in zip(calls.index, keys):
+                score = overlay.score(key, auto.get(key, [])) if key in overlay.reviews else None
+                if score is not None:
+                    calls.at[i, "score_pct"], calls.at[i, "auto_failed"] = score.score_pct, score.auto_failed
+                    calls.at[i, "sections"], calls.at[i, "reviewed"] = dict(score.sections), True
+        return calls.drop(columns=["sections_json"])
+
+    def period_items(self, viewer: Viewer, period: Period) -> pd.DataFrame:
+        """One row per call x item of the latest scorings, effective outcomes (with reviewer and comment)."""
+        where, params = period.where()
+        cols = ", ".join("i." + c for c in ITEM_COLUMNS[:-2])
+        items = self._frame(viewer, f""", {LATEST_CTE}
+            SELECT {cols}, c.agent_id FROM item_results i JOIN visible c ON c.call_id = i.call_id
+            JOIN latest l ON l.call_id = i.call_id AND l.rubric_id = i.rubric_id AND l.rubric_version = i.rubric_version
+            WHERE i.source = 'auto' AND {where} ORDER BY c.started_at, i.call_id""", params,
+                            [*ITEM_COLUMNS[:-2], "agent_id"], period=period)
+        overlay = self._overlay()  # the few reviewed scorings among these calls (not a key per row)
+        ids = set(items["call_id"].unique())
+        overlay.reviews = {k: v for k, v in overlay.reviews.items() if k[0] in ids}
+        return overlay_items(items, overlay)
+
+    def period_metrics(self, viewer: Viewer, period: Period, names: tuple[str, ...]) -> pd.DataFrame:
+        """call_id, name, value of the named call metrics."""
+        where, params = period.where()
+        return self._frame(viewer, f""", {LATEST_CTE}
+            SELECT m.call_id, m.name, m.value FROM call_metrics m JOIN visible c ON c.call_id = m.call_id
+            JOIN latest l ON l.call_id = c.call_id WHERE list_contains(?::VARCHAR[], m.name) AND {where}""",
+                           [list(names), *params], ["call_id", "name", "value"], period=period)
+
+    def period_metric_means(self, viewer: Viewer, period: Period, names: tuple[str, ...]) -> pd.DataFrame:
+        """name, mean of the named call metrics over the period's calls (aggregated in SQL)."""
+        where, params = period.where()
+        return self._frame(viewer, f""", {LATEST_CTE}
+            SELECT m.name, fsum(m.value) / count(m.value) AS mean FROM call_metrics m
+            JOIN visible c ON c.call_id = m.call_id JOIN latest l ON l.call_id = c.call_id
+            WHERE list_contains(?::VARCHAR[], m.name) AND {where} GROUP BY m.name""",
+                           [list(names), *params], ["name", "mean"], period=period)
+
+    def period_profiles(self, viewer: Viewer, period: Period) -> pd.DataFrame:
+        """call_id, profile (and the recommended strategy) of the period's calls with a detected customer profile."""
+        where, params = period.where()
+        return self._frame(viewer, f""", {LATEST_CTE}
+            SELECT p.call_id, p.profile, p.strategy FROM call_profiles p JOIN visible c ON c.call_id = p.call_id
+            JOIN latest l ON l.call_id = c.call_id WHERE {where}""", params, ["call_id", "profile", "strategy"],
+                           period=period)
+
+    def period_item_counts(self, viewer: Viewer, period: Period) -> pd.DataFrame:
+        """item_id, critical, applicable, passed, failed, na: effective outcomes counted (SQL, reviews added)."""
+        where, params = period.where("i.rubric_id")
+        return self._outcome_counts(viewer, ["i.item_id"], "", f"AND {where}", params, period=period)
+
+    def period_score_sums(self, viewer: Viewer, period: Period, by: Literal["week", "profile"]) -> pd.DataFrame:
+        """key (the week's Monday in `period.tz`, or the customer profile), measure, n, total over the period's
+        calls: measure `score` (n scored calls, total of their scores), `auto_failed` (n calls, total auto-fails)
+        and `section:<id>` (section scores). Summed in SQL; a key holding a reviewed scoring (few) is summed
+        here instead, every call of it with its effective values, so each total is one exact sum."""
+        where, params = period.where()
+        key, key_params, join = ((WEEK_SQL, [period.tz], "") if by == "week" else
+                                 ("p.profile", [], "JOIN call_profiles p ON p.call_id = c.call_id"))
+        reviewed = [key_text(k) for k in self._overlay().keys()]
+        base = f""", {LATEST_CTE}, base AS (
+            SELECT {key} AS key, c.call_id, l.rubric_id, l.rubric_version, l.score_pct, l.auto_failed, l.sections_json,
+                   list_contains(?::VARCHAR[], c.call_id || '|' || l.rubric_id || '|' || l.rubric_version) AS reviewed
+            FROM visible c JOIN latest l ON l.call_id = c.call_id {join} WHERE {where}),
+            dirty AS (SELECT DISTINCT key FROM base WHERE reviewed)"""
+        args = [*key_params, reviewed, *params]
+        sums = self._frame(viewer, base + """, clean AS (SELECT * FROM base WHERE key NOT IN (SELECT key FROM dirty))
+            SELECT key, 'score' AS measure, count(score_pct) AS n, fsum(score_pct) AS total FROM clean GROUP BY key
+            UNION ALL SELECT key, 'auto_failed', count(*), count(*) FILTER (WHERE auto_failed) FROM clean GROUP BY key
+            UNION ALL SELECT b.key, 'section:' || j.key, count(j.value::DOUBLE), fsum(j.value::DOUBLE)
+                FROM clean b, json_each(b.sections_json) j GROUP BY b.key, j.key""", args, SUM_COLUMNS, period=period)
+        if not reviewed:
+            return sums
+        dirty = " FROM base b WHERE b.key IN (SELECT key FROM dirty)"
+        rows = self._frame(viewer, base + " SELECT b.key, b.call_id, b.rubric_id, b.rubric_version, b.score_pct, "
+                           "b.auto_failed, b.reviewed" + dirty, args, [], period=period)
+        if rows.empty:
+            return sums
+        secs = self._frame(viewer, base + " SELECT b.key, b.call_id, 'section:' || j.key AS measure,"
+                           " j.value::DOUBLE AS value FROM base b, json_each(b.sections_json) j"
+                           " WHERE b.key IN (SELECT key FROM dirty)", args, ["key", "call_id", "measure", "value"],
+                           period=period)
+        rows = rows.astype({"score_pct": object, "auto_failed": object})
+        extra, rescored = [], set()
+        keys: list[Key] = [(str(c), str(r), str(v)) for c, r, v in
+                           zip(rows["call_id"], rows["rubric_id"], rows["rubric_version"])]
+        done = [i for i, rev in zip(rows.index, rows["reviewed"]) if rev]
+        overlay = self._overlay([keys[rows.index.get_loc(i)] for i in done])
+        auto = to_results(self._auto_items(viewer, overlay.keys()))
+        for i in done:
+            k = keys[rows.index.get_loc(i)]
+            score = overlay.score(k, auto.get(k, []))
+            if score is not None:
+                rows.at[i, "score_pct"], rows.at[i, "auto_failed"] = score.score_pct, score.auto_failed
+                sections = dict(score.sections)
+                rescored.add(k[0])
+            else:  # the rubric file is gone: the stored scoring stands
+                sections = {}
+            extra += [(rows.at[i, "key"], f"section:{sid}", float(v)) for sid, v in sections.items() if not _missing(v)]
+        fsum = lambda t: math.fsum(t)  # noqa: E731  (one exact sum per group, as everywhere)
+        scores = rows.dropna(subset=["score_pct"]).astype({"score_pct": float}).groupby("key")["score_pct"]
+        failed = rows.assign(f=[0.0 if _missing(v) else float(bool(v)) for v in rows["auto_failed"]]).groupby("key")["f"]
+        secs = secs[~secs["call_id"].isin(rescored)][["key", "measure", "value"]]
+        values = pd.concat([secs, pd.DataFrame(extra, columns=["key", "measure", "value"])], ignore_index=True)
+        by_section = values.groupby(["key", "measure"])["value"]
+        summed = pd.concat([
+            pd.DataFrame({"measure": "score", "n": scores.count(), "total": scores.agg(fsum)}).reset_index(),
+            pd.DataFrame({"measure": "auto_failed", "n": failed.count(), "total": failed.sum()}).reset_index(),
+            pd.DataFrame({"n": by_section.count(), "total": by_section.agg(fsum)}).reset_index(),
+        ], ignore_index=True)[SUM_COLUMNS]
+        return pd.concat([sums, summed], ignore_index=True)
 
     def summary_rows(self, viewer: Viewer, call_ids: list[str]) -> list[dict]:
         """Per-call summary for the CLI (call id, agent, duration, language, effective score, failed items)."""

@@ -81,3 +81,51 @@ def distribution_svg(report: CoachingReport, scores: list[float], labels: dict[s
     ax.set_title(labels["chart_dist"])
     ax.yaxis.get_major_locator().set_params(integer=True)
     return _svg(fig, "dist")
+
+
+def sections_svg(report: CoachingReport, labels: dict[str, str]) -> str | None:
+    """Weekly mean score per section: one small chart per section, the subject's line against the team's."""
+    if not report.weeks or not report.sections:
+        return None
+    sections = report.sections
+    cols = min(len(sections), 2)
+    rows = (len(sections) + cols - 1) // cols
+    fig = _figure(6.4, 1.9 * rows + 0.4)[0]
+    fig.clear()
+    axes = fig.subplots(rows, cols, squeeze=False, sharey=True)
+    x = [w["week"].strftime("%d.%m") for w in report.weeks]
+    for n, sec in enumerate(sections):
+        ax = axes[n // cols][n % cols]
+        ax.plot(x, [w["sections"].get(sec["id"]) for w in report.weeks], marker="o", markersize=3,
+                color=AGENT_COLOUR, label=report.subject_name or report.subject_id)
+        if report.has_team:
+            ax.plot(x, [w["team_sections"].get(sec["id"]) for w in report.weeks], marker="s", markersize=3,
+                    linestyle="--", color=TEAM_COLOUR, label=labels["team_avg"])
+        ax.set_ylim(0, 100)
+        ax.set_title(sec["title"], fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+        ax.tick_params(labelsize=7)
+    for n in range(len(sections), rows * cols):
+        axes[n // cols][n % cols].set_visible(False)
+    axes[0][0].legend(loc="lower left", frameon=False, fontsize=7)
+    fig.suptitle(labels["chart_sections"], fontsize=9)
+    fig.tight_layout()
+    return _svg(fig, "sections")
+
+
+def autofails_svg(report: CoachingReport, labels: dict[str, str]) -> str | None:
+    """Auto-failed calls per week (bars) and their share of the week's calls (line, right axis)."""
+    if not report.weeks:
+        return None
+    fig, ax = _figure(6.4, 1.8)
+    x = [w["week"].strftime("%d.%m") for w in report.weeks]
+    ax.bar(x, [w["auto_failed"] for w in report.weeks], color="#b23b3b", label=labels["auto_failed"])
+    ax.set_ylabel(labels["calls_axis"])
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    share = ax.twinx()
+    share.plot(x, [100.0 * w["auto_failed"] / w["calls"] if w["calls"] else None for w in report.weeks],
+               color="#444", marker="o", markersize=3, linewidth=1)
+    share.set_ylabel("%")
+    share.set_ylim(bottom=0)
+    ax.set_title(labels["chart_autofails"])
+    return _svg(fig, "autofails")

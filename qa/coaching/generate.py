@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from qa.access.coaching import PeriodData, audit_report, period_data, resolve_subject
+from qa.access.coaching import Filters, PeriodData, Subject, audit_report, period_data, resolve_subject
 from qa.access.model import Viewer
 from qa.access.repository import DuckDBRepository
 from qa.coaching import render
@@ -31,7 +31,7 @@ def _rubric(repo: DuckDBRepository, rubric_id: str | None, versions: list[str]) 
     if not rubric_id:
         return None
     for version in sorted(versions, reverse=True):
-        if (found := repo._rubric(rubric_id, version)) is not None:
+        if (found := repo.rubric(rubric_id, version)) is not None:
             return found
     try:
         return load_rubric(find_rubric(rubric_id, repo.rubric_dir))
@@ -40,11 +40,20 @@ def _rubric(repo: DuckDBRepository, rubric_id: str | None, versions: list[str]) 
 
 
 def build(db: str | Path, viewer: Viewer, agent: str | None, team: str | None, since: date, until: date,
-          rubric_id: str | None = None, rubric_dir: str | Path | None = None) -> tuple[CoachingReport, PeriodData]:
-    """The report's figures and rows (raises AccessDenied, audited, when the viewer may not have it)."""
+          rubric_id: str | None = None, rubric_dir: str | Path | None = None, tz: str | None = None,
+          filters: Filters = Filters()) -> tuple[CoachingReport, PeriodData]:
+    """The report's figures and rows (raises AccessDenied, audited, when the viewer may not have it); days in
+    `tz` (default: the `display_timezone` setting), narrowed by `filters` (queue, language, rubric)."""
     subject = resolve_subject(str(db), viewer, agent, team)
+    return build_for(db, viewer, subject, since, until, rubric_id, rubric_dir, tz, filters)
+
+
+def build_for(db: str | Path, viewer: Viewer, subject: Subject, since: date, until: date, rubric_id: str | None = None,
+              rubric_dir: str | Path | None = None, tz: str | None = None,
+              filters: Filters = Filters()) -> tuple[CoachingReport, PeriodData]:
+    """`build` for a subject already resolved (and allowed) by `resolve_subject`."""
     repo = DuckDBRepository(db, rubric_dir)
-    data = period_data(repo, viewer, subject, since, until, rubric_id)
+    data = period_data(repo, viewer, subject, since, until, rubric_id, tz, filters)
     rubric = _rubric(repo, data.rubric_id, sorted({str(v) for v in data.calls["rubric_version"]}))
     language = rubric.language if rubric else (str(data.calls["language"].mode().iloc[0]) if len(data.calls) else "en")
     report = build_report(data, rubric, language)
@@ -54,13 +63,14 @@ def build(db: str | Path, viewer: Viewer, agent: str | None, team: str | None, s
 
 def generate(db: str | Path, viewer: Viewer, fmt: str, out: str | Path, agent: str | None = None,
              team: str | None = None, since: date | None = None, until: date | None = None,
-             rubric_id: str | None = None, rubric_dir: str | Path | None = None) -> Generated:
+             rubric_id: str | None = None, rubric_dir: str | Path | None = None, tz: str | None = None,
+             filters: Filters = Filters()) -> Generated:
     """Write one report and audit it."""
     if since is None or until is None:
         raise ValueError("a report needs --since and --until")
     if fmt not in render.FORMATS:
         raise ValueError(f"format must be one of {', '.join(render.FORMATS)}, got {fmt!r}")
-    report, data = build(db, viewer, agent, team, since, until, rubric_id, rubric_dir)
+    report, data = build(db, viewer, agent, team, since, until, rubric_id, rubric_dir, tz, filters)
     path = render.write(report, data, fmt, out)
     audit_report(str(db), viewer, data.subject, since, until, fmt, str(path), len(data.calls))
     return Generated(path, report, data)

@@ -21,7 +21,10 @@ LABELS: dict[str, dict[str, str]] = {
         "interruptions_by_agent": "Interruptions by the agent", "agent_response_latency_mean_s": "Response latency (s)",
         "agent_wpm": "Speaking rate (words/min)", "you": "Agent", "chart_trend": "Score per week",
         "chart_items": "Pass rate per item (%)", "previous": "Previous period", "chart_dist": "Score distribution",
-        "calls_axis": "calls",
+        "calls_axis": "calls", "chart_sections": "Section score per week", "section_weeks": "Sections per week",
+        "chart_autofails": "Auto-fails per week (bars; line: % of calls)", "days_in": "days in",
+        "queue": "Queue", "language": "Language", "strategy": "Recommended handling",
+        "what_changed": "What changed", "this_period": "This period",
     },
     "tr": {
         "title": "Koçluk raporu", "agent": "Temsilci", "team": "Takım", "period": "Dönem", "rubric": "Form",
@@ -42,7 +45,10 @@ LABELS: dict[str, dict[str, str]] = {
         "interruptions_by_agent": "Temsilcinin sözü kesmesi", "agent_response_latency_mean_s": "Yanıt gecikmesi (sn)",
         "agent_wpm": "Konuşma hızı (kelime/dk)", "you": "Temsilci", "chart_trend": "Haftalık puan",
         "chart_items": "Madde başarı oranı (%)", "previous": "Önceki dönem", "chart_dist": "Puan dağılımı",
-        "calls_axis": "çağrı",
+        "calls_axis": "çağrı", "chart_sections": "Haftalık bölüm puanı", "section_weeks": "Haftalık bölümler",
+        "chart_autofails": "Haftalık otomatik başarısız (çizgi: %)", "days_in": "günler",
+        "queue": "Kuyruk", "language": "Dil", "strategy": "Önerilen yaklaşım",
+        "what_changed": "Ne değişti", "this_period": "Bu dönem",
     },
 }
 

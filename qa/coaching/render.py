@@ -9,6 +9,9 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pandas as pd
 
 from qa.access.coaching import PeriodData
 from qa.coaching import charts
@@ -37,16 +40,28 @@ def _clock(seconds: float | None) -> str:
     return f"{m}:{s:02d}"
 
 
-def html(report: CoachingReport) -> str:
+# the report's sections in order, one template partial each (templates/sections/<name>.html); a new section
+# is a new partial and an entry here
+SECTIONS = ["summary", "kpis", "trend", "agents", "sections", "items", "weakest", "profiles", "talk", "comments", "plan"]
+
+
+def all_charts(report: CoachingReport) -> dict[str, str | None]:
+    """Every chart of the report as inline SVG (the page shows the same ones)."""
+    words = labels(report.language)
+    return {"trend": charts.trend_svg(report, words), "items": charts.items_svg(report, words),
+            "dist": charts.distribution_svg(report, report.scores, words),
+            "sections": charts.sections_svg(report, words), "autofails": charts.autofails_svg(report, words)}
+
+
+def html(report: CoachingReport, svgs: dict[str, str | None] | None = None) -> str:
     words = labels(report.language)
     env = _env()
     env.filters["num"] = lambda v, d=1: number(v, report.language, d)
     env.filters["clock"] = _clock
     env.filters["day"] = lambda v: "–" if v is None else f"{v:%Y-%m-%d}"
     env.filters["minute"] = lambda v: "–" if v is None else f"{v:%Y-%m-%d %H:%M}"
-    return env.get_template("report.html").render(
-        r=report, L=words, trend_svg=charts.trend_svg(report, words), items_svg=charts.items_svg(report, words),
-        dist_svg=charts.distribution_svg(report, report.scores, words))
+    return env.get_template("report.html").render(r=report, L=words, sections=SECTIONS,
+                                                  charts=svgs if svgs is not None else all_charts(report))
 
 
 def _local_only(url: str, *args, **kwargs):
@@ -76,7 +91,8 @@ def csv_text(report: CoachingReport, data: PeriodData) -> str:
     buf = io.StringIO()
     out = csv.writer(buf)
     out.writerow(CSV_COLUMNS + KPI_CSV_COLUMNS)
-    started = dict(zip(data.calls["call_id"], data.calls["started_at"]))
+    zone = ZoneInfo(report.timezone)
+    started = {c: pd.Timestamp(t).tz_convert(zone) for c, t in zip(data.calls["call_id"], data.calls["started_at"])}
     for r in data.items.itertuples():
         def val(name):
             v = getattr(r, name, None)

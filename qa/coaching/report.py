@@ -1,14 +1,17 @@
 """A coaching report's figures, computed from the rows of `qa.access.coaching.period_data`.
 
 Means are over calls with a score; pass rates are passed / applicable (pass or fail) items;
-weeks start on Monday (UTC). Values stay unrounded here; the renderers format them.
+days and weeks (Monday to Sunday) are the display time zone's (`PeriodData.tz`). The team line
+comes from aggregates (sums and counts per week and per profile, counted in SQL). Values stay
+unrounded here; the renderers format them.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 from typing import Any
 
 import pandas as pd
@@ -45,6 +48,8 @@ class CoachingReport:
     has_team: bool = False
     scores: list[float] = field(default_factory=list)  # each call's score (the distribution chart)
     kpis: dict[str, Any] | None = None  # contact-centre KPIs (qa.kpi.report.section), set by generate.build
+    timezone: str = "UTC"  # the zone of the period's days, the weeks and every time shown
+    filters: dict[str, str] = field(default_factory=dict)  # queue / language when the report was narrowed to one
 
 
 def _mean(values) -> float | None:
@@ -65,9 +70,34 @@ def _counted_rate(counts: pd.DataFrame) -> float | None:
     return 100.0 * passed / applicable if applicable else None
 
 
-def week_of(ts) -> date:
-    d = pd.Timestamp(ts).tz_convert("UTC").date() if pd.Timestamp(ts).tzinfo else pd.Timestamp(ts).date()
-    return d - timedelta(days=d.weekday())
+def _summed(sums: pd.DataFrame, measure: str, key=None) -> tuple[int, float | None]:
+    """(n, mean) of one measure of `period_score_sums` rows, over every key or one; mean None when n is 0."""
+    if sums.empty:
+        return 0, None
+    sel = sums[(sums["measure"] == measure) & ((sums["key"] == key) if key is not None else True)]
+    n = int(sel["n"].sum())
+    return n, (math.fsum(sel["total"]) / n if n else None)
+
+
+def _section_means(calls: pd.DataFrame) -> dict[tuple[date | None, str], float]:
+    """Mean score of each section per (week, section id), and over the period as (None, section id)."""
+    rows = [(wk, sid, float(v)) for wk, secs in zip(calls["week"], calls["sections"]) for sid, v in secs.items()
+            if v is not None and v == v]
+    long = pd.DataFrame(rows, columns=["week", "section", "value"])
+    out: dict[tuple[date | None, str], float] = {}
+    for (wk, sid), vals in long.groupby(["week", "section"])["value"]:
+        out[(wk, sid)] = math.fsum(vals) / len(vals)
+    for sid, vals in long.groupby("section")["value"]:
+        out[(None, sid)] = math.fsum(vals) / len(vals)
+    return out
+
+
+def _local(ts, tz: str) -> datetime | None:
+    """A stored instant in the report's zone."""
+    if ts is None or ts != ts:
+        return None
+    t = pd.Timestamp(ts)
+    return (t.tz_localize("UTC") if t.tzinfo is None else t).tz_convert(ZoneInfo(tz)).to_pydatetime()
 
 
 def _bool_count(values) -> int:
@@ -76,8 +106,9 @@ def _bool_count(values) -> int:
 
 def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> CoachingReport:
     """Every figure of the report; `rubric` gives titles, sections and coaching texts (None: ids only)."""
-    calls, items, team_calls, team_counts = data.calls, data.items, data.team_calls, data.team_item_counts
-    has_team = bool(data.subject.team_agents) and not team_calls.empty
+    calls, items, team_counts = data.calls, data.items, data.team_item_counts
+    team_weeks, team_profiles = data.team_week_sums, data.team_profile_sums
+    has_team = bool(data.subject.team_agents) and not team_weeks.empty
     sections_meta = [(s.id, s.title) for s in rubric.sections] if rubric else sorted(
         {(s, s) for s in items["section_id"].dropna()})
     item_meta = {i.id: (s.id, s.title, i.title, i.coaching) for s, i in rubric.items()} if rubric else {}
@@ -92,8 +123,8 @@ def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> Coac
     summary = {
         "calls": len(calls), "avg_score": _mean(calls["score_pct"]), "auto_failed": _bool_count(calls["auto_failed"]),
         "reviewed": _bool_count(calls["reviewed"]), "pass_rate": pass_rate,
-        "team_calls": len(team_calls) if has_team else None,
-        "team_avg": _mean(team_calls["score_pct"]) if has_team else None,
+        "team_calls": _summed(team_weeks, "auto_failed")[0] if has_team else None,
+        "team_avg": _summed(team_weeks, "score")[1] if has_team else None,
         "team_pass_rate": _counted_rate(team_counts) if has_team else None,
         "prev_since": data.since - (data.until - data.since) - timedelta(days=1),
         "prev_until": data.since - timedelta(days=1), "prev_calls": len(data.previous_calls), "prev_avg": _mean(data.previous_calls.get("score_pct", [])),
@@ -102,18 +133,20 @@ def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> Coac
     }
 
     weeks = []
-    calls_w = calls.assign(week=[week_of(t) for t in calls["started_at"]])
-    team_w = team_calls.assign(week=[week_of(t) for t in team_calls["started_at"]]) if has_team else None
-    for wk in sorted(set(calls_w["week"])):
-        sel = calls_w[calls_w["week"] == wk]
+    section_means = _section_means(calls)
+    for wk in sorted(set(calls["week"])):
+        sel = calls[calls["week"] == wk]
         weeks.append({"week": wk, "calls": len(sel), "avg": _mean(sel["score_pct"]),
                       "auto_failed": _bool_count(sel["auto_failed"]),
-                      "team_avg": _mean(team_w[team_w["week"] == wk]["score_pct"]) if has_team else None})
+                      "team_avg": _summed(team_weeks, "score", wk)[1] if has_team else None,
+                      "sections": {sid: section_means.get((wk, sid)) for sid, _ in sections_meta},
+                      "team_sections": {sid: _summed(team_weeks, f"section:{sid}", wk)[1] for sid, _ in sections_meta}
+                      if has_team else {}})
 
     sections = []
     for sid, title in sections_meta:
-        mine = _mean(s.get(sid) for s in calls["sections"])
-        team = _mean(s.get(sid) for s in team_calls["sections"]) if has_team else None
+        mine = section_means.get((None, sid))
+        team = _summed(team_weeks, f"section:{sid}")[1] if has_team else None
         if mine is not None or team is not None:
             sections.append({"id": sid, "title": title, "avg": mine, "team_avg": team})
 
@@ -133,13 +166,14 @@ def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> Coac
     rows.sort(key=lambda r: (order.get(r["id"], len(order)), r["id"]))
 
     weak = sorted([r for r in rows if r["failed"] > 0], key=lambda r: (r["pass_rate"], -r["failed"], r["title"]))[:WEAKEST]
-    started = dict(zip(calls["call_id"], calls["started_at"]))
+    utc_started = dict(zip(calls["call_id"], calls["started_at"]))
+    started = lambda call_id: _local(utc_started.get(call_id), data.tz)  # noqa: E731  (only the calls shown)
     weakest = []
     for r in weak:
         fails = items[(items["item_id"] == r["id"]) & (items["outcome"] == "fail")].copy()
-        fails["started_at"] = [started.get(c) for c in fails["call_id"]]
+        fails["started_at"] = [utc_started.get(c) for c in fails["call_id"]]
         fails = fails.sort_values(["started_at", "call_id"], ascending=[False, True]).head(MOMENTS_PER_ITEM)
-        moments = [{"call_id": m.call_id, "started_at": m.started_at,
+        moments = [{"call_id": m.call_id, "started_at": started(m.call_id),
                     "at_s": None if m.evidence_start_s is None or m.evidence_start_s != m.evidence_start_s
                     else float(m.evidence_start_s),
                     "quote": m.evidence_text if isinstance(m.evidence_text, str) and m.evidence_text else None}
@@ -148,11 +182,11 @@ def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> Coac
 
     profiles = []
     scores = dict(zip(calls["call_id"], calls["score_pct"]))
-    team_scores = dict(zip(team_calls["call_id"], team_calls["score_pct"])) if has_team else {}
     for prof, sel in data.profiles.groupby("profile"):
-        team_sel = data.team_profiles[data.team_profiles["profile"] == prof] if has_team else pd.DataFrame()
+        strategy = next((t for t in sel.get("strategy", []) if isinstance(t, str) and t), "")
         profiles.append({"profile": prof, "calls": len(sel), "avg": _mean(scores.get(c) for c in sel["call_id"]),
-                         "team_avg": _mean(team_scores.get(c) for c in team_sel["call_id"]) if has_team else None})
+                         "team_avg": _summed(team_profiles, "score", prof)[1] if has_team else None,
+                         "strategy": strategy})
     profiles.sort(key=lambda p: (-p["calls"], p["profile"]))
 
     metrics = []
@@ -164,21 +198,25 @@ def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> Coac
 
     agents = []
     if data.subject.kind == "team":
+        by_agent = dict(tuple(items.groupby("agent_id")["outcome"]))
         for agent_id, sel in calls.groupby("agent_id"):
             agents.append({"agent_id": agent_id, "name": names.get(agent_id, ""), "calls": len(sel),
                            "avg": _mean(sel["score_pct"]), "auto_failed": _bool_count(sel["auto_failed"]),
-                           "pass_rate": _rate(items[items["agent_id"] == agent_id]["outcome"])[3]})
+                           "pass_rate": _rate(by_agent.get(agent_id, pd.Series(dtype=object)))[3]})
         agents.sort(key=lambda a: (a["avg"] is None, a["avg"] or 0.0, a["agent_id"]))
 
     comments = []
-    reviewed = items[items["review_comment"].map(lambda c: isinstance(c, str) and bool(c.strip()))]
+    commented = items[items["review_comment"].notna()]  # few rows: only reviewed items carry a comment
+    reviewed = commented[commented["review_comment"].map(lambda c: isinstance(c, str) and bool(c.strip()))]
     for c in reviewed.itertuples():
-        comments.append({"call_id": c.call_id, "started_at": started.get(c.call_id), "item": item_title(c.item_id),
+        comments.append({"call_id": c.call_id, "started_at": started(c.call_id), "item": item_title(c.item_id),
                          "reviewer": c.reviewer, "outcome": c.outcome, "auto_outcome": c.auto_outcome,
                          "comment": c.review_comment})
 
     return CoachingReport(
         data.subject.kind, data.subject.id, subject_name, data.since, data.until, language, data.rubric_id,
         rubric.title if rubric else (data.rubric_id or ""), sorted({str(v) for v in calls["rubric_version"]}),
-        datetime.now(timezone.utc), summary, weeks, sections, rows, weakest, profiles, metrics, agents, comments,
-        data.other_rubrics, has_team, [float(v) for v in pd.to_numeric(calls["score_pct"], errors="coerce").dropna()])
+        datetime.now(ZoneInfo(data.tz)), summary, weeks, sections, rows, weakest, profiles, metrics, agents, comments,
+        data.other_rubrics, has_team, [float(v) for v in pd.to_numeric(calls["score_pct"], errors="coerce").dropna()],
+        data.tz, {k: v for k, v in (("queue", getattr(data.filters, "queue", None)),
+                                    ("language", getattr(data.filters, "language", None))) if v})
