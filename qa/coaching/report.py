@@ -47,9 +47,9 @@ class CoachingReport:
     other_rubrics: dict[str, int] = field(default_factory=dict)
     has_team: bool = False
     scores: list[float] = field(default_factory=list)  # each call's score (the distribution chart)
-    kpis: dict[str, Any] | None = None  # contact-centre KPIs (qa.kpi.report.section), set by generate.build
     timezone: str = "UTC"  # the zone of the period's days, the weeks and every time shown
     filters: dict[str, str] = field(default_factory=dict)  # queue / language when the report was narrowed to one
+    kpis: dict[str, Any] | None = None  # contact-centre KPIs (qa.kpi.report.section), set by generate.build
 
 
 def _mean(values) -> float | None:
