@@ -55,6 +55,7 @@ def build_store(path: Path, n_calls: int, seed: int = 7) -> dict[str, Any]:
     """A store at `path` with `n_calls` calls and their rows; returns row counts and build seconds."""
     import duckdb
 
+    from qa import text_index
     from qa.store import Store
 
     items, rubric_id, version = _items()
@@ -118,6 +119,7 @@ def build_store(path: Path, n_calls: int, seed: int = 7) -> dict[str, Any]:
             FROM range({n_calls}) t(i) WHERE i % 50 <> 0""")
         con.execute("""INSERT INTO failures SELECT source_path, content_sha256, call_id, error_stage, error, now()
                        FROM calls WHERE status = 'failed'""")
+        text_index.rebuild(con)  # the search index, as `Store.init` builds it for an upgraded store
         con.execute("CHECKPOINT")
         counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                   for t in ("calls", "utterances", "speech_turns", "item_results", "call_scores")}

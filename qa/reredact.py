@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qa.asr import Word
+from qa import text_index
 from qa.pii import find_pii
 from qa.store import Store, _rollback
 
@@ -78,6 +79,7 @@ def reredact_call(store: Store, call_id: str) -> Reredacted:
                                 [text, call_id, old])
                     con.execute("UPDATE call_profiles SET reasons_json = replace(reasons_json, ?, ?) WHERE call_id = ?",
                                 [old, text, call_id])
+            text_index.reindex_call(con, call_id)  # the index follows the redacted text
             con.executemany("INSERT INTO pii_redactions VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [[call_id, n_old + k, s.kind, s.start_s, s.end_s, s.masked, s.checksum_valid]
                              for k, s in enumerate(spans)])

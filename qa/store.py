@@ -18,12 +18,18 @@ Schema (analysts may query these tables directly; see README "Data model"):
   call_events    (call_id, idx) timed events: holds, interruptions (kind, start_s, end_s, details)
   call_profiles  (call_id, profile) customer profile tags with reasons and the handling strategy
   runs           batch run history: started/finished, status, call counts, audio and wall seconds
+  search_tokens  folded tokens of the redacted utterance text -> call, utterance, time (qa.text_index)
+
+Versions (`meta.schema_version`): 1 the first tables; 2 sentiment columns and runs; 3 the
+search index, built for every stored call when a store of version 1-2 is first opened for
+writing (`init`, idempotent: a re-run finds version 3 and does nothing).
 """
 
 from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,10 +37,12 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import duckdb
 
+from qa import text_index
+
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
@@ -109,6 +117,8 @@ DDL = [
         run_id VARCHAR PRIMARY KEY, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, status VARCHAR,
         calls_total INTEGER, calls_ok INTEGER, calls_failed INTEGER, calls_skipped INTEGER,
         audio_s DOUBLE, wall_s DOUBLE, host VARCHAR, pid INTEGER, args VARCHAR)""",
+    # schema 3: the full-text index (filled by `init` for stores made before it)
+    *text_index.INDEX_DDL,
 ]
 
 UTTERANCE_COLUMNS = (
@@ -124,7 +134,8 @@ CALL_COLUMNS = (
 
 # per-call rows replaced whole when a call is (re)processed; item_results (automatic only:
 # reviewers write to qa.reviews) and call_scores keep other rubric versions (`_write_scores`)
-CALL_TABLES = ("utterances", "words", "speech_turns", "pii_redactions", "call_metrics", "call_events", "call_profiles")
+CALL_TABLES = ("utterances", "words", "speech_turns", "pii_redactions", "call_metrics", "call_events", "call_profiles",
+               "search_tokens")
 
 # the last two: another thread of this process is opening the file, or has it open with
 # another read_only flag (DuckDB shares one instance per file within a process)
@@ -136,6 +147,25 @@ def sibling_path(db: str | Path, kind: str) -> Path:
     """A file beside the store for another writer: `callqa.duckdb` -> `callqa.<kind>.duckdb`."""
     db = Path(db)
     return db.with_name(f"{db.stem}.{kind}{db.suffix or '.duckdb'}")
+
+
+_reading = threading.local()  # per thread: file -> the connection of an open `Store.reading()` block
+
+
+def _shared() -> dict:
+    if not hasattr(_reading, "cons"):
+        _reading.cons = {}
+    return _reading.cons
+
+
+def _schema_version(con) -> int | None:
+    """The version a store was written with (None: a new file; 1: tables without a version row)."""
+    try:
+        rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    except duckdb.CatalogException:
+        tables = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'calls'").fetchone()[0]
+        return 1 if tables else None
+    return int(rows[0][0]) if rows else 1
 
 
 class StoreBusy(RuntimeError):
@@ -180,6 +210,25 @@ class Store:
         self.read_timeout_s = read_timeout_s  # a page should say "busy" rather than hang
 
     @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Let the reads inside the block share one read-only connection (opening one costs ~25 ms).
+
+        For a handful of reads that make one answer (a page of calls, a call's timeline); the
+        connection is closed at the end of the block, so the writer is held off no longer than that.
+        """
+        shared = _shared()
+        key = str(self.path)
+        if key in shared or not self.path.exists():
+            yield
+            return
+        with self.connect(read_only=True) as con:
+            shared[key] = con
+            try:
+                yield
+            finally:
+                shared.pop(key, None)
+
+    @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """Open, yield, close; retry with jittered backoff while the file is locked elsewhere."""
         budget = self.read_timeout_s if read_only else self.timeout_s
@@ -209,8 +258,17 @@ class Store:
     def init(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.connect() as con:
+            before = _schema_version(con)
             for ddl in DDL:
                 con.execute(ddl)
+            if before is not None and before < 3:  # upgrade in place: index the calls stored so far
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    text_index.rebuild(con)
+                    con.execute("COMMIT")
+                except Exception:
+                    _rollback(con)
+                    raise
             con.execute(
                 "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 [str(SCHEMA_VERSION)],
@@ -220,6 +278,9 @@ class Store:
         """Run a read query on a short read-only connection (fully fetched)."""
         if not self.path.exists():
             return []
+        shared = _shared().get(str(self.path))
+        if shared is not None:
+            return shared.execute(sql, params or []).fetchall()
         with self.connect(read_only=True) as con:
             return con.execute(sql, params or []).fetchall()
 
@@ -228,6 +289,9 @@ class Store:
             import pandas as pd
 
             return pd.DataFrame()
+        shared = _shared().get(str(self.path))
+        if shared is not None:
+            return shared.execute(sql, params or []).fetchdf()
         with self.connect(read_only=True) as con:
             return con.execute(sql, params or []).fetchdf()
 
@@ -274,6 +338,7 @@ class Store:
                 con.execute(f"INSERT INTO calls ({CALL_COLUMNS}) VALUES ({', '.join(['?'] * 25)}, now())", call_row)
                 if utt_rows:
                     con.executemany(f"INSERT INTO utterances ({UTTERANCE_COLUMNS}) VALUES ({', '.join(['?'] * 11)})", utt_rows)
+                    con.execute(text_index.index_sql("u.call_id = ?"), [result.call_id])
                 if word_rows:
                     con.executemany("INSERT INTO words VALUES (?, ?, ?, ?, ?, ?, ?)", word_rows)
                 pii_rows = [

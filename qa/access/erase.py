@@ -102,6 +102,7 @@ ANONYMISE_SQL = [
     "UPDATE utterances SET text = '', sentiment_label = NULL WHERE list_contains(?::VARCHAR[], call_id)",
     "DELETE FROM words WHERE list_contains(?::VARCHAR[], call_id)",
     "DELETE FROM pii_redactions WHERE list_contains(?::VARCHAR[], call_id)",
+    "DELETE FROM search_tokens WHERE list_contains(?::VARCHAR[], call_id)",
     "UPDATE item_results SET evidence_text = NULL WHERE list_contains(?::VARCHAR[], call_id)",
     "UPDATE call_profiles SET reasons_json = '[]' WHERE list_contains(?::VARCHAR[], call_id)",
     "DELETE FROM failures WHERE list_contains(?::VARCHAR[], call_id)",

@@ -26,6 +26,8 @@ from qa.access.effective import (
     overlay_calls, overlay_items, to_results,
 )
 from qa.access.model import AccessDenied, Viewer
+from qa.access.query import CallPage, CallQuery, ReviewSets, SearchHit, hits_sql, where_clause
+from qa import text_index
 from qa.reviews import Review, ReviewStore
 from qa.rubric.engine import CallScore
 from qa.rubric.schema import Rubric, RubricError, find_rubric, load_rubric
@@ -87,6 +89,7 @@ class CallRepository(Protocol):
 
     def status(self, viewer: Viewer) -> StoreStatus: ...
     def list_calls(self, viewer: Viewer) -> pd.DataFrame: ...
+    def call_rows(self, viewer: Viewer, ids: list[str] | None = None) -> pd.DataFrame: ...
     def call(self, viewer: Viewer, call_id: str) -> CallDetail | None: ...
     def utterances(self, viewer: Viewer, call_id: str) -> pd.DataFrame: ...
     def scores(self, viewer: Viewer, call_id: str) -> pd.DataFrame: ...
@@ -103,6 +106,8 @@ class CallRepository(Protocol):
     def utterance_sentiment(self, viewer: Viewer, call_id: str) -> dict[int, tuple[str, float]]: ...
     def profile_coaching(self, viewer: Viewer, agent_key: str | None = None) -> pd.DataFrame: ...
     def redaction_spans(self, viewer: Viewer, call_id: str) -> list[tuple[float, float]]: ...
+    def find_calls(self, viewer: Viewer, query: CallQuery) -> CallPage: ...
+    def search(self, viewer: Viewer, text: str, limit: int = 50) -> list[SearchHit]: ...
 
 
 @lru_cache(maxsize=32)
@@ -125,16 +130,18 @@ class DuckDBRepository:
 
     # --- the one query path ----------------------------------------------------------
     def _frame(self, viewer: Viewer, body: str, params: list[Any] | None, columns: list[str],
-               call_id: str | None = None) -> pd.DataFrame:
+               call_id: str | None = None, ids: list[str] | None = None) -> pd.DataFrame:
         """`WITH visible AS (the viewer's calls) <body>`; `body` starts with `, cte AS (...)` or `SELECT`.
 
-        `call_id` narrows `visible` to that one call (a per-call read need not scan every call).
+        `call_id` (or `ids`) narrows `visible` to that call (those calls): a per-call read need not scan every call.
         """
         if not self.db.is_file():
             return pd.DataFrame(columns=columns)
         predicate, scope_params = viewer.scope.sql("c")
         if call_id is not None:
             predicate, scope_params = f"c.call_id = ? AND ({predicate})", [call_id, *scope_params]
+        elif ids is not None:
+            predicate, scope_params = f"list_contains(?::VARCHAR[], c.call_id) AND ({predicate})", [list(ids), *scope_params]
         sql = f"WITH visible AS NOT MATERIALIZED (SELECT c.* FROM calls c WHERE {predicate})" + (
             "" if body.lstrip().startswith(",") else " ") + body
         try:
@@ -198,6 +205,10 @@ class DuckDBRepository:
 
     def list_calls(self, viewer: Viewer) -> pd.DataFrame:
         """The viewer's calls, newest first, with their effective score and number of failed items."""
+        return self.call_rows(viewer)
+
+    def call_rows(self, viewer: Viewer, ids: list[str] | None = None) -> pd.DataFrame:
+        """`list_calls` rows (effective scores) of every visible call, or only of `ids` (in that order)."""
         body = f""", {LATEST_CTE}, {AUTO_ITEMS_CTE},
         fails AS (SELECT call_id, count(*) FILTER (WHERE outcome = 'fail') AS failed_items FROM auto_items GROUP BY call_id)
         SELECT c.call_id, {_AGENT_KEY} AS agent_key, c.agent_id, c.agent_name, c.started_at,
@@ -210,7 +221,12 @@ class DuckDBRepository:
                         nullif(c.agent_id, ''), '–') AS agent
         FROM visible c LEFT JOIN latest l ON l.call_id = c.call_id LEFT JOIN fails f ON f.call_id = c.call_id
         ORDER BY coalesce(c.started_at, c.processed_at) DESC NULLS LAST, c.call_id"""
-        calls = self._frame(viewer, body, None, [*CALL_COLUMNS[:-2], "agent"])
+        # `ids` narrow `visible` itself, so the CTEs read only these calls
+        calls = self._frame(viewer, body, None, [*CALL_COLUMNS[:-2], "agent"], ids=ids)
+        if ids is not None and len(calls):
+            order = {c: n for n, c in enumerate(ids)}
+            calls = calls.iloc[sorted(range(len(calls)), key=lambda i: order.get(calls["call_id"].iat[i], 0))]
+            calls = calls.reset_index(drop=True)
         keys = [(str(c), str(r), str(v)) for c, r, v in zip(calls["call_id"], calls["rubric_id"], calls["rubric_version"])
                 if r is not None and r == r]
         overlay = self._overlay(keys)
@@ -444,6 +460,101 @@ class DuckDBRepository:
                 if score is not None:
                     rows.at[i, "score_pct"] = score.score_pct
         return rows[["call_id", "score_pct"]]
+
+    # --- filters and search ---------------------------------------------------------------
+    def rubric(self, rubric_id: str, rubric_version: str | None = None) -> Rubric | None:
+        """The rubric file of a scoring (at that version; any version when `rubric_version` is None)."""
+        if rubric_version is not None:
+            return self._rubric(rubric_id, rubric_version)
+        try:
+            path = find_rubric(str(rubric_id), self.rubric_dir)
+            return _rubric_file(str(path), path.stat().st_mtime)
+        except (RubricError, OSError):
+            return None
+
+    def item_titles(self, rubric_id: str, rubric_version: str | None = None) -> dict[str, str]:
+        """Item id -> title in the rubric's language (the file at that version, else the current file)."""
+        rubric = self.rubric(rubric_id, rubric_version) or self.rubric(rubric_id)
+        return {item.id: item.title for _, item in rubric.items()} if rubric else {}
+
+    def _review_sets(self, q: CallQuery) -> ReviewSets:
+        from qa.review.records import ReviewFile
+
+        if not (q.reviewed or q.review_status or q.failed_item):
+            return ReviewSets()
+        file = ReviewFile(self.db, self.store.read_timeout_s)
+        ids = lambda sql, p=None: [r[0] for r in file.query(sql, p)]  # noqa: E731
+        signed = ids("SELECT DISTINCT call_id FROM signoffs") if q.reviewed else []
+        disputed = ids("SELECT DISTINCT call_id FROM disputes") if q.reviewed else []
+        reviewed = sorted({*ids("SELECT DISTINCT call_id FROM reviews"), *signed}) if q.reviewed else []
+        queued = []
+        if q.review_status:
+            queued = ids("SELECT call_id FROM queue_items") if q.review_status == "queued" else ids(
+                "SELECT call_id FROM queue_items WHERE status = ?", [q.review_status])
+        item_reviewed, item_fail = [], []
+        if q.failed_item:
+            for key, reviews in self.reviews.latest_all().items():
+                review = reviews.get(q.failed_item)
+                if review is not None:
+                    item_reviewed.append(key_text(key))
+                    if review.outcome == "fail":
+                        item_fail.append(key_text(key))
+        return ReviewSets(reviewed, signed, disputed, queued, item_reviewed, item_fail)
+
+    def find_calls(self, viewer: Viewer, query: CallQuery) -> CallPage:
+        """One page of the viewer's calls matching `query`, newest first, with the total and the search hits."""
+        with self.store.reading():
+            return self._find_calls(viewer, query)
+
+    def _find_calls(self, viewer: Viewer, query: CallQuery) -> CallPage:
+        where, params, ctes = where_clause(query, self._review_sets(query))
+        latest = query.failed_item is not None  # the latest scoring costs a window over every score: only when needed
+        prefix = "".join(", " + c for c in ([LATEST_CTE] if latest else []) + ctes)
+        body = f"""{prefix}
+            SELECT c.call_id, count(*) OVER () AS total FROM visible c
+            {'LEFT JOIN latest l ON l.call_id = c.call_id' if latest else ''}
+            {'WHERE ' + ' AND '.join(where) if where else ''}
+            ORDER BY coalesce(c.started_at, c.processed_at) DESC NULLS LAST, c.call_id LIMIT ? OFFSET ?"""
+        page = self._frame(viewer, body, [*params, max(1, int(query.limit)), max(0, int(query.offset))],
+                           ["call_id", "total"])
+        ids = [str(c) for c in page["call_id"]]
+        total = int(page["total"].iat[0]) if len(page) else 0
+        if not ids and query.offset and not where:
+            total = int(self._frame(viewer, "SELECT count(*) AS n FROM visible", None, ["n"])["n"].iat[0])
+        rows = self.call_rows(viewer, ids) if ids else pd.DataFrame(columns=CALL_COLUMNS)
+        words = text_index.query_words(query.text)
+        return CallPage(rows, total, self._hits(viewer, words, ids) if words and ids else {})
+
+    def _hits(self, viewer: Viewer, words: list[str], ids: list[str] | None, limit: int = 500,
+              per_call: int = 3) -> dict[str, list[SearchHit]]:
+        """Utterances where every word starts a token, of `ids` (None: every visible call), newest calls first."""
+        sql, params = hits_sql(words)
+        narrow = "" if ids is None else "WHERE list_contains(?::VARCHAR[], h.call_id)"
+        df = self._frame(viewer, f""", hits AS ({sql}),
+            ranked AS (SELECT h.call_id, h.utterance_idx,
+                              row_number() OVER (PARTITION BY h.call_id ORDER BY h.utterance_idx) AS n
+                       FROM hits h {narrow})
+            SELECT r.call_id, u.idx, u.start_s, u.end_s, u.speaker_role, u.text FROM ranked r
+            JOIN visible c ON c.call_id = r.call_id
+            JOIN utterances u ON u.call_id = r.call_id AND u.idx = r.utterance_idx
+            WHERE r.n <= ? ORDER BY coalesce(c.started_at, c.processed_at) DESC NULLS LAST, r.call_id, u.idx LIMIT ?""",
+            [*params, *([list(ids)] if ids is not None else []), int(per_call), int(limit)],
+            ["call_id", "idx", "start_s", "end_s", "speaker_role", "text"], ids=ids)
+        out: dict[str, list[SearchHit]] = {}
+        for r in df.itertuples(index=False):
+            out.setdefault(str(r.call_id), []).append(SearchHit(
+                str(r.call_id), int(r.idx), float(r.start_s or 0.0), float(r.end_s or 0.0), str(r.speaker_role or ""),
+                str(r.text or "")))
+        return out
+
+    def search(self, viewer: Viewer, text: str, limit: int = 50) -> list[SearchHit]:
+        """Utterances of the viewer's calls matching `text` (every word a token prefix), newest calls first."""
+        words = text_index.query_words(text)
+        if not words:
+            return []
+        with self.store.reading():
+            hits = self._hits(viewer, words, None, limit=limit)
+        return [h for per in hits.values() for h in per][:limit]
 
     def redaction_spans(self, viewer: Viewer, call_id: str) -> list[tuple[float, float]]:
         """Where personal data was spoken in the call (for the redacted audio)."""
