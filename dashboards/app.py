@@ -26,11 +26,29 @@ from dashboards import auth, ui  # noqa: E402
 _HERE = Path(__file__).resolve().parent
 ICON = _HERE / "assets" / "favicon.png"
 PAGES = {
-    "calls": st.Page(_HERE / "views" / "calls.py", title="Calls", icon=":material/list:", url_path="calls", default=True),
+    "queue": st.Page(_HERE / "views" / "queue.py", title="Review queue", icon=":material/checklist:", url_path="queue"),
+    "calls": st.Page(_HERE / "views" / "calls.py", title="Calls", icon=":material/list:", url_path="calls"),
     "call": st.Page(_HERE / "views" / "call.py", title="Call", icon=":material/call:", url_path="call"),
+    "disputes": st.Page(_HERE / "views" / "disputes.py", title="Disputes", icon=":material/gavel:", url_path="disputes"),
+    "calibration": st.Page(_HERE / "views" / "calibration.py", title="Calibration", icon=":material/balance:",
+                           url_path="calibration"),
     "agents": st.Page(_HERE / "views" / "agents.py", title="Agents", icon=":material/groups:", url_path="agents"),
     "coaching": st.Page(_HERE / "views" / "coaching.py", title="Coaching", icon=":material/school:", url_path="coaching"),
 }
+
+
+def _may_open(name: str, viewer) -> bool:
+    """Reviewers, team leads and admins have a queue and calibration; agents have disputes of their own."""
+    if name in ("queue", "calibration"):
+        return viewer.can_review
+    return True
+
+
+def _start() -> None:
+    """`/`: reviewers start at their queue, everyone else at the calls list (query parameters kept)."""
+    viewer = st.session_state[ui.VIEWER_KEY]
+    target = PAGES["queue"] if viewer.role == "reviewer" else PAGES["calls"]
+    st.switch_page(target, query_params=st.query_params.to_dict())
 
 
 def main() -> None:
@@ -40,10 +58,18 @@ def main() -> None:
         st.error("Start the dashboard with `callqa dashboard` (it adds the sign-in checks for audio and files).",
                  icon=":material/lock:")
         st.stop()
+    st.html("<style>[data-testid=stMainBlockContainer] { padding-top: 2.2rem; padding-bottom: 2rem; }</style>")
     db = ui.db_path()
     viewer = auth.current_viewer(db)
     st.session_state[ui.VIEWER_KEY] = viewer
-    page = st.navigation(list(PAGES.values()))
+    shown = [p for name, p in PAGES.items() if _may_open(name, viewer)]
+    # The start page ("/") is not listed: a default page's url_path is ignored, so listing Calls as the
+    # default made `/calls` a "Page not found". Every listed page has its own path; "/" sends on.
+    start = st.Page(_start, title="Start", url_path="start", default=True)
+    page = st.navigation([start, *shown], position="hidden")
+    with st.sidebar:
+        for p in shown:
+            st.page_link(p, label=p.title, icon=p.icon)
     auth.sidebar(viewer)
     if viewer.is_admin:
         st.sidebar.caption(f"Database: `{db}`")

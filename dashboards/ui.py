@@ -25,13 +25,45 @@ from dashboards.rubric_info import default_rubric_dir
 from qa.access.model import Viewer
 from qa.store import StoreBusy
 
-CACHE_TTL_S = 5
+CACHE_TTL_S = 600
+CACHE_ENTRIES = 256
 DB_KEY = "callqa_db"
 VIEWER_KEY = "callqa_viewer"
 OPENED_KEY = "callqa_opened_calls"
 SEEK_KEY = "callqa_seek"
 AUDIO_ROUTE = "/callqa/audio/"
 EMPTY_MESSAGE = "No calls yet — run `callqa process ...` to transcribe and score recordings into"
+
+
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_ENTRIES, show_spinner=False)
+def _facets(db: str, version: tuple, who: Viewer) -> dict[str, list[str]]:
+    calls = data.list_calls(db, who)
+    return {col: sorted(str(v) for v in calls[col].dropna().unique()) for col in ("queue", "language", "direction")}
+
+
+def facets(db: str) -> dict[str, list[str]]:
+    """The values the list's filters offer (queues, languages); keyed by the store file alone, so a
+    saved review (which changes no queue or language) does not recompute them."""
+    return _facets(db, store_version(db, main_only=True), viewer())
+
+
+def store_version(db: str, main_only: bool = False) -> tuple:
+    """What a cached read depends on: the modification times of the store, its write-ahead log and the
+    files beside it that reviews, disputes and the queue write (`<db>.*.duckdb`, not the access file,
+    which every audit row touches). A write anywhere there gives new cache keys; the viewer is part of
+    every key too, so one viewer's rows are never served to another."""
+    base = Path(db)
+    stamps = []
+    for path in sorted(base.parent.glob(base.name + "*")):
+        if ".access." in path.name or path.name.endswith((".lock", ".tmp")):
+            continue
+        if main_only and path.name not in (base.name, base.name + ".wal"):
+            continue
+        try:
+            stamps.append((path.name, path.stat().st_mtime_ns))
+        except OSError:
+            continue
+    return tuple(stamps)
 
 
 def db_path() -> str:
@@ -56,31 +88,31 @@ def audit_open(db: str, call_id: str) -> None:
         opened.add(call_id)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _store_status(db: str, who: Viewer) -> data.StoreStatus:
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_ENTRIES, show_spinner=False)
+def _store_status(db: str, version: tuple, who: Viewer) -> data.StoreStatus:
     return data.store_status(db, who)
 
 
 def store_status(db: str) -> data.StoreStatus:
-    return _store_status(db, viewer())
+    return _store_status(db, store_version(db), viewer())
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _calls(db: str, who: Viewer, rubrics: str) -> pd.DataFrame:
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_ENTRIES, show_spinner=False)
+def _calls(db: str, version: tuple, who: Viewer, rubrics: str) -> pd.DataFrame:
     return data.list_calls(db, who, rubrics)
 
 
 def calls(db: str) -> pd.DataFrame:
-    return _calls(db, viewer(), rubric_dir())
+    return _calls(db, store_version(db), viewer(), rubric_dir())
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _agents(db: str, who: Viewer, rubrics: str) -> pd.DataFrame:
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_ENTRIES, show_spinner=False)
+def _agents(db: str, version: tuple, who: Viewer, rubrics: str) -> pd.DataFrame:
     return data.agent_summary(db, who, rubrics)
 
 
 def agents(db: str) -> pd.DataFrame:
-    return _agents(db, viewer(), rubric_dir())
+    return _agents(db, store_version(db), viewer(), rubric_dir())
 
 
 def rubric_dir() -> str:
@@ -88,22 +120,22 @@ def rubric_dir() -> str:
     return str(default_rubric_dir())
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _item_rates(db: str, who: Viewer, agent_key: str | None, rubrics: str) -> pd.DataFrame:
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_ENTRIES, show_spinner=False)
+def _item_rates(db: str, version: tuple, who: Viewer, agent_key: str | None, rubrics: str) -> pd.DataFrame:
     return data.item_pass_rates(db, who, agent_key, rubrics)
 
 
 def item_rates(db: str, agent_key: str | None) -> pd.DataFrame:
-    return _item_rates(db, viewer(), agent_key, rubric_dir())
+    return _item_rates(db, store_version(db), viewer(), agent_key, rubric_dir())
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _failures(db: str, who: Viewer, call_id: str | None = None) -> pd.DataFrame:
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_ENTRIES, show_spinner=False)
+def _failures(db: str, version: tuple, who: Viewer, call_id: str | None = None) -> pd.DataFrame:
     return data.failure_log(db, who, call_id)
 
 
 def failures(db: str, call_id: str | None = None) -> pd.DataFrame:
-    return _failures(db, viewer(), call_id)
+    return _failures(db, store_version(db), viewer(), call_id)
 
 
 def require_calls(db: str) -> data.StoreStatus | None:
@@ -178,64 +210,64 @@ def audio_player(call_id: str, source_path: str | None) -> None:
                f"{label} Use the :material/play_arrow: buttons to jump to a moment.")
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _call_detail(db: str, who: Viewer, call_id: str) -> data.CallDetail | None:
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_ENTRIES, show_spinner=False)
+def _call_detail(db: str, version: tuple, who: Viewer, call_id: str) -> data.CallDetail | None:
     return data.get_call(db, who, call_id)
 
 
 def call_detail(db: str, call_id: str) -> data.CallDetail | None:
-    return _call_detail(db, viewer(), call_id)
+    return _call_detail(db, store_version(db), viewer(), call_id)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _utterances(db: str, who: Viewer, call_id: str) -> pd.DataFrame:
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_ENTRIES, show_spinner=False)
+def _utterances(db: str, version: tuple, who: Viewer, call_id: str) -> pd.DataFrame:
     return data.get_utterances(db, who, call_id)
 
 
 def utterances(db: str, call_id: str) -> pd.DataFrame:
-    return _utterances(db, viewer(), call_id)
+    return _utterances(db, store_version(db), viewer(), call_id)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _scores(db: str, who: Viewer, call_id: str) -> pd.DataFrame:
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_ENTRIES, show_spinner=False)
+def _scores(db: str, version: tuple, who: Viewer, call_id: str) -> pd.DataFrame:
     return data.get_scores(db, who, call_id)
 
 
 def scores(db: str, call_id: str) -> pd.DataFrame:
-    return _scores(db, viewer(), call_id)
+    return _scores(db, store_version(db), viewer(), call_id)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _item_results(db: str, who: Viewer, call_id: str, rubric_id: str, rubric_version: str, rubrics: str) -> pd.DataFrame:
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_ENTRIES, show_spinner=False)
+def _item_results(db: str, version: tuple, who: Viewer, call_id: str, rubric_id: str, rubric_version: str, rubrics: str) -> pd.DataFrame:
     return data.get_item_results(db, who, call_id, rubric_id, rubric_version, rubrics)
 
 
 def item_results(db: str, call_id: str, rubric_id: str, rubric_version: str) -> pd.DataFrame:
-    return _item_results(db, viewer(), call_id, rubric_id, rubric_version, rubric_dir())
+    return _item_results(db, store_version(db), viewer(), call_id, rubric_id, rubric_version, rubric_dir())
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _reviewed_score(db: str, who: Viewer, call_id: str, rubric_id: str, rubric_version: str, rubrics: str):
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_ENTRIES, show_spinner=False)
+def _reviewed_score(db: str, version: tuple, who: Viewer, call_id: str, rubric_id: str, rubric_version: str, rubrics: str):
     return data.reviewed_call_score(db, who, call_id, rubric_id, rubric_version, rubrics)
 
 
 def reviewed_score(db: str, call_id: str, rubric_id: str, rubric_version: str):
     """The call's score after reviews (None when nobody reviewed it)."""
-    return _reviewed_score(db, viewer(), call_id, rubric_id, rubric_version, rubric_dir())
+    return _reviewed_score(db, store_version(db), viewer(), call_id, rubric_id, rubric_version, rubric_dir())
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _review_history(db: str, who: Viewer, call_id: str) -> pd.DataFrame:
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_ENTRIES, show_spinner=False)
+def _review_history(db: str, version: tuple, who: Viewer, call_id: str) -> pd.DataFrame:
     return data.review_history(db, who, call_id)
 
 
 def review_history(db: str, call_id: str) -> pd.DataFrame:
-    return _review_history(db, viewer(), call_id)
+    return _review_history(db, store_version(db), viewer(), call_id)
 
 
 def forget_cached_reads() -> None:
-    """After a review is saved: the next run reads fresh scores, items, lists and history."""
-    st.cache_data.clear()
+    """Nothing to forget: cached reads are keyed by the store's version (`store_version`), which a saved
+    review changes. Kept for callers that want to say so."""
 
 
 def section_titles(rubric_id: str) -> dict[str, str]:
