@@ -44,6 +44,8 @@ PAGE: dict[str, dict[str, str]] = {
         "original_note": "Original recording (unmasked, audited).", "unmask": "Original audio (unmasked, audited)",
         "no_speech": "No speech was transcribed in this call.", "processing_failed": "Processing failed",
         "scored_with": "Scored with", "engine_reason": "Stored reason", "method": "Method", "open_call": "Open call", "negative_mood": "negative",
+        "unscored_note": "The call is kept out of every average.", "audio_quality": "Audio quality",
+        "degraded": "the transcript may be degraded.",
     },
     "tr": {
         "score": "Puan", "band_exceeds": "Beklentinin üstünde", "band_meets": "Beklentiyi karşılıyor",
@@ -76,6 +78,8 @@ PAGE: dict[str, dict[str, str]] = {
         "original_note": "Orijinal kayıt (maskesiz, denetlenir).", "unmask": "Orijinal ses (maskesiz, denetlenir)",
         "no_speech": "Bu çağrıda konuşma yazıya dökülmedi.", "processing_failed": "İşleme başarısız",
         "scored_with": "Puanlayan form", "engine_reason": "Kayıtlı gerekçe", "method": "Yöntem", "open_call": "Çağrıyı aç", "negative_mood": "olumsuz",
+        "unscored_note": "Çağrı hiçbir ortalamaya katılmaz.", "audio_quality": "Ses kalitesi",
+        "degraded": "döküm bozuk olabilir.",
     },
 }
 

@@ -48,19 +48,21 @@ def facets(db: str) -> dict[str, list[str]]:
 
 
 def store_version(db: str, main_only: bool = False) -> tuple:
-    """What a cached read depends on: the modification times of the store, its write-ahead log and the
-    files beside it that reviews, disputes and the queue write (`<db>.*.duckdb`, not the access file,
+    """What a cached read depends on: the modification times and sizes of the store, its write-ahead log
+    and the files beside it that reviews, disputes and the queue write (`<stem>.<kind>.duckdb` and their
+    logs; not the access file,
     which every audit row touches). A write anywhere there gives new cache keys; the viewer is part of
     every key too, so one viewer's rows are never served to another."""
     base = Path(db)
     stamps = []
-    for path in sorted(base.parent.glob(base.name + "*")):
+    names = {base.name, base.name + ".wal"}
+    for path in sorted({*base.parent.glob(base.name + "*"), *base.parent.glob(f"{base.stem}.*{base.suffix}*")}):
         if ".access." in path.name or path.name.endswith((".lock", ".tmp")):
             continue
-        if main_only and path.name not in (base.name, base.name + ".wal"):
+        if main_only and path.name not in names:
             continue
         try:
-            stamps.append((path.name, path.stat().st_mtime_ns))
+            stamps.append((path.name, path.stat().st_mtime_ns, path.stat().st_size))
         except OSError:
             continue
     return tuple(stamps)

@@ -73,7 +73,7 @@ def _nav(db: str, call_id: str, W: dict[str, str]) -> None:
         cols[3].caption(where)
 
 
-def _header(call_id: str, row: dict[str, Any], W: dict[str, str]) -> None:
+def _header(call_id: str, row: dict[str, Any], stats: dict[str, Any], W: dict[str, str]) -> None:
     direction = row.get("direction")
     facts = [data.agent_display(row.get("agent_id"), row.get("agent_name")), when(row.get("started_at")),
              mmss(row.get("duration_s")), W.get(str(direction), direction) if direction else None, row.get("queue")]
@@ -83,7 +83,12 @@ def _header(call_id: str, row: dict[str, Any], W: dict[str, str]) -> None:
     if confidence is not None and not is_missing(confidence) and confidence < LOW_ROLE_CONFIDENCE:
         st.warning(W["roles_uncertain"], icon=":material/warning:")
     if row.get("status") == "unscored":
-        st.warning(f"**{W['unscored']}** — {md_escape(str(row.get('error') or ''))}", icon=":material/block:")
+        st.warning(f"**{W['unscored']}** — {md_escape(str(row.get('error') or ''))}. {W['unscored_note']}",
+                   icon=":material/block:")
+    flags = (stats.get("audio_quality") or {}).get("flags") or []
+    if flags:
+        st.warning(f"**{W['audio_quality']}**: {md_escape(', '.join(flags))} — {W['degraded']}",
+                   icon=":material/graphic_eq:")
 
 
 def _details(call_id: str, db: str, row: dict[str, Any], stats: dict[str, Any], W: dict[str, str],
@@ -101,9 +106,6 @@ def _details(call_id: str, db: str, row: dict[str, Any], stats: dict[str, Any], 
             "processed": when(row.get("processed_at")),
         }
         st.markdown("  \n".join(f"**{k}**: {md_escape(str(v)) if v is not None else '–'}" for k, v in facts.items()))
-        flags = (stats.get("audio_quality") or {}).get("flags") or []
-        if flags:
-            st.caption("audio quality: " + md_escape(", ".join(flags)))
         if items is not None and not items.empty:
             st.dataframe(items[["item_id", "outcome", "method", "similarity", "reason", "source"]], hide_index=True)
 
@@ -279,7 +281,7 @@ def render() -> None:
     language = info.language if info else row.get("language")
     W = words(language)
     _nav(db, call_id, W)
-    _header(call_id, row, W)
+    _header(call_id, row, detail.stats, W)
     left, right = st.columns([1, 1], gap="medium")
     with left:
         _scoring(db, call_id, row.get("duration_s"), language)

@@ -58,7 +58,7 @@ def _from_widget(name: str, key: str, kind: type = str) -> None:
 
 def _sync(key: str, value) -> None:
     """Show the URL's value in a widget (after back / a shared link) without fighting the user's edit."""
-    if st.session_state.get(f"{key}__url") != value:
+    if key not in st.session_state or st.session_state.get(f"{key}__url") != value:
         st.session_state[key] = value
         st.session_state[f"{key}__url"] = value
 
