@@ -517,6 +517,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     report_cli.register(sub)
     # --- end coaching reports ---
+    # --- review desk: queue, calibration (pipelines/review_cli.py) ---
+    from pipelines import review_cli
+
+    review_cli.register(sub)
+    # --- end review desk ---
     return parser
 
 

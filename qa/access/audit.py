@@ -23,6 +23,9 @@ from qa.access.model import Viewer
 ACTIONS = (
     "open_call", "play_audio", "play_original_audio", "denied", "export", "review", "rescore", "delete_call",
     "retention", "user_add", "user_remove", "user_set_role", "user_seeded", "sign_in", "report",
+    # the review desk (qa.review): queue, sign-off, comments, disputes, calibration, search
+    "queue_rules", "queue_fill", "queue_status", "sign_off", "call_comment", "dispute", "dispute_decision",
+    "calibration_session", "calibration_score", "calibration_close", "calibration_report", "search",
 )
 _COLUMNS = "seq, occurred_at, actor, role, auth, action, call_id, target, detail_json, prev_hash, row_hash"
 _lock = threading.Lock()  # threads of one dashboard process share one DuckDB instance: number rows one at a time

@@ -38,7 +38,7 @@ DDL = [
         call_id VARCHAR PRIMARY KEY, assignee VARCHAR, status VARCHAR NOT NULL, reasons_json VARCHAR NOT NULL,
         codes_json VARCHAR NOT NULL, added_at TIMESTAMPTZ NOT NULL, updated_at TIMESTAMPTZ NOT NULL, added_by VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS queue_events (
-        call_id VARCHAR NOT NULL, at TIMESTAMPTZ NOT NULL, actor VARCHAR, status VARCHAR, detail VARCHAR)""",
+        call_id VARCHAR NOT NULL, event_at TIMESTAMPTZ NOT NULL, actor VARCHAR, status VARCHAR, detail VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS sampling_rules (
         rules_id VARCHAR PRIMARY KEY, team VARCHAR, rules_json VARCHAR NOT NULL, set_by VARCHAR NOT NULL,
         set_at TIMESTAMPTZ NOT NULL)""",
