@@ -342,17 +342,21 @@ class Browser:
             from selenium.webdriver.common.by import By
             from selenium.webdriver.common.keys import Keys
 
-            el = driver.find_element(By.CSS_SELECTOR, f"input[aria-label={json.dumps(label)}], "
-                                                      f"textarea[aria-label={json.dumps(label)}]")
+            el = driver.execute_script(
+                "const l = arguments[0]; const a = document.querySelector(`input[aria-label=\"${l}\"], "
+                "textarea[aria-label=\"${l}\"]`); if (a) return a; const w = [...document.querySelectorAll("
+                "'[data-testid=stWidgetLabel]')].find(x => x.innerText.trim() === l); const box = w && w.closest("
+                "'[data-testid=stTextInput], [data-testid=stTextArea]'); return box && box.querySelector('input, textarea');",
+                label)
+            if el is None:
+                raise AssertionError(f"no text box {label!r}")
             driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", el)
             el.click()
             el.send_keys(Keys.CONTROL, "a")
             el.send_keys(Keys.DELETE)
             el.send_keys(value)
-            if enter and el.tag_name == "input":
-                el.send_keys(Keys.ENTER)
-            elif el.tag_name == "textarea":
-                el.send_keys(Keys.CONTROL, Keys.ENTER)
+            if enter:  # commits the widget (outside a form: a script run; inside one, a text area submits it)
+                el.send_keys(Keys.ENTER) if el.tag_name == "input" else el.send_keys(Keys.CONTROL, Keys.ENTER)
         return act
 
     def choose(self, label: str, option: str) -> Callable[[Any], None]:

@@ -98,7 +98,7 @@ def _dispute(db: str, call_id: str, W: dict[str, str]) -> None:
     try:
         review_reads.desk(db).dispute(ui.viewer(), call_id, state["dp_item"], (state.get("dp_comment") or "").strip())
     except EXPECTED as exc:
-        _say("error", f"{W['not_saved']}: {exc}")
+        _say("error", f"{W['dispute_not_sent']}: {exc}")
         return
     state["dp_comment"] = ""
     _say("ok", W["dispute_sent"])

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.browser
 REVIEWER = User("u1", "zeynep@example.com", "reviewer", name="Zeynep Kaya")
 LEAD = User("u2", "lead@example.com", "team_lead", team="t1", name="Murat Lider")
 AGENT = User("u3", "agent3@example.com", "agent", agent_id="A003", team="t1", name="Agent 003")
+ADMIN = User("u4", "admin@example.com", "admin", name="Admin")
 PLAYABLE = "call-0000001"  # has a recording; greet_company failed for something not said (window: first 30 s)
 AUDIO_TIME = "return document.querySelector('audio') ? document.querySelector('audio').currentTime : -1"
 
@@ -53,7 +54,7 @@ def dash(tmp_path_factory: pytest.TempPathFactory):
                      evidence_end_s = NULL, reason = '''{company}'' not said by the agent in the first 30 s'
                    WHERE call_id = ? AND item_id = 'greet_company'""", [PLAYABLE])
     con.close()
-    with Dashboard(db, [REVIEWER, LEAD, AGENT], root / "dash") as d:
+    with Dashboard(db, [REVIEWER, LEAD, AGENT, ADMIN], root / "dash") as d:
         yield d
 
 
@@ -118,14 +119,14 @@ def test_override_critical_item_needs_a_reason(dash: Dashboard, browser: Browser
     b = browser
     b.sign_in(dash, REVIEWER.sub)
     b.open(dash.url("/call?call_id=call-0000005"), until=text("Bu maddeyi incele"))
-    b.click_to_rendered(b.choose("Madde", "Yanlış söz"), until=text("Yanlış söz"), need_run=False)
+    b.click_to_rendered(b.choose("Madde", "Yetki dışı söz"), until=text("Yetki dışı söz"), need_run=False)
     current = b.js("return document.querySelector('.cq-item[data-item=no_overpromise]').className")
     target = "başarısız" if " pass" in current else "başarılı"
     b.click_to_rendered(b.radio(target), until="true", need_run=False)
     b.click_to_rendered(button("İncelemeyi kaydet"), until=text("İnceleme kaydedilmedi"))
     assert "gerekçe" in b.page_text().lower() or "reason" in b.page_text().lower()
     b.screenshot(screens / "override_refused.png")
-    b.click_to_rendered(b.choose("Madde", "Yanlış söz"), until="true", need_run=False)
+    b.click_to_rendered(b.choose("Madde", "Yetki dışı söz"), until="true", need_run=False)
     b.click_to_rendered(b.radio(target), until="true", need_run=False)
     b.fill("Gerekçe (kritik maddede zorunlu)", "Temsilci söz vermedi, sadece süreci anlattı", enter=False)(b.driver)
     seconds = b.click_to_rendered(button("İncelemeyi kaydet"), until=text("Kaydedildi"))
@@ -141,10 +142,10 @@ def test_work_through_a_queue_of_three_calls(dash: Dashboard, browser: Browser, 
 
     from dashboards import data
 
-    lead = resolve_viewer(dash.db, "oidc", [LEAD.email])
+    admin = resolve_viewer(dash.db, "oidc", [ADMIN.email])
     desk = ReviewDesk(data.repo(dash.db))
-    desk.set_rules(lead, desk.rules(lead).model_copy(update={"per_agent_week": 1}))
-    desk.fill(lead)
+    desk.set_rules(admin, desk.rules(admin).model_copy(update={"per_agent_week": 1}))
+    desk.fill(admin)
     reviewer = resolve_viewer(dash.db, "oidc", [REVIEWER.email])
     open_before = [e for e in desk.queue(reviewer) if e.status != "done"]
     assert len(open_before) >= 3
@@ -176,9 +177,14 @@ def test_agent_disputes_and_team_lead_accepts(dash: Dashboard, browser: Browser,
     b = browser
     b.sign_in(dash, AGENT.sub)
     b.open(dash.url("/call?call_id=call-0000003"), until=text("Bu maddeye itiraz et"))
+    before = b.js("return document.querySelector('.cq-item[data-item=restate_problem]').className.split(' ')[1]")
+    assert before in ("pass", "fail")
     b.click_to_rendered(b.choose("Madde", "Sorunu özetleme"), until="true", need_run=False)
     b.fill("Sonuç neden yanlış", "Sorunu 00:40'ta özetledim", enter=False)(b.driver)
-    b.click_to_rendered(button("İtirazı gönder"), until=text("İtiraz takım liderinize gönderildi"))
+    try:
+        b.click_to_rendered(button("İtirazı gönder"), until=text("İtiraz takım liderinize gönderildi"))
+    finally:
+        b.screenshot(screens / "dispute_raised.png", full_page=True)
     b.screenshot(screens / "dispute_raised.png")
     b.sign_in(dash, LEAD.sub)
     b.open(dash.url("/disputes"), until=text("Sorunu 00:40"))
@@ -187,7 +193,8 @@ def test_agent_disputes_and_team_lead_accepts(dash: Dashboard, browser: Browser,
     b.wait_settled()
     b.click_to_rendered(button("Accept", exact=True), until=text("Dispute accepted"))
     b.open(dash.url("/call?call_id=call-0000003"), until=css(".cq-item[data-item=restate_problem]"))
-    assert "pass" in b.js("return document.querySelector('.cq-item[data-item=restate_problem]').className")
+    after = b.js("return document.querySelector('.cq-item[data-item=restate_problem]').className.split(' ')[1]")
+    assert after == {"pass": "fail", "fail": "pass"}[before]  # the score follows the accepted dispute
     b.screenshot(screens / "dispute_accepted_call.png")
 
 
