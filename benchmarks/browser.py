@@ -360,7 +360,7 @@ class Browser:
         return act
 
     def choose(self, label: str, option: str) -> Callable[[Any], None]:
-        """An action: pick `option` (its visible text, or the start of it) in the selectbox / multiselect `label`."""
+        """An action: pick the option whose visible text contains `option` in the selectbox / multiselect `label`."""
         def act(driver: Any) -> None:
             from selenium.webdriver.common.by import By
 
@@ -376,7 +376,7 @@ class Browser:
             while time.monotonic() < deadline:
                 found = driver.execute_script(
                     "const o = [...document.querySelectorAll('[role=option]')].find(o => o.innerText.trim()"
-                    ".startsWith(arguments[0])); if (o) { o.click(); return true; } return false;", option)
+                    ".includes(arguments[0])); if (o) { o.click(); return true; } return false;", option)
                 if found:
                     return
                 time.sleep(0.05)

@@ -150,19 +150,20 @@ def disputes(db: str, call_id: str | None, W: dict[str, str], lang: str, status:
 
 
 def timeline(db: str, call_id: str, W: dict[str, str]) -> None:
-    """The call's history, oldest first, in sentences."""
+    """The call's history, oldest first, in sentences; read only when the reviewer asks for it."""
+    if not st.toggle(W["history"], key="callqa_show_history"):
+        return
     events = review_reads.timeline(db, call_id) if review_reads.available() else []
     if not events:
         history = ui.review_history(db, call_id)
         if history.empty:
             return
         events = [_legacy(r) for r in history.iloc[::-1].itertuples()]
-    with st.expander(f"{W['history']} ({len(events)})", icon=":material/history:"):
-        lines = []
-        for ev in events:
-            reason = f" — “{md_escape(ev.reason)}”" if getattr(ev, "reason", None) else ""
-            lines.append(f"- {when(ev.when)} · **{md_escape(ev.who)}** {md_escape(ev.what)}{reason}")
-        st.markdown("\n".join(lines))
+    lines = []
+    for ev in events:
+        reason = f" — “{md_escape(ev.reason)}”" if getattr(ev, "reason", None) else ""
+        lines.append(f"- {when(ev.when)} · **{md_escape(ev.who)}** {md_escape(ev.what)}{reason}")
+    st.markdown("\n".join(lines) or "–")
 
 
 def _legacy(r: Any) -> Any:

@@ -64,12 +64,12 @@ def _sentiment_line(s: dict) -> str:
     return " · ".join(parts)
 
 
-def call_panel(call_id: str, db: str, title: str | None = None) -> None:
+def call_panel(call_id: str, db: str, title: str | None = None, expanded: bool = False) -> None:
     """The "How the conversation went" panel of the call page."""
     conv = _conversation(db, call_id)
     if not conv.metrics and conv.profiles.empty and conv.sentiment is None:
         return
-    with st.expander(title or "How the conversation went", expanded=False, icon=":material/forum:"):
+    with st.expander(title or "How the conversation went", expanded=expanded, icon=":material/forum:"):
         shown = [(name, label, unit) for name, label, unit in conversation.SHOWN_METRICS if name in conv.metrics]
         for row in range(0, len(shown), 6):
             cols = st.columns(6)

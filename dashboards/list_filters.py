@@ -88,7 +88,7 @@ class ListFilters:
             if value in ("", (), None, False):
                 continue
             if isinstance(value, tuple):
-                out[back[f.name]] = ",".join(value)
+                out[back[f.name]] = ",".join(sorted(value))
             elif isinstance(value, bool):
                 out[back[f.name]] = "1"
             elif isinstance(value, date):

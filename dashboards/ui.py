@@ -11,6 +11,7 @@ authenticated audio route (`dashboards/audio_route.py`), never a file path or St
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -284,12 +285,26 @@ def time_column(label: str) -> "st.column_config.DatetimeColumn":
     return st.column_config.DatetimeColumn(f"{label} ({tz})", format="YYYY-MM-DD HH:mm", timezone=tz)
 
 
+def shared_reads(db: str):
+    """The reads of one script run share one read-only connection to the store (opening one costs
+    25-50 ms; a call page makes a dozen reads). Writes never go to the store from the dashboard (reviews,
+    the queue and the audit trail have their own files), so nothing here waits on this connection; the
+    batch writer waits at most for the length of one run."""
+    return data.repo(db).store.reading()
+
+
 def run_page(render: Callable[[], None]) -> None:
     """Run a page; a busy or unreadable database becomes a message instead of a traceback."""
+    import time as _t
+    t0 = _t.perf_counter()
     try:
-        render()
+        with shared_reads(db_path()):
+            render()
     except StoreBusy as exc:
         st.warning(f"The call database is busy (the batch is writing): {exc}. Reload in a moment.",
                    icon=":material/hourglass_top:")
     except duckdb.Error as exc:
         st.error(f"Cannot read the call database `{db_path()}`: {exc}", icon=":material/error:")
+    finally:
+        if os.environ.get("CALLQA_TIMING"):
+            print(f"callqa timing: {render.__module__} {1000 * (_t.perf_counter() - t0):.0f} ms", file=sys.stderr, flush=True)

@@ -631,6 +631,8 @@ def test_call_page_conversation_panel(real_db: Path, tmp_path: Path, app_env) ->
     db = _variant(real_db, tmp_path, _ANGRY.format(call="stereo-001"), *_EVENTS)
     app_env(db)
     at = _run("views/call.py", "stereo-001")
+    assert "Customer profile" not in _texts(at)  # read only when asked for
+    at.toggle(key="callqa_show_conversation").set_value(True).run()
     text = _texts(at)
     assert "Customer profile" in text and "angry" in text.lower()
     assert "Let them vent without interrupting" in text and "customer raised their voice" in text

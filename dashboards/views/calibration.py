@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 import pandas as pd
 import streamlit as st
 
@@ -24,9 +22,8 @@ def _kappa(k: float | None) -> str:
 
 
 def _agreement(db: str) -> None:
-    today = date.today()
     cols = st.columns([2, 3])
-    period = cols[0].date_input("Period", value=(today - timedelta(days=90), today), key="cal_period")
+    period = cols[0].date_input("Period (empty: all reviewed calls)", value=(), key="cal_period", format="YYYY-MM-DD")
     since, until = (period[0], period[1]) if isinstance(period, tuple) and len(period) == 2 else (None, None)
     report = review_reads.calibration(db, since, until)
     m = st.columns(3)

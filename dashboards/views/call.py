@@ -28,6 +28,7 @@ from dashboards.rubric_info import rubric_info
 
 SCORE_PICK_KEY = "callqa_score_pick"
 TRANSCRIPT_HEIGHT = 470
+LIST_PAGE = 50  # the Calls list's page size: previous / next walk the page the reviewer came from
 
 
 def _go(call_id: str) -> None:
@@ -48,16 +49,14 @@ def _neighbours(db: str, call_id: str) -> tuple[str | None, str | None, str]:
         if n is not None and n.position:
             return n.previous, n.next, f"{n.position} / {n.total}"
     filters = ListFilters.from_params(st.query_params.to_dict())
-    calls = ui.calls(db)
-    if not filters.is_empty():
-        calls = data.filter_calls(calls, data.CallFilter(
-            languages=list(filters.language) or None, bands=list(filters.band) or None,
-            date_from=filters.date_from, date_to=filters.date_to, text=filters.agent or None))
-    ids = calls["call_id"].astype(str).tolist()
+    size = LIST_PAGE
+    page = review_reads.find_calls(db, filters, size + 2, max(0, (filters.page - 1) * size - 1))
+    ids = page.rows["call_id"].astype(str).tolist() if not page.rows.empty else []
     if call_id not in ids:
         return None, None, ""
     i = ids.index(call_id)
-    return (ids[i - 1] if i > 0 else None), (ids[i + 1] if i + 1 < len(ids) else None), f"{i + 1} / {len(ids)}"
+    position = max(0, (filters.page - 1) * size - 1) + i + 1
+    return (ids[i - 1] if i > 0 else None), (ids[i + 1] if i + 1 < len(ids) else None), f"{position} / {page.total}"
 
 
 def _nav(db: str, call_id: str, W: dict[str, str]) -> None:
@@ -89,6 +88,14 @@ def _header(call_id: str, row: dict[str, Any], stats: dict[str, Any], W: dict[st
     if flags:
         st.warning(f"**{W['audio_quality']}**: {md_escape(', '.join(flags))} — {W['degraded']}",
                    icon=":material/graphic_eq:")
+
+
+@st.fragment
+def _conversation(db: str, call_id: str, W: dict[str, str]) -> None:
+    """Metrics, sentiment, profiles, holds: read only when asked for (a toggle, re-running this part alone)."""
+    if st.toggle(W["conversation"], key="callqa_show_conversation"):
+        with ui.shared_reads(db):
+            conversation_ui.call_panel(call_id, db, W["conversation"], expanded=True)
 
 
 def _details(call_id: str, db: str, row: dict[str, Any], stats: dict[str, Any], W: dict[str, str],
@@ -146,6 +153,11 @@ def _cards(call_id: str, items: pd.DataFrame, info: Any, lang: str, W: dict[str,
 @st.fragment
 def _scoring(db: str, call_id: str, duration: float | None, language: str | None) -> None:
     """Score strip, scorecard, review form, sign-off, disputes, history: re-runs alone after a save."""
+    with ui.shared_reads(db):
+        _scoring_body(db, call_id, duration, language)
+
+
+def _scoring_body(db: str, call_id: str, duration: float | None, language: str | None) -> None:
     scores, pick = _score_rows(db, call_id)
     if scores.empty:
         st.info(words(language)["no_score"])
@@ -258,6 +270,18 @@ def _pick_call(db: str) -> str | None:
     return choice
 
 
+def _start_review(db: str, call_id: str) -> None:
+    """A reviewer opening a call of their queue moves it from "to review" to "in review" (once a session)."""
+    started = st.session_state.setdefault("callqa_started_calls", set())
+    if call_id in started or not ui.viewer().can_review or not review_reads.available():
+        return
+    started.add(call_id)
+    try:
+        review_reads.desk(db).start(ui.viewer(), call_id)
+    except Exception:  # not queued, or the queue busy: opening the call matters more
+        pass
+
+
 def render() -> None:
     db = ui.db_path()
     if ui.require_calls(db) is None:
@@ -271,6 +295,7 @@ def render() -> None:
         st.warning(f"No call with id `{call_id}` that you may see.")
         return
     ui.audit_open(db, call_id)
+    _start_review(db, call_id)
     row = detail.row
     if row.get("status") == "failed":
         st.title(f"Call {call_id}")
@@ -287,7 +312,7 @@ def render() -> None:
         _scoring(db, call_id, row.get("duration_s"), language)
     with right:
         _transcript(db, call_id, row, W)
-    conversation_ui.call_panel(call_id, db, W["conversation"])
+    _conversation(db, call_id, W)
     items = ui.item_results(db, call_id, str(scores.iloc[pick]["rubric_id"]),
                             str(scores.iloc[pick]["rubric_version"])) if not scores.empty else None
     _details(call_id, db, row, detail.stats, W, items)

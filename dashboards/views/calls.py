@@ -64,13 +64,14 @@ def _sync(key: str, value) -> None:
 
 
 def _item_titles() -> dict[str, str]:
-    """Item id -> title over the rubrics in the rubric directory."""
-    out: dict[str, str] = {}
+    """Item id -> its titles over the rubrics in the rubric directory ("Selamlama ve firma adı / Greeting ...")."""
+    out: dict[str, list[str]] = {}
     for path in sorted(Path(ui.rubric_dir()).glob("*.y*ml")):
         info = rubric_info(path.stem, ui.rubric_dir())
         for iid, item in (info.items.items() if info else []):
-            out.setdefault(iid, item.title)
-    return out
+            if item.title not in out.setdefault(iid, []):
+                out[iid].append(item.title)
+    return {k: " / ".join(v) for k, v in out.items()}
 
 
 def _filters(db: str, f: ListFilters) -> None:
@@ -126,7 +127,7 @@ def _why(row: pd.Series, titles: dict[str, str]) -> str:
     if row.get("auto_failed") is True or (not is_missing(row.get("auto_failed")) and bool(row.get("auto_failed"))):
         m = _CRITICAL.search(reason)
         ids = _ID_REASON.findall(m.group(1)) if m else []
-        named = ", ".join(titles.get(i, i) for i in ids)
+        named = ", ".join(titles.get(i, i).split(" / ")[0] for i in ids)
         return f"auto-fail: {named}" if named else "auto-fail"
     return ""
 
