@@ -2,7 +2,8 @@
 
 Sections: pipeline vs bare faster-whisper with the per-stage breakdown, batch throughput
 with 1 and 2 workers, peak memory against call length, store and dashboard queries,
-rescoring and rubric comparison at 10k and 100k calls. Each
+rescoring and rubric comparison at 10k and 100k calls, a reviewer's clicks in headless
+Chromium at 10k and 100k calls (`bench_browser`). Each
 section runs in order in this process or its own children; a failing section is recorded
 and the others still run. `--only` re-runs some sections and keeps the others from the last
 result file (each section records when and under what load it ran). `--quick` runs the
@@ -22,10 +23,10 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
-from benchmarks import bench_memory, bench_pipeline, bench_rescore, bench_store, bench_throughput
+from benchmarks import bench_browser, bench_memory, bench_pipeline, bench_rescore, bench_store, bench_throughput
 from benchmarks.common import RESULTS, SHARED, machine, machine_line, sample_calls
 
-SECTIONS = ("pipeline", "throughput", "memory", "store", "rescore")
+SECTIONS = ("pipeline", "throughput", "memory", "store", "rescore", "browser")
 
 
 def _sections(quick: bool, work: Path) -> dict[str, tuple[Callable[[], dict], Callable[[dict], str]]]:
@@ -40,6 +41,7 @@ def _sections(quick: bool, work: Path) -> dict[str, tuple[Callable[[], dict], Ca
             "memory": (lambda: bench_memory.run((0.5,), ("mono",)), bench_memory.to_markdown),
             "store": (lambda: bench_store.run((300,), 2), bench_store.to_markdown),
             "rescore": (lambda: bench_rescore.run((300,), (1,), 5), bench_rescore.to_markdown),
+            "browser": (lambda: bench_browser.run((300,), 2), bench_browser.to_markdown),
         }
     return {
         "pipeline": (lambda: bench_pipeline.run(bench_pipeline.default_files(work)), bench_pipeline.to_markdown),
@@ -47,12 +49,13 @@ def _sections(quick: bool, work: Path) -> dict[str, tuple[Callable[[], dict], Ca
         "memory": (lambda: bench_memory.run(), bench_memory.to_markdown),
         "store": (lambda: bench_store.run(), bench_store.to_markdown),
         "rescore": (lambda: bench_rescore.run(), bench_rescore.to_markdown),
+        "browser": (lambda: bench_browser.run(), bench_browser.to_markdown),
     }
 
 
 RENDER = {"pipeline": bench_pipeline.to_markdown, "throughput": bench_throughput.to_markdown,
           "memory": bench_memory.to_markdown, "store": bench_store.to_markdown,
-          "rescore": bench_rescore.to_markdown}
+          "rescore": bench_rescore.to_markdown, "browser": bench_browser.to_markdown}
 
 
 def render(result: dict[str, Any]) -> str:

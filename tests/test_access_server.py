@@ -11,7 +11,6 @@ import io
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import pytest
 import soundfile as sf
 
 from benchmarks import bench_store
+from benchmarks.browser import Browser, BrowserUnavailable, free_port, wait_http
 from qa.access.audit import AuditLog
 from qa.access.directory import Directory
 from qa.pipeline import file_sha256
@@ -34,24 +34,8 @@ pytest.importorskip("oidc_provider_mock")
 pytest.importorskip("authlib")
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(url: str, proc: subprocess.Popen, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"{proc.args[:4]} exited: {proc.stdout.read() if proc.stdout else ''}")
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{url} did not answer")
+_port = free_port  # the browser harness's helpers (benchmarks/browser.py)
+_wait = wait_http
 
 
 @pytest.fixture(scope="module")
@@ -175,22 +159,10 @@ def test_dashboard_refuses_no_login_off_loopback(tmp_path: Path) -> None:
 
 
 def _chromium():
-    import shutil
-
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (browser and driver):
-        pytest.skip("Debian chromium + chromium-driver not installed (make test-slow installs them)")
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir=/tmp/callqa-chromium-{os.getpid()}-{time.monotonic_ns()}", "--window-size=1400,900"):
-        options.add_argument(flag)
-    options.binary_location = browser
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    return webdriver.Chrome(service=Service(driver), options=options)
+    try:
+        return Browser(1400, 900, performance_log=True)
+    except BrowserUnavailable as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.mark.browser
@@ -199,7 +171,8 @@ def test_browser_signs_in_plays_redacted_audio_and_fetches_nothing_off_the_machi
     and every request the pages make stays on 127.0.0.1 (the IdP's own page aside)."""
     from selenium.webdriver.common.by import By
 
-    d = _chromium()
+    browser = _chromium()
+    d = browser.driver
     try:
         def until(script: str, what: str):
             deadline = time.monotonic() + 60
@@ -233,7 +206,7 @@ def test_browser_signs_in_plays_redacted_audio_and_fetches_nothing_off_the_machi
         assert not offsite, offsite  # e.g. fonts.gstatic.com for a :material/...: page icon
         assert any("/callqa/audio/call-0000001" in u for u in page_urls)
     finally:
-        d.quit()
+        browser.quit()
 
 
 def test_proxy_mode_user_from_the_header(server: dict, tmp_path: Path) -> None:
