@@ -372,8 +372,12 @@ class Browser:
                 raise AssertionError(f"no select box {label!r}")
             driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
             box.find_element(By.CSS_SELECTOR, "input").click()
-            deadline = time.monotonic() + 10
+            deadline, reopen = time.monotonic() + 15, time.monotonic() + 2
             while time.monotonic() < deadline:
+                if time.monotonic() > reopen and not driver.execute_script(
+                        "return document.querySelectorAll('[role=option]').length"):
+                    box.find_element(By.CSS_SELECTOR, "input").click()  # the list closed (a rerun): open again
+                    reopen = time.monotonic() + 2
                 found = driver.execute_script(
                     "const o = [...document.querySelectorAll('[role=option]')].find(o => o.innerText.trim()"
                     ".includes(arguments[0])); if (o) { o.click(); return true; } return false;", option)

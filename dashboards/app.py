@@ -66,7 +66,9 @@ def main() -> None:
     # The start page ("/") is not listed: a default page's url_path is ignored, so listing Calls as the
     # default made `/calls` a "Page not found". Every listed page has its own path; "/" sends on.
     start = st.Page(_start, title="Start", url_path="start", default=True)
-    page = st.navigation([start, *shown], position="hidden")
+    # every page is routable (an agent opening /queue gets the page's own "not for your role", not a
+    # "Page not found"); the sidebar lists only the viewer's pages
+    page = st.navigation([start, *PAGES.values()], position="hidden")
     with st.sidebar:
         for p in shown:
             st.page_link(p, label=p.title, icon=p.icon)

@@ -127,8 +127,9 @@ def test_every_page_for_every_role(env: Path, role: str) -> None:
     """Each page a role has renders without an error; agents have no queue and no calibration page."""
     for page in PAGES:
         if role == "agent" and page in ("views/queue.py", "views/calibration.py"):
-            at = run_app(None, None, ROLES[role], TIMEOUT)
-            assert not [p for p in at.get("page_link") if "queue" in str(p.proto.page) or "calibration" in str(p.proto.page)]
+            at = run_app(page, None, ROLES[role], TIMEOUT)  # routable (no "Page not found"), not listed, refused
+            assert "Review queue" not in [p.proto.label for p in at.get("page_link")]
+            assert "have a review queue" in page_texts(at) or "Calibration is for reviewers" in page_texts(at)
             continue
         at = run_app(page, "call-0000003" if page == "views/call.py" else None, ROLES[role], TIMEOUT)
         text = page_texts(at)

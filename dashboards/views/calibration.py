@@ -40,7 +40,7 @@ def _agreement(db: str) -> None:
         "item": [i.item_title for i in report.items],
         "calls": [i.pairs for i in report.items],
         "agree %": [round(100 * i.agree / i.pairs, 1) if i.pairs else None for i in report.items],
-        "kappa": [i.kappa for i in report.items],
+        "kappa": pd.to_numeric(pd.Series([i.kappa for i in report.items], dtype="object"), errors="coerce"),
         "pass → fail": [i.pass_to_fail for i in report.items],
         "fail → pass": [i.fail_to_pass for i in report.items],
         "other": [i.other_changes for i in report.items],

@@ -90,16 +90,16 @@ def render() -> None:
     lead = who.role in ("team_lead", "admin")
     status = st.query_params.get("status", "open")
     status = status if status in STATUSES else "open"
-    cols = st.columns([3, 2, 2], vertical_alignment="bottom")
-    picked = cols[0].segmented_control("Show", list(STATUSES), default=status, format_func=STATUSES.get,
-                                       key="queue_status")
+    picked = st.segmented_control("Show", list(STATUSES), default=status, format_func=STATUSES.get,
+                                  key="queue_status")
     if picked and picked != status:
         st.query_params["status"] = picked
         status = picked
-    everyone = lead and cols[1].toggle("Everyone's queue", key="queue_everyone",
+    cols = st.columns([2, 2, 3], vertical_alignment="center")
+    everyone = lead and cols[0].toggle("Everyone's queue", key="queue_everyone",
                                        value=st.query_params.get("everyone") == "1")
     if lead:
-        cols[2].button("Fill the queue now", icon=":material/playlist_add:", on_click=_fill, args=(db,))
+        cols[1].button("Fill the queue now", icon=":material/playlist_add:", on_click=_fill, args=(db,))
     msg = st.session_state.pop("queue_msg", None)
     if msg:
         (st.error if msg[0] == "error" else st.success)(msg[1])
