@@ -58,7 +58,7 @@ def main() -> None:
         st.error("Start the dashboard with `callqa dashboard` (it adds the sign-in checks for audio and files).",
                  icon=":material/lock:")
         st.stop()
-    st.html("<style>[data-testid=stMainBlockContainer] { padding-top: 2.2rem; padding-bottom: 2rem; }</style>")
+    st.html("<style>[data-testid=stMainBlockContainer] { padding-top: 4rem; padding-bottom: 2rem; }</style>")
     db = ui.db_path()
     viewer = auth.current_viewer(db)
     st.session_state[ui.VIEWER_KEY] = viewer
