@@ -55,7 +55,7 @@ class User:
 
     sub: str
     email: str
-    role: str
+    role: str | None  # None: known to the identity provider only (callqa gives them no access)
     agent_id: str | None = None
     team: str | None = None
     queues: Sequence[str] = ()
@@ -123,6 +123,8 @@ class Dashboard:
 
         directory = Directory(self.db)
         for u in self.users:
+            if u.role is None:
+                continue
             directory.add(u.email, u.role, agent_id=u.agent_id, display_name=u.name,
                           teams=[u.team] if u.team else None, queues=list(u.queues) or None,
                           grants=list(u.grants) or None, replace=True)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import secrets
 import subprocess
 import sys
 import time
@@ -24,7 +22,7 @@ import pytest
 import soundfile as sf
 
 from benchmarks import bench_store
-from benchmarks.browser import Browser, BrowserUnavailable, free_port, wait_http
+from benchmarks.browser import Browser, BrowserUnavailable, Dashboard, User, free_port, wait_http
 from qa.access.audit import AuditLog
 from qa.access.directory import Directory
 from qa.pipeline import file_sha256
@@ -52,39 +50,11 @@ def server(tmp_path_factory: pytest.TempPathFactory):
                 [str(rec), file_sha256(rec)])
     con.execute("INSERT INTO pii_redactions VALUES ('call-0000001', 0, 'card', 1.0, 2.0, '[CARD]', true)")
     con.close()
-    directory = Directory(db)
-    directory.add("a1@example.com", "agent", agent_id="A001")  # call-0000001 is A001's
-    directory.add("a2@example.com", "agent", agent_id="A002")
-    idp_port, app_port = _port(), _port()
-    idp = subprocess.Popen([sys.executable, "-m", "oidc_provider_mock", "--port", str(idp_port),
-                            "--user-claims", json.dumps({"sub": "u1", "email": "a1@example.com"}),
-                            "--user-claims", json.dumps({"sub": "u2", "email": "a2@example.com"}),
-                            "--user-claims", json.dumps({"sub": "u3", "email": "stranger@example.com"})],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    secret = secrets.token_hex(32)
-    secrets_file = root / "secrets.toml"
-    secrets_file.write_text(f"""[auth]
-redirect_uri = "http://127.0.0.1:{app_port}/oauth2callback"
-cookie_secret = "{secret}"
-client_id = "callqa"
-client_secret = "callqa-secret"
-server_metadata_url = "http://127.0.0.1:{idp_port}/.well-known/openid-configuration"
-""")
-    env = {**os.environ, "CALLQA_RUBRIC_DIR": str(REPO / "scoring_rubrics")}
-    app = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "dashboard", "--db", str(db), "--auth", "oidc",
-                            "--port", str(app_port), "--secrets", str(secrets_file)], cwd=REPO, env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        _wait(f"http://127.0.0.1:{idp_port}/.well-known/openid-configuration", idp)
-        _wait(f"http://127.0.0.1:{app_port}/_stcore/health", app)
-        yield {"db": db, "base": f"http://127.0.0.1:{app_port}", "secret": secret, "rec": rec}
-    finally:
-        for proc in (app, idp):
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    users = [User("u1", "a1@example.com", "agent", agent_id="A001"),  # call-0000001 is A001's
+             User("u2", "a2@example.com", "agent", agent_id="A002"),
+             User("u3", "stranger@example.com", None)]  # signs in at the IdP, unknown to callqa
+    with Dashboard(db, users, root / "dash") as dash:  # the browser harness: real IdP + callqa dashboard --auth oidc
+        yield {"db": db, "base": dash.base, "secret": dash.cookie_secret, "rec": rec}
 
 
 def _login(server: dict, sub: str) -> httpx.Client:
