@@ -43,6 +43,15 @@ def _operator():
     return replace(LOCAL_ADMIN, identity=who, display_name=f"{who} (cli)", auth="cli")
 
 
+def viewer_as(db: str | Path, identity: str | None):
+    """The viewer a CLI command runs as: `--as IDENTITY` (their role and scope), else the operator; None: unknown user."""
+    if not identity:
+        return _operator()
+    from qa.access.directory import Directory
+
+    return Directory(db).viewer(identity, auth="cli")
+
+
 def audit_cli(db: str | Path, action: str, call_id: str | None = None, target: str | None = None, **detail) -> None:
     """One audit row for a CLI action, signed with the operating-system user's name."""
     from qa.access.audit import AuditLog

@@ -27,18 +27,15 @@ def _date(text: str) -> date:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pipelines.access_cli import _db, _operator
-    from qa.access.directory import Directory
+    from pipelines.access_cli import _db, viewer_as
     from qa.access.model import AccessDenied
     from qa.coaching.generate import generate
 
     db = _db(args)
-    viewer = _operator()
-    if args.as_identity:
-        viewer = Directory(db).viewer(args.as_identity, auth="cli")
-        if viewer is None:
-            print(f"callqa: no user {args.as_identity!r} (callqa users list)", file=sys.stderr)
-            return EXIT_USAGE
+    viewer = viewer_as(db, args.as_identity)
+    if viewer is None:
+        print(f"callqa: no user {args.as_identity!r} (callqa users list)", file=sys.stderr)
+        return EXIT_USAGE
     fmt = args.format or (args.out.rsplit(".", 1)[-1].lower() if "." in args.out else "html")
     try:
         done = generate(db, viewer, fmt, args.out, agent=args.agent, team=args.team, since=args.since,

@@ -28,16 +28,13 @@ class _UnknownUser(Exception):
 
 def _context(args: argparse.Namespace):
     """(repository, viewer); an unknown --as user is a usage error."""
-    from pipelines.access_cli import _db, _operator
-    from qa.access.directory import Directory
+    from pipelines.access_cli import _db, viewer_as
     from qa.access.repository import DuckDBRepository
 
     db = _db(args)
-    viewer = _operator()
-    if getattr(args, "as_identity", None):
-        viewer = Directory(db).viewer(args.as_identity, auth="cli")
-        if viewer is None:
-            raise _UnknownUser(f"no user {args.as_identity!r} (callqa users list)")
+    viewer = viewer_as(db, getattr(args, "as_identity", None))
+    if viewer is None:
+        raise _UnknownUser(f"no user {args.as_identity!r} (callqa users list)")
     return DuckDBRepository(db), viewer
 
 

