@@ -1,11 +1,10 @@
 """Streamlit glue shared by the pages: the database path, the signed-in viewer, short-lived caches,
-empty states, the player.
+empty states, the audio URL.
 
 Every read goes through `dashboards.data` with the session's viewer (set by `dashboards/app.py`
 before each page runs); the viewer is part of every cache key, so one user's cached rows are
-never another's. Caches live at most `CACHE_TTL_S` seconds so calls written by the nightly batch
-appear within seconds. The audio player seeks through `st.session_state[SEEK_KEY]`, which the
-"play from" buttons set before the rerun that re-renders the player; its source is callqa's own
+never another's, and so is the store's version (`store_version`): a write by the batch or a saved
+review gives new keys at once. The call page's player (`dashboards/player.py`) plays callqa's own
 authenticated audio route (`dashboards/audio_route.py`), never a file path or Streamlit's /media.
 """
 
@@ -21,7 +20,6 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import data
-from dashboards.fmt import mmss
 from dashboards.rubric_info import default_rubric_dir
 from qa.access.model import Viewer
 from qa.store import StoreBusy
@@ -31,7 +29,6 @@ CACHE_ENTRIES = 256
 DB_KEY = "callqa_db"
 VIEWER_KEY = "callqa_viewer"
 OPENED_KEY = "callqa_opened_calls"
-SEEK_KEY = "callqa_seek"
 AUDIO_ROUTE = "/callqa/audio/"
 EMPTY_MESSAGE = "No calls yet — run `callqa process ...` to transcribe and score recordings into"
 
@@ -164,53 +161,12 @@ def require_calls(db: str) -> data.StoreStatus | None:
     return status
 
 
-def seek_to(call_id: str, seconds: float) -> None:
-    """Button callback: make the next run's player start at `seconds` (whole seconds)."""
-    st.session_state[SEEK_KEY] = {"call_id": call_id, "t": max(0, int(seconds)), "autoplay": True}
-
-
-def play_button(call_id: str, seconds: float | None, key: str, label: str | None = None) -> None:
-    """A small "play mm:ss" button that seeks the player; nothing when the time is unknown."""
-    if seconds is None or seconds != seconds:
-        return
-    st.button(
-        label or mmss(seconds),
-        key=key,
-        icon=":material/play_arrow:",
-        type="tertiary",
-        on_click=seek_to,
-        args=(call_id, float(seconds)),
-        help=f"Play the recording from {mmss(seconds)}",
-    )
-
-
 def audio_url(call_id: str, original: bool = False) -> str:
     """The call's audio on callqa's own route, absolute on the origin the browser uses."""
     from urllib.parse import quote, urlparse
 
     page = urlparse(st.context.url or "http://127.0.0.1:8501/")
     return f"{page.scheme}://{page.netloc}{AUDIO_ROUTE}{quote(call_id, safe='')}" + ("?original=1" if original else "")
-
-
-def audio_player(call_id: str, source_path: str | None) -> None:
-    """The call's recording (redacted; the original for `unmask_audio`), from where "play from" asked."""
-    if not source_path:
-        st.warning("No audio path is stored for this call.")
-        return
-    if not Path(source_path).is_file():
-        st.warning("Audio file not found (moved or deleted since processing).", icon=":material/volume_off:")
-        return
-    who = viewer()
-    original = who.can_unmask_audio and st.toggle(
-        "Original audio (unmasked, audited)", key="callqa_unmask", help="Plays the recording without the tone over "
-        "card numbers, ID numbers and phone numbers; every play is recorded in the audit trail.")
-    seek = st.session_state.get(SEEK_KEY) or {}
-    start = int(seek.get("t", 0)) if seek.get("call_id") == call_id else 0
-    autoplay = bool(seek.get("autoplay")) and seek.get("call_id") == call_id
-    st.audio(audio_url(call_id, original), format="audio/wav", start_time=start, autoplay=autoplay)
-    label = "Original recording." if original else "Personal data toned out."
-    st.caption(f"{label} Playing from {mmss(start)}" if start else
-               f"{label} Use the :material/play_arrow: buttons to jump to a moment.")
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_ENTRIES, show_spinner=False)
@@ -266,11 +222,6 @@ def _review_history(db: str, version: tuple, who: Viewer, call_id: str) -> pd.Da
 
 def review_history(db: str, call_id: str) -> pd.DataFrame:
     return _review_history(db, store_version(db), viewer(), call_id)
-
-
-def forget_cached_reads() -> None:
-    """Nothing to forget: cached reads are keyed by the store's version (`store_version`), which a saved
-    review changes. Kept for callers that want to say so."""
 
 
 def section_titles(rubric_id: str) -> dict[str, str]:
