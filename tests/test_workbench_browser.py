@@ -84,6 +84,7 @@ def test_play_evidence_line_and_window_move_the_audio(dash: Dashboard, browser: 
     b.screenshot(screens / "call_full.png", full_page=True)
     src = b.js("return document.querySelector('audio').src")
     assert f"/callqa/audio/{PLAYABLE}" in src and "/media/" not in src
+    _until(b, "return document.querySelector('audio').duration > 299", "the recording did not load")  # 5 min WAV
     # the score, band and transcript's first line are in the first screen at 1366x768
     assert b.js("const s = document.querySelector('.cq-score'); return s && s.getBoundingClientRect().bottom < 768")
     assert b.js("const t = document.querySelector('.callqa-transcript'); return t && t.scrollTop === 0")
