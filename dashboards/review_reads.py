@@ -106,3 +106,30 @@ def sessions(db: str) -> Any:
     from qa.review.calibration import CalibrationSessions
 
     return CalibrationSessions(data.repo(db))
+
+
+def page_start(title: str, what: str, reviewers_only: str | None = None) -> str | None:
+    """The review pages' opening: title, a readable store, the desk installed and (with `reviewers_only`,
+    the refusal to show) a reviewing role. Returns the store path, or None when the page has said all."""
+    st.title(title)
+    db = ui.db_path()
+    if ui.require_calls(db) is None:
+        return None
+    if not available():
+        st.info(f"{what} the review desk (qa.review), which this installation does not have.")
+        return None
+    if reviewers_only and not ui.viewer().can_review:
+        st.info(reviewers_only)
+        return None
+    return db
+
+
+def status_choice(options: dict[str, str], key: str, default: str) -> str:
+    """A status picker kept in the URL (`?status=`), so the view can be shared and survives navigation."""
+    status = st.query_params.get("status", default)
+    status = status if status in options else default
+    picked = st.segmented_control("Show", list(options), default=status, format_func=options.get, key=key)
+    if picked and picked != status:
+        st.query_params["status"] = picked
+        status = picked
+    return status

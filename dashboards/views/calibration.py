@@ -120,15 +120,8 @@ def _sessions(db: str) -> None:
 
 
 def render() -> None:
-    st.title("Calibration")
-    db = ui.db_path()
-    if ui.require_calls(db) is None:
-        return
-    if not review_reads.available():
-        st.info("Calibration needs the review desk (qa.review), which this installation does not have.")
-        return
-    if not ui.viewer().can_review:
-        st.info("Calibration is for reviewers, team leads and admins.")
+    db = review_reads.page_start("Calibration", "Calibration needs", "Calibration is for reviewers, team leads and admins.")
+    if db is None:
         return
     tab1, tab2 = st.tabs(["AI vs reviewers", "Reviewer sessions"])
     with tab1:

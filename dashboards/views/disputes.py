@@ -16,20 +16,11 @@ STATUSES = {"open": "Open", "accepted": "Accepted", "rejected": "Rejected", "all
 
 
 def render() -> None:
-    st.title("Disputes")
-    db = ui.db_path()
-    if ui.require_calls(db) is None:
-        return
-    if not review_reads.available():
-        st.info("Disputes need the review desk (qa.review), which this installation does not have.")
+    db = review_reads.page_start("Disputes", "Disputes need")
+    if db is None:
         return
     who = ui.viewer()
-    status = st.query_params.get("status", "open")
-    status = status if status in STATUSES else "open"
-    picked = st.segmented_control("Show", list(STATUSES), default=status, format_func=STATUSES.get, key="dp_status")
-    if picked and picked != status:
-        st.query_params["status"] = picked
-        status = picked
+    status = review_reads.status_choice(STATUSES, "dp_status", "open")
     st.caption({"agent": "Your disputes. Raise one from a call's page: pick the item and say why.",
                 "team_lead": "Disputes on your teams' calls: accept or reject each with a sentence."}.get(
         who.role, "Disputes on the calls you may see."))

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import review_reads, ui
-from dashboards.fmt import band_label, pct
+from dashboards.fmt import band_label
 
 STATUSES = {"open": "To review + in review", "to_review": "To review", "in_review": "In review", "done": "Done",
             "all": "All"}
@@ -76,25 +76,13 @@ def _rules(db: str) -> None:
 
 
 def render() -> None:
-    st.title("Review queue")
-    db = ui.db_path()
-    if ui.require_calls(db) is None:
-        return
-    if not review_reads.available():
-        st.info("The review queue needs the review desk (qa.review), which this installation does not have.")
+    db = review_reads.page_start("Review queue", "The review queue needs",
+                                 "Only reviewers, team leads and admins have a review queue.")
+    if db is None:
         return
     who = ui.viewer()
-    if not who.can_review:
-        st.info("Only reviewers, team leads and admins have a review queue.")
-        return
     lead = who.role in ("team_lead", "admin")
-    status = st.query_params.get("status", "open")
-    status = status if status in STATUSES else "open"
-    picked = st.segmented_control("Show", list(STATUSES), default=status, format_func=STATUSES.get,
-                                  key="queue_status")
-    if picked and picked != status:
-        st.query_params["status"] = picked
-        status = picked
+    status = review_reads.status_choice(STATUSES, "queue_status", "open")
     cols = st.columns([2, 2, 3], vertical_alignment="center")
     everyone = lead and cols[0].toggle("Everyone's queue", key="queue_everyone",
                                        value=st.query_params.get("everyone") == "1")
