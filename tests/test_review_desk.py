@@ -210,3 +210,15 @@ def test_every_action_is_audited_with_ids_not_text(world: World) -> None:
     text = json.dumps([[r.actor, r.action, r.call_id, r.target, r.detail] for r in rows], ensure_ascii=False, default=str)
     assert "SECRET" not in text
     assert AuditLog(world.db).verify() == []
+
+
+def test_the_older_review_path_obeys_the_reason_rule_too(world: World) -> None:
+    """dashboards.data.save_review (today's Call page form) goes through the same repository write."""
+    from dashboards import data
+
+    call = call_with(world, CRITICAL, "pass")
+    score = world.repo.scores(world["qa@x"], call).iloc[0]
+    key = (str(score["rubric_id"]), str(score["rubric_version"]))
+    with pytest.raises(ReasonRequired, match="critical item"):
+        data.save_review(world.db, world["qa@x"], call, *key, CRITICAL, "fail", "")
+    assert data.save_review(world.db, world["qa@x"], call, *key, CRITICAL, "fail", "said 'guaranteed'")

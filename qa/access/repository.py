@@ -30,7 +30,7 @@ from qa.access.effective import (
 from qa.access.model import AccessDenied, Viewer
 from qa.access.query import CallPage, CallQuery, ReviewSets, SearchHit, hits_sql, where_clause
 from qa import text_index
-from qa.reviews import Review, ReviewStore
+from qa.reviews import OUTCOMES, Review, ReviewStore
 from qa.rubric.engine import CallScore
 from qa.rubric.schema import Rubric, RubricError, find_rubric, load_rubric
 from qa.store import Store, StoreBusy
@@ -309,10 +309,25 @@ class DuckDBRepository:
 
     def save_review(self, viewer: Viewer, call_id: str, rubric_id: str, rubric_version: str, item_id: str,
                     outcome: str, comment: str | None = None) -> Review:
-        """A review signed with the signed-in viewer's name (never a name typed in a form)."""
+        """A review signed with the signed-in viewer's name (never a name typed in a form).
+
+        A critical item's outcome changed (from the AI's, or from the current one) needs a comment
+        saying why: `qa.review.errors.ReasonRequired`, whichever page or command asks.
+        """
+        from qa.review.errors import ReasonRequired
+
         if not viewer.can_review:
             raise AccessDenied(f"{viewer.identity} ({viewer.role}) may not review calls")
-        self.require(viewer, call_id)
+        with self.reading():
+            self.require(viewer, call_id)
+            items = self.item_results(viewer, call_id, rubric_id, rubric_version)
+        row = items[items["item_id"] == item_id]
+        new = (outcome or "").strip().lower()
+        checkable = new in OUTCOMES and viewer.name.strip()  # else `reviews.save` says what is wrong first
+        if checkable and len(row) and bool(row["critical"].iat[0]) and not (comment or "").strip() and (
+                new != row["auto_outcome"].iat[0] or new != row["outcome"].iat[0]):
+            title = self.item_titles(str(rubric_id), str(rubric_version)).get(item_id, item_id)
+            raise ReasonRequired(f"“{title}” is a critical item: say why you change it (a reason is required)")
         return self.reviews.save(call_id, rubric_id, rubric_version, item_id, outcome, viewer.name, comment)
 
     def failures(self, viewer: Viewer, call_id: str | None = None, limit: int = 200) -> pd.DataFrame:

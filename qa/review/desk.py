@@ -5,7 +5,8 @@ method takes the signed-in viewer, checks role and scope (a call outside the sco
 such call"), writes to the reviews file and records an audit row (ids and outcomes, never text).
 
 - override: an item's outcome, signed with the viewer's name; a critical item needs a reason
-  whenever the outcome differs from the AI's or from the current one (`ReasonRequired`).
+  whenever the outcome differs from the AI's or from the current one (`ReasonRequired`, raised by
+  the repository's `save_review`, so the older review form obeys it too).
 - sign_off: "reviewed, agree / disagree with the AI" with a comment; the queue entry becomes done.
 - comment: a free comment on the call.
 - dispute / resolve: an agent disputes an item of their own call; the team lead of the agent's
@@ -27,10 +28,11 @@ import pandas as pd
 from qa.access.audit import AuditLog
 from qa.access.model import AccessDenied, Viewer
 from qa.access.query import CallPage, CallQuery
-from qa.review.errors import DisputeError, ReasonRequired
+from qa.review.errors import DisputeError
 from qa.review.queue import ReviewQueue
 from qa.review.records import (
     AutoFailNote, Comment, Dispute, FillResult, Neighbours, QueueEntry, ReviewFile, SignOff, TimelineEvent, new_id, now,
+    where_sql,
 )
 from qa.review.sampling import SamplingRules
 from qa.reviews import OUTCOMES, Review, ReviewError
@@ -115,10 +117,7 @@ class ReviewDesk:
             rid, ver = self._scoring(viewer, call_id, rubric_id, rubric_version)
             item = self._item(viewer, call_id, rid, ver, item_id)
             entry = self.queue_.entry(viewer, call_id)
-        changes = outcome != item["auto_outcome"] or outcome != item["outcome"]
-        if bool(item["critical"]) and changes and not _text(reason):
-            title = self.repo.item_titles(rid, ver).get(item_id, item_id)
-            raise ReasonRequired(f"“{title}” is a critical item: say why you change it (a reason is required)")
+        # the repository refuses a critical item's change without a reason (ReasonRequired), for every caller
         review = self.repo.save_review(viewer, call_id, rid, ver, item_id, outcome, _text(reason) or None)
         self.audit.record(viewer, "review", call_id, item_id, outcome=outcome, before=item["outcome"],
                           ai=item["auto_outcome"], rubric_id=rid, rubric_version=ver, review_id=review.review_id,
@@ -251,16 +250,9 @@ class ReviewDesk:
         return found[0] if found else None
 
     def _disputes(self, call_ids: list[str] | None, dispute_id: str | None = None) -> list[Dispute]:
-        where, params = [], []
-        if call_ids is not None:
-            where.append("list_contains(?::VARCHAR[], d.call_id)")
-            params.append(call_ids)
-        if dispute_id is not None:
-            where.append("d.dispute_id = ?")
-            params.append(dispute_id)
+        where, params = where_sql([("list_contains(?::VARCHAR[], d.call_id)", call_ids), ("d.dispute_id = ?", dispute_id)])
         rows = self.file.query(f"""SELECT {_DISPUTE_COLUMNS} FROM disputes d
-            LEFT JOIN dispute_decisions x ON x.dispute_id = d.dispute_id
-            {'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY d.created_at""", params)
+            LEFT JOIN dispute_decisions x ON x.dispute_id = d.dispute_id {where} ORDER BY d.created_at""", params)
         out = []
         for r in rows:
             title = self.repo.item_titles(r[2], r[3]).get(r[4], r[4])

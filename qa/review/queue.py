@@ -24,7 +24,7 @@ from qa.access.audit import AuditLog
 from qa.access.directory import Directory
 from qa.access.model import AccessDenied, Viewer, viewer_for
 from qa.review.errors import QueueError
-from qa.review.records import FillResult, Neighbours, QueueEntry, ReviewFile, new_id, now
+from qa.review.records import FillResult, Neighbours, QueueEntry, ReviewFile, new_id, now, where_sql
 from qa.review.sampling import SamplingRules, candidates, period, rules_json
 
 STATUSES = ("to_review", "in_review", "done")
@@ -140,15 +140,8 @@ class ReviewQueue:
         who = viewer.identity if assignee == "me" else assignee
         if who not in (None, viewer.identity) and viewer.role == "reviewer":
             raise AccessDenied(f"{viewer.identity} may see only their own queue")
-        where, params = [], []
-        if who is not None:
-            where.append("assignee = ?")
-            params.append(who)
-        if status is not None:
-            where.append("status = ?")
-            params.append(status)
-        return self.file.query(f"SELECT {_ENTRY_COLUMNS} FROM queue_items {'WHERE ' + ' AND '.join(where) if where else ''}"
-                               " ORDER BY added_at, call_id", params)
+        where, params = where_sql([("assignee = ?", who), ("status = ?", status)])
+        return self.file.query(f"SELECT {_ENTRY_COLUMNS} FROM queue_items {where} ORDER BY added_at, call_id", params)
 
     def _list(self, viewer: Viewer, status: str | None, assignee: str | None) -> list[QueueEntry]:
         out = self._entries(viewer, self._rows(viewer, status, assignee))

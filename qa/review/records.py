@@ -71,6 +71,12 @@ DDL = [
 _lock = threading.Lock()
 
 
+def where_sql(conditions: list[tuple[str, Any]]) -> tuple[str, list[Any]]:
+    """`WHERE a AND b` over the conditions whose value is not None, and their parameters ("" when none)."""
+    kept = [(c, v) for c, v in conditions if v is not None]
+    return ("WHERE " + " AND ".join(c for c, _ in kept)) if kept else "", [v for _, v in kept]
+
+
 def now() -> datetime:
     return datetime.now(timezone.utc)
 
