@@ -55,7 +55,7 @@ class User:
 
     sub: str
     email: str
-    role: str
+    role: str | None  # None: known to the identity provider only (callqa gives them no access)
     agent_id: str | None = None
     team: str | None = None
     queues: Sequence[str] = ()
@@ -123,6 +123,8 @@ class Dashboard:
 
         directory = Directory(self.db)
         for u in self.users:
+            if u.role is None:
+                continue
             directory.add(u.email, u.role, agent_id=u.agent_id, display_name=u.name,
                           teams=[u.team] if u.team else None, queues=list(u.queues) or None,
                           grants=list(u.grants) or None, replace=True)
@@ -142,7 +144,8 @@ client_id = "callqa"
 client_secret = "callqa-secret"
 server_metadata_url = "http://127.0.0.1:{idp_port}/.well-known/openid-configuration"
 """)
-        env = {**os.environ, "PYTHONPATH": str(REPO), "CALLQA_RUBRIC_DIR": str(REPO / "scoring_rubrics"), **self.env}
+        env = {**os.environ, "PYTHONPATH": str(REPO), "CALLQA_RUBRIC_DIR": str(REPO / "scoring_rubrics"),
+               "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none", **self.env}  # no "File change. Rerun" mid-measurement
         app = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "dashboard", "--db", str(self.db), "--auth",
                                 "oidc", "--port", str(app_port), "--secrets", str(secrets_file)],
                                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
@@ -333,6 +336,88 @@ class Browser:
         if out.get("timeout"):
             raise TimeoutError(f"not rendered within {timeout_s:.0f} s: {expr[:200]}")
         return float(out["ms"]) / 1000
+
+    # --- Streamlit widgets (actions for click_to_rendered, or direct) ------------------------------
+    def fill(self, label: str, value: str, enter: bool = True) -> Callable[[Any], None]:
+        """An action: type `value` into the text input / area labelled `label` (Enter commits an input)."""
+        def act(driver: Any) -> None:
+            from selenium.webdriver.common.by import By
+            from selenium.webdriver.common.keys import Keys
+
+            el = driver.execute_script(
+                "const l = arguments[0]; const a = document.querySelector(`input[aria-label=\"${l}\"], "
+                "textarea[aria-label=\"${l}\"]`); if (a) return a; const w = [...document.querySelectorAll("
+                "'[data-testid=stWidgetLabel]')].find(x => x.innerText.trim() === l); const box = w && w.closest("
+                "'[data-testid=stTextInput], [data-testid=stTextArea]'); return box && box.querySelector('input, textarea');",
+                label)
+            if el is None:
+                raise AssertionError(f"no text box {label!r}")
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", el)
+            el.click()
+            el.send_keys(Keys.CONTROL, "a")
+            el.send_keys(Keys.DELETE)
+            el.send_keys(value)
+            if enter:  # commits the widget (outside a form: a script run; inside one, a text area submits it)
+                el.send_keys(Keys.ENTER) if el.tag_name == "input" else el.send_keys(Keys.CONTROL, Keys.ENTER)
+        return act
+
+    def choose(self, label: str, option: str) -> Callable[[Any], None]:
+        """An action: pick the option whose visible text contains `option` in the selectbox / multiselect `label`."""
+        def act(driver: Any) -> None:
+            from selenium.webdriver.common.by import By
+
+            box = driver.execute_script(
+                "const l = [...document.querySelectorAll('[data-testid=stWidgetLabel]')].find(x => x.innerText.trim()"
+                " === arguments[0]); return l && l.closest('[data-testid=stSelectbox], [data-testid=stMultiSelect]');",
+                label)
+            if box is None:
+                raise AssertionError(f"no select box {label!r}")
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
+            box.find_element(By.CSS_SELECTOR, "input").click()
+            deadline, reopen = time.monotonic() + 15, time.monotonic() + 2
+            while time.monotonic() < deadline:
+                if time.monotonic() > reopen and not driver.execute_script(
+                        "return document.querySelectorAll('[role=option]').length"):
+                    box.find_element(By.CSS_SELECTOR, "input").click()  # the list closed (a rerun): open again
+                    reopen = time.monotonic() + 2
+                found = driver.execute_script(
+                    "const o = [...document.querySelectorAll('[role=option]')].find(o => o.innerText.trim()"
+                    ".includes(arguments[0])); if (o) { o.click(); return true; } return false;", option)
+                if found:
+                    return
+                time.sleep(0.05)
+            raise AssertionError(f"no option {option!r} in {label!r}")
+        return act
+
+    def radio(self, option: str) -> Callable[[Any], None]:
+        """An action: click the radio option whose label is `option`."""
+        def act(driver: Any) -> None:
+            ok = driver.execute_script(
+                "const l = [...document.querySelectorAll('[data-testid=stRadio] label')].find(l => l.innerText.trim()"
+                " === arguments[0]); if (l) { l.scrollIntoView({block: 'center'}); l.click(); return true; }"
+                " return false;", option)
+            if not ok:
+                raise AssertionError(f"no radio option {option!r}")
+        return act
+
+    def table_row(self, row: int, table: int = 0) -> Callable[[Any], None]:
+        """An action: select row `row` (0-based) of the `table`-th dataframe (its row-selection box)."""
+        def act(driver: Any) -> None:
+            from selenium.webdriver.common.actions.action_builder import ActionBuilder
+            from selenium.webdriver.common.by import By
+
+            grid = driver.find_elements(By.CSS_SELECTOR, "[data-testid=stDataFrame]")[table]
+            rect = driver.execute_script(
+                "const g = arguments[0]; g.scrollIntoView({block: 'start'});"  # then clear of the sticky header
+                " let p = g.parentElement; while (p && !(p.scrollHeight > p.clientHeight + 1 &&"
+                " /(auto|scroll)/.test(getComputedStyle(p).overflowY))) p = p.parentElement;"
+                " (p || document.scrollingElement).scrollTop -= 262 - 35 * arguments[1];"
+                " return g.getBoundingClientRect().toJSON();", grid, row)
+            actions = ActionBuilder(driver)
+            actions.pointer_action.move_to_location(int(rect["left"] + 14), int(rect["top"] + 38 + 35 * row + 17))
+            actions.pointer_action.click()
+            actions.perform()
+        return act
 
     # --- looking --------------------------------------------------------------------------------------
     def screenshot(self, path: Path | str, full_page: bool = False) -> Path:

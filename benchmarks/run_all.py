@@ -3,7 +3,8 @@
 Sections: pipeline vs bare faster-whisper with the per-stage breakdown, batch throughput
 with 1 and 2 workers, peak memory against call length, store and dashboard queries,
 rescoring and rubric comparison at 10k and 100k calls, coaching reports and pages (script run at 10k
-and 100k, reports at 100k) and the coaching pages' click to rendered in a real browser. Each
+and 100k, reports at 100k), the coaching pages' click to rendered in a real browser, and a reviewer's
+clicks in headless Chromium at 10k and 100k calls (`bench_browser`). Each
 section runs in order in this process or its own children; a failing section is recorded
 and the others still run. `--only` re-runs some sections and keeps the others from the last
 result file (each section records when and under what load it ran). `--quick` runs the
@@ -24,11 +25,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from benchmarks import (
-    bench_browser_coaching, bench_memory, bench_pipeline, bench_reports, bench_rescore, bench_store, bench_throughput,
+    bench_browser, bench_browser_coaching, bench_memory, bench_pipeline, bench_reports, bench_rescore, bench_store,
+    bench_throughput,
 )
 from benchmarks.common import RESULTS, SHARED, machine, machine_line, sample_calls
 
-SECTIONS = ("pipeline", "throughput", "memory", "store", "rescore", "reports", "coaching_browser")
+SECTIONS = ("pipeline", "throughput", "memory", "store", "rescore", "reports", "coaching_browser", "browser")
 
 
 def _sections(quick: bool, work: Path) -> dict[str, tuple[Callable[[], dict], Callable[[dict], str]]]:
@@ -45,6 +47,7 @@ def _sections(quick: bool, work: Path) -> dict[str, tuple[Callable[[], dict], Ca
             "rescore": (lambda: bench_rescore.run((300,), (1,), 5), bench_rescore.to_markdown),
             "reports": (lambda: bench_reports.run((300,), 1), bench_reports.to_markdown),
             "coaching_browser": (lambda: bench_browser_coaching.run((300,), 1), bench_browser_coaching.to_markdown),
+            "browser": (lambda: bench_browser.run((300,), 2), bench_browser.to_markdown),
         }
     return {
         "pipeline": (lambda: bench_pipeline.run(bench_pipeline.default_files(work)), bench_pipeline.to_markdown),
@@ -54,13 +57,14 @@ def _sections(quick: bool, work: Path) -> dict[str, tuple[Callable[[], dict], Ca
         "rescore": (lambda: bench_rescore.run(), bench_rescore.to_markdown),
         "reports": (lambda: bench_reports.run(), bench_reports.to_markdown),
         "coaching_browser": (lambda: bench_browser_coaching.run(), bench_browser_coaching.to_markdown),
+        "browser": (lambda: bench_browser.run(), bench_browser.to_markdown),
     }
 
 
 RENDER = {"pipeline": bench_pipeline.to_markdown, "throughput": bench_throughput.to_markdown,
           "memory": bench_memory.to_markdown, "store": bench_store.to_markdown,
           "rescore": bench_rescore.to_markdown, "reports": bench_reports.to_markdown,
-          "coaching_browser": bench_browser_coaching.to_markdown}
+          "coaching_browser": bench_browser_coaching.to_markdown, "browser": bench_browser.to_markdown}
 
 
 def render(result: dict[str, Any]) -> str:

@@ -2,8 +2,8 @@
 
     callqa dashboard [--db PATH] [--auth none|proxy|oidc] [--host 127.0.0.1] [--port 8501]
 
-Pages: Calls (filterable list), Call (scorecard, transcript, audio); Coaching: Agents (one agent against
-the team) and Teams (a team's agents side by side), with the coaching report to download.
+Pages: Review (queue, calls list, call page for scoring, disputes, calibration) and Coaching (Agents: one
+agent against the team; Teams: a team's agents side by side; each with the coaching report to download).
 Before any page runs, the viewer is resolved (`dashboards/auth.py`: sign-in, role, scope);
 every read then goes through the scoped data-access layer (`qa.access`). The dashboard only
 reads the store through short-lived connections; it never runs models and never keeps the
@@ -27,12 +27,30 @@ from dashboards import auth, ui  # noqa: E402
 _HERE = Path(__file__).resolve().parent
 ICON = _HERE / "assets" / "favicon.png"
 PAGES = {
-    "calls": st.Page(_HERE / "views" / "calls.py", title="Calls", icon=":material/list:", url_path="calls", default=True),
+    "queue": st.Page(_HERE / "views" / "queue.py", title="Review queue", icon=":material/checklist:", url_path="queue"),
+    "calls": st.Page(_HERE / "views" / "calls.py", title="Calls", icon=":material/list:", url_path="calls"),
     "call": st.Page(_HERE / "views" / "call.py", title="Call", icon=":material/call:", url_path="call"),
+    "disputes": st.Page(_HERE / "views" / "disputes.py", title="Disputes", icon=":material/gavel:", url_path="disputes"),
+    "calibration": st.Page(_HERE / "views" / "calibration.py", title="Calibration", icon=":material/balance:",
+                           url_path="calibration"),
     "agents": st.Page(_HERE / "views" / "agents.py", title="Agents", icon=":material/person:", url_path="agents"),
     "teams": st.Page(_HERE / "views" / "teams.py", title="Teams", icon=":material/groups:", url_path="teams"),
 }
-NAVIGATION = {"Calls": ["calls", "call"], "Coaching": ["agents", "teams"]}
+NAVIGATION = {"Review": ["queue", "calls", "call", "disputes", "calibration"], "Coaching": ["agents", "teams"]}
+
+
+def _may_open(name: str, viewer) -> bool:
+    """Reviewers, team leads and admins have a queue and calibration; agents have disputes of their own."""
+    if name in ("queue", "calibration"):
+        return viewer.can_review
+    return True
+
+
+def _start() -> None:
+    """`/`: reviewers start at their queue, everyone else at the calls list (query parameters kept)."""
+    viewer = st.session_state[ui.VIEWER_KEY]
+    target = PAGES["queue"] if viewer.role == "reviewer" else PAGES["calls"]
+    st.switch_page(target, query_params=st.query_params.to_dict())
 
 
 def main() -> None:
@@ -42,10 +60,24 @@ def main() -> None:
         st.error("Start the dashboard with `callqa dashboard` (it adds the sign-in checks for audio and files).",
                  icon=":material/lock:")
         st.stop()
+    st.html("<style>[data-testid=stMainBlockContainer] { padding-top: 4rem; padding-bottom: 2rem; }</style>")
     db = ui.db_path()
     viewer = auth.current_viewer(db)
     st.session_state[ui.VIEWER_KEY] = viewer
-    page = st.navigation({group: [PAGES[k] for k in keys] for group, keys in NAVIGATION.items()})
+    shown = [name for name in PAGES if _may_open(name, viewer)]
+    # The start page ("/") is not listed: a default page's url_path is ignored, so listing Calls as the
+    # default made `/calls` a "Page not found". Every listed page has its own path; "/" sends on.
+    start = st.Page(_start, title="Start", url_path="start", default=True)
+    # every page is routable (an agent opening /queue gets the page's own "not for your role", not a
+    # "Page not found"); the sidebar lists only the viewer's pages, in groups
+    page = st.navigation([start, *PAGES.values()], position="hidden")
+    with st.sidebar:
+        for group, names in NAVIGATION.items():
+            names = [n for n in names if n in shown]
+            if names:
+                st.caption(group)
+            for name in names:
+                st.page_link(PAGES[name], label=PAGES[name].title, icon=PAGES[name].icon)
     auth.sidebar(viewer)
     if viewer.is_admin:
         st.sidebar.caption(f"Database: `{db}`")

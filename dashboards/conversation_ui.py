@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboards import conversation, ui
 from dashboards.fmt import md_escape, mmss
+from dashboards.player import seek_html
 from qa.access.model import Viewer
 
 SENTIMENT_BADGES = {"negative": ":red-badge[negative]", "neutral": ":gray-badge[neutral]",
@@ -16,22 +17,22 @@ SENTIMENT_BADGES = {"negative": ":red-badge[negative]", "neutral": ":gray-badge[
 TRAJECTORY_TEXT = {"improved": ":green[improved]", "worsened": ":red[worsened]", "steady": ":gray[steady]"}
 
 
-@st.cache_data(ttl=ui.CACHE_TTL_S, show_spinner=False)
-def _conversation_for(db: str, who: Viewer, call_id: str) -> conversation.Conversation:
+@st.cache_data(ttl=ui.CACHE_TTL_S, max_entries=ui.CACHE_ENTRIES, show_spinner=False)
+def _conversation_for(db: str, version: tuple, who: Viewer, call_id: str) -> conversation.Conversation:
     return conversation.get_conversation(db, who, call_id)
 
 
 def _conversation(db: str, call_id: str) -> conversation.Conversation:
-    return _conversation_for(db, ui.viewer(), call_id)
+    return _conversation_for(db, ui.store_version(db), ui.viewer(), call_id)
 
 
-@st.cache_data(ttl=ui.CACHE_TTL_S, show_spinner=False)
-def _sentiment_for(db: str, who: Viewer, call_id: str) -> dict[int, tuple[str, float]]:
+@st.cache_data(ttl=ui.CACHE_TTL_S, max_entries=ui.CACHE_ENTRIES, show_spinner=False)
+def _sentiment_for(db: str, version: tuple, who: Viewer, call_id: str) -> dict[int, tuple[str, float]]:
     return conversation.utterance_sentiment(db, who, call_id)
 
 
 def utterance_sentiment(db: str, call_id: str) -> dict[int, tuple[str, float]]:
-    return _sentiment_for(db, ui.viewer(), call_id)
+    return _sentiment_for(db, ui.store_version(db), ui.viewer(), call_id)
 
 
 def _metric_value(value: float, unit: str) -> str:
@@ -53,12 +54,12 @@ def _sentiment_line(s: dict) -> str:
     return " · ".join(parts)
 
 
-def call_panel(call_id: str, db: str) -> None:
+def call_panel(call_id: str, db: str, title: str | None = None, expanded: bool = False) -> None:
     """The "How the conversation went" panel of the call page."""
     conv = _conversation(db, call_id)
     if not conv.metrics and conv.profiles.empty and conv.sentiment is None:
         return
-    with st.expander("How the conversation went", expanded=True, icon=":material/forum:"):
+    with st.expander(title or "How the conversation went", expanded=expanded, icon=":material/forum:"):
         shown = [(name, label, unit) for name, label, unit in conversation.SHOWN_METRICS if name in conv.metrics]
         for row in range(0, len(shown), 6):
             cols = st.columns(6)
@@ -86,5 +87,6 @@ def call_panel(call_id: str, db: str) -> None:
                         f"{d.get('of', '?')} at {mmss(e.start_s)} ({float(d.get('overlap_s', 0)):.1f} s overlap)")
             left, right = st.columns([5, 1])
             left.markdown(text)
-            with right:
-                ui.play_button(call_id, float(e.start_s), key=f"event_{i}")
+            with right:  # plays in the browser (dashboards/player.py), no script run
+                st.html(seek_html(float(e.start_s), mmss(e.start_s)))
+

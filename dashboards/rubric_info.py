@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 from pathlib import Path
 
 from qa.rubric.schema import RubricError, find_rubric, load_rubric
@@ -28,6 +29,8 @@ class ItemInfo:
     coaching: str
     description: str
     order: int
+    critical: bool = False
+    check: Any = field(default=None, compare=False)  # the item's `qa.rubric.schema` check (type, speaker, window, phrases)
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class RubricInfo:
     version: str
     title: str
     path: str
+    language: str = "en"
+    bands: tuple[tuple[str, float], ...] = ()  # (band name, min %), highest first
     sections: list[tuple[str, str]] = field(default_factory=list)
     items: dict[str, ItemInfo] = field(default_factory=dict)
 
@@ -63,10 +68,13 @@ def _load(path: str, mtime: float) -> RubricInfo:
     rubric = load_rubric(path)
     sections = [(s.id, s.title) for s in rubric.sections]
     items = {
-        item.id: ItemInfo(item.id, item.title, section.id, section.title, item.coaching, item.description, n)
+        item.id: ItemInfo(item.id, item.title, section.id, section.title, item.coaching, item.description, n,
+                          bool(item.critical), item.check)
         for n, (section, item) in enumerate(rubric.items())
     }
-    return RubricInfo(rubric.id, rubric.version, rubric.title, path, sections, items)
+    return RubricInfo(rubric.id, rubric.version, rubric.title, path, str(rubric.language or "en"),
+                      tuple(sorted(((b.name, float(b.min_pct)) for b in rubric.bands), key=lambda b: -b[1])),
+                      sections, items)
 
 
 def rubric_info(rubric_id: str | None, rubric_dir: str | Path | None = None) -> RubricInfo | None:

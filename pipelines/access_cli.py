@@ -190,6 +190,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     cmd = [sys.executable, "-m", "streamlit", "run", str(server), "--server.headless", "true",
            "--server.address", host, "--server.port", str(args.port), "--server.enableStaticServing", "false",
            "--browser.gatherUsageStats", "false",
+           # a served dashboard does not watch its files (no "File change. Rerun" mid-review); buttons are
+           # blue, so red on a page means a failure or an auto-fail only
+           "--server.fileWatcherType", "none", "--theme.primaryColor", "#1c6dd0",
            # a set serverAddress keeps Streamlit from asking checkip.amazonaws.com for an "External URL"
            "--browser.serverAddress", "localhost" if is_loopback(host) else host]
     if args.secrets:

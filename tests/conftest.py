@@ -66,11 +66,32 @@ def prefect_harness():
         yield
 
 
+def html_texts(at) -> str:
+    """The text of a page's `st.html` blocks (tags and styles removed, entities decoded)."""
+    import html
+    import re
+
+    bodies = [h.proto.body for h in at.get("html")]
+    texts = (html.unescape(re.sub(r"<style.*?</style>|<[^>]+>", " ", b, flags=re.S)) for b in bodies)
+    return "\n".join(re.sub(r"\s+", " ", t).replace(" :", ":").strip() for t in texts)
+
+
+def player_data(at) -> dict | None:
+    """The data the call page's player + transcript component was mounted with (None: no player)."""
+    import json
+
+    found = [c for c in at.get("bidi_component") if c.proto.component_name == "callqa_player"]
+    return json.loads(found[0].proto.json) if found else None
+
+
 def page_texts(at) -> str:
-    """Everything a Streamlit AppTest page says (markdown, captions, titles, alerts), unescaped."""
+    """Everything a Streamlit AppTest page says (markdown, captions, titles, alerts, st.html, the
+    transcript component's lines), unescaped."""
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
     parts += [e.value for e in (*at.error, *at.warning, *at.info, *at.success)]
-    return "\n".join(str(p) for p in parts).replace("\\", "")
+    player = player_data(at)
+    lines = [f"{ln['head']} {ln['text']}" for ln in (player or {}).get("lines", [])]
+    return "\n".join(str(p) for p in parts).replace("\\", "") + "\n" + html_texts(at) + "\n" + "\n".join(lines)
 
 
 def run_app(page: str | None = None, call_id: str | None = None, user: dict | None = None, timeout: float = 60):

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +22,7 @@ import pytest
 import soundfile as sf
 
 from benchmarks import bench_store
+from benchmarks.browser import Browser, BrowserUnavailable, Dashboard, User, free_port, wait_http
 from qa.access.audit import AuditLog
 from qa.access.directory import Directory
 from qa.pipeline import file_sha256
@@ -34,24 +32,8 @@ pytest.importorskip("oidc_provider_mock")
 pytest.importorskip("authlib")
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(url: str, proc: subprocess.Popen, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"{proc.args[:4]} exited: {proc.stdout.read() if proc.stdout else ''}")
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{url} did not answer")
+_port = free_port  # the browser harness's helpers (benchmarks/browser.py)
+_wait = wait_http
 
 
 @pytest.fixture(scope="module")
@@ -68,39 +50,11 @@ def server(tmp_path_factory: pytest.TempPathFactory):
                 [str(rec), file_sha256(rec)])
     con.execute("INSERT INTO pii_redactions VALUES ('call-0000001', 0, 'card', 1.0, 2.0, '[CARD]', true)")
     con.close()
-    directory = Directory(db)
-    directory.add("a1@example.com", "agent", agent_id="A001")  # call-0000001 is A001's
-    directory.add("a2@example.com", "agent", agent_id="A002")
-    idp_port, app_port = _port(), _port()
-    idp = subprocess.Popen([sys.executable, "-m", "oidc_provider_mock", "--port", str(idp_port),
-                            "--user-claims", json.dumps({"sub": "u1", "email": "a1@example.com"}),
-                            "--user-claims", json.dumps({"sub": "u2", "email": "a2@example.com"}),
-                            "--user-claims", json.dumps({"sub": "u3", "email": "stranger@example.com"})],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    secret = secrets.token_hex(32)
-    secrets_file = root / "secrets.toml"
-    secrets_file.write_text(f"""[auth]
-redirect_uri = "http://127.0.0.1:{app_port}/oauth2callback"
-cookie_secret = "{secret}"
-client_id = "callqa"
-client_secret = "callqa-secret"
-server_metadata_url = "http://127.0.0.1:{idp_port}/.well-known/openid-configuration"
-""")
-    env = {**os.environ, "CALLQA_RUBRIC_DIR": str(REPO / "scoring_rubrics")}
-    app = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "dashboard", "--db", str(db), "--auth", "oidc",
-                            "--port", str(app_port), "--secrets", str(secrets_file)], cwd=REPO, env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        _wait(f"http://127.0.0.1:{idp_port}/.well-known/openid-configuration", idp)
-        _wait(f"http://127.0.0.1:{app_port}/_stcore/health", app)
-        yield {"db": db, "base": f"http://127.0.0.1:{app_port}", "secret": secret, "rec": rec}
-    finally:
-        for proc in (app, idp):
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    users = [User("u1", "a1@example.com", "agent", agent_id="A001"),  # call-0000001 is A001's
+             User("u2", "a2@example.com", "agent", agent_id="A002"),
+             User("u3", "stranger@example.com", None)]  # signs in at the IdP, unknown to callqa
+    with Dashboard(db, users, root / "dash") as dash:  # the browser harness: real IdP + callqa dashboard --auth oidc
+        yield {"db": db, "base": dash.base, "secret": dash.cookie_secret, "rec": rec}
 
 
 def _login(server: dict, sub: str) -> httpx.Client:
@@ -175,22 +129,10 @@ def test_dashboard_refuses_no_login_off_loopback(tmp_path: Path) -> None:
 
 
 def _chromium():
-    import shutil
-
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (browser and driver):
-        pytest.skip("Debian chromium + chromium-driver not installed (make test-slow installs them)")
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir=/tmp/callqa-chromium-{os.getpid()}-{time.monotonic_ns()}", "--window-size=1400,900"):
-        options.add_argument(flag)
-    options.binary_location = browser
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    return webdriver.Chrome(service=Service(driver), options=options)
+    try:
+        return Browser(1400, 900, performance_log=True)
+    except BrowserUnavailable as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.mark.browser
@@ -199,7 +141,8 @@ def test_browser_signs_in_plays_redacted_audio_and_fetches_nothing_off_the_machi
     and every request the pages make stays on 127.0.0.1 (the IdP's own page aside)."""
     from selenium.webdriver.common.by import By
 
-    d = _chromium()
+    browser = _chromium()
+    d = browser.driver
     try:
         def until(script: str, what: str):
             deadline = time.monotonic() + 60
@@ -233,7 +176,7 @@ def test_browser_signs_in_plays_redacted_audio_and_fetches_nothing_off_the_machi
         assert not offsite, offsite  # e.g. fonts.gstatic.com for a :material/...: page icon
         assert any("/callqa/audio/call-0000001" in u for u in page_urls)
     finally:
-        d.quit()
+        browser.quit()
 
 
 def test_proxy_mode_user_from_the_header(server: dict, tmp_path: Path) -> None:

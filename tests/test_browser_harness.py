@@ -33,3 +33,18 @@ def test_harness_signs_in_and_measures_a_click(tmp_path: Path) -> None:
         shot = b.screenshot(tmp_path / "calls.png")
         assert shot.stat().st_size > 10_000
         print(f"harness: Agents -> Calls {seconds:.2f} s; screenshot {shot}")
+
+
+def test_browser_benchmark_on_a_tiny_store() -> None:
+    """`bench_browser` end to end at 120 calls, one click of each kind: every row measured, the table printed."""
+    from benchmarks import bench_browser
+
+    try:
+        Browser(800, 600).quit()
+    except BrowserUnavailable as exc:
+        pytest.skip(str(exc))
+    res = bench_browser.run((120,), 1)
+    rows = res["sizes"]["120"]["rows"]
+    assert set(rows) == {bench_browser.BASELINE, *bench_browser.ACTIONS}
+    assert all(r["n"] == 1 and r["p50_s"] > 0 for r in rows.values())
+    assert "| open a call |" in res["markdown"] and "load average" in res["markdown"]

@@ -1,12 +1,15 @@
-"""Call page: metadata, how the conversation went (metrics, holds, interruptions, sentiment, customer
-profile), score and auto-fail banner, scorecard with evidence, transcript, audio player.
+"""Call page, built for scoring: the score, band and any auto-fail (with the item and why) at the top;
+the scorecard and the transcript side by side; the recording plays from any line or piece of evidence.
 
-The call comes from `?call_id=...` (set by the Calls page) or the picker in the sidebar.
-Play buttons next to utterances and evidence re-render the sidebar player from that second.
-Each item has a "Review" form for admins, team leads and reviewers: the outcome is saved beside
-the automatic one (`qa.reviews`), signed with the signed-in user's name (never a typed one), the
-latest review wins in the score shown, and the history stays listed. Agents read their own calls
-only. A call outside the viewer's scope reads as "no such call", whatever `?call_id=` says.
+- The call comes from `?call_id=` (the Calls list and the queue carry their filters along in the URL,
+  so "back to the list" and previous / next call follow the list the reviewer came from).
+- Words follow the rubric's language (`dashboards/call_words.py`): Turkish rubrics get a Turkish page.
+- Playing is the browser's business (`dashboards/player.py`): no script run per click.
+- The scorecard, the review form, sign-off, disputes and history are one `st.fragment`: saving a review
+  re-runs that part only; the transcript and player stay as they are.
+- Reads are cached per viewer and per store version (`dashboards/ui.py`).
+- Engineering fields (codec, diarization, role method, stored reasons) sit in a details expander.
+A call outside the viewer's scope reads as "no such call", whatever `?call_id=` says.
 """
 
 from __future__ import annotations
@@ -16,223 +19,230 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboards import conversation_ui, data, ui
-from qa.access.model import AccessDenied
-from qa.reviews import OUTCOMES, ReviewError
-from qa.store import StoreBusy
-from dashboards.fmt import (
-    LOW_ROLE_CONFIDENCE, OUTCOME_ICONS, ROLE_AVATARS, ROLE_COLOURS, band_label, flag, is_missing, md_escape, mmss,
-    outcome_label, pct, role_label, score_text, text_or_empty, when,
-)
+from dashboards import call_review, conversation_ui, data, review_reads, scorecard_html, ui
+from dashboards.call_words import band_text, item_window, outcome_text, plain_reason, words
+from dashboards.fmt import LOW_ROLE_CONFIDENCE, flag, is_missing, md_escape, mmss, score_text, text_or_empty, when
+from dashboards.list_filters import ListFilters, carried
+from dashboards.player import player
+from dashboards.rubric_info import rubric_info
 
-BAND_COLOURS = {"exceeds": "green", "meets": "blue", "needs_coaching": "orange"}
-TRANSCRIPT_TABLE_KEY = "transcript_table"
-HANDLED_KEY = "transcript_table_handled"
+SCORE_PICK_KEY = "callqa_score_pick"
+TRANSCRIPT_HEIGHT = 470
+LIST_PAGE = 50  # the Calls list's page size: previous / next walk the page the reviewer came from
 
 
-def _pick_call(db: str) -> str | None:
-    """The call in the URL, or the one chosen in the picker (which then goes into the URL)."""
-    wanted = st.query_params.get("call_id")
-    ids = ui.calls(db)["call_id"].astype(str).tolist()
-    if wanted and wanted not in ids:
-        ids = [wanted, *ids]
-    choice = st.sidebar.selectbox(
-        "Open call", ids, index=ids.index(wanted) if wanted in ids else None, placeholder="Choose a call …"
-    )
-    if choice and choice != wanted:
-        st.query_params["call_id"] = choice
-    return choice
+def _go(call_id: str) -> None:
+    """Button callback: open another call, keeping the list's filters in the URL."""
+    params = carried(st.query_params.to_dict())
+    st.query_params.from_dict({**params, "call_id": call_id})
+    st.session_state.pop(SCORE_PICK_KEY, None)
 
 
-def _fact(col: Any, label: str, value: Any) -> None:
-    col.markdown(f"**{label}**  \n{md_escape(str(value)) if not is_missing(value) and value != '' else '–'}")
+def _neighbours(db: str, call_id: str) -> tuple[str | None, str | None, str]:
+    """(previous, next, "3 / 12 · in your queue") from the viewer's queue, else from the filtered list."""
+    who = ui.viewer()
+    if who.can_review and review_reads.available():
+        try:
+            n = review_reads.neighbours(db, call_id)
+        except Exception:  # not in the queue, or the queue is not set up: fall back to the list
+            n = None
+        if n is not None and n.position:
+            return n.previous, n.next, f"{n.position} / {n.total}"
+    filters = ListFilters.from_params(st.query_params.to_dict())
+    size = LIST_PAGE
+    page = review_reads.find_calls(db, filters, size + 2, max(0, (filters.page - 1) * size - 1))
+    ids = page.rows["call_id"].astype(str).tolist() if not page.rows.empty else []
+    if call_id not in ids:
+        return None, None, ""
+    i = ids.index(call_id)
+    position = max(0, (filters.page - 1) * size - 1) + i + 1
+    return (ids[i - 1] if i > 0 else None), (ids[i + 1] if i + 1 < len(ids) else None), f"{position} / {page.total}"
 
 
-def _header(row: dict[str, Any]) -> None:
-    cols = st.columns(5)
-    lang = row.get("language") or "–"
-    if row.get("language_probability") is not None:
-        lang = f"{lang} (p={row['language_probability']:.2f})"
-    _fact(cols[0], "Agent", data.agent_display(row.get("agent_id"), row.get("agent_name")))
-    _fact(cols[1], "Started", when(row.get("started_at")))
-    _fact(cols[2], "Direction", row.get("direction"))
-    _fact(cols[3], "Queue", row.get("queue"))
-    _fact(cols[4], "Language", lang)
-    cols = st.columns(5)
-    _fact(cols[0], "Duration", mmss(row.get("duration_s")))
-    _fact(cols[1], "Channels", f"{row.get('channels') or '–'} · {row.get('codec') or '?'}")
-    _fact(cols[2], "Diarization", row.get("diarization_method"))
+def _nav(db: str, call_id: str, W: dict[str, str]) -> None:
+    prev_id, next_id, where = _neighbours(db, call_id)
+    back = carried(st.query_params.to_dict())
+    cols = st.columns([2, 2, 2, 3], vertical_alignment="center")
+    cols[0].page_link("views/calls.py", label=W["back"], icon=":material/arrow_back:", query_params=back)
+    cols[1].button(W["previous"], icon=":material/chevron_left:", disabled=prev_id is None, key="nav_prev",
+                   on_click=_go, args=(prev_id,) if prev_id else ("",), use_container_width=True)
+    cols[2].button(W["next"], icon=":material/chevron_right:", disabled=next_id is None, key="nav_next",
+                   on_click=_go, args=(next_id,) if next_id else ("",), use_container_width=True)
+    if where:
+        cols[3].caption(where)
+
+
+def _header(call_id: str, row: dict[str, Any], stats: dict[str, Any], W: dict[str, str]) -> None:
+    direction = row.get("direction")
+    facts = [data.agent_display(row.get("agent_id"), row.get("agent_name")), when(row.get("started_at")),
+             mmss(row.get("duration_s")), W.get(str(direction), direction) if direction else None, row.get("queue")]
+    st.markdown(f"### {W['call']} {md_escape(call_id)}")
+    st.caption(" · ".join(md_escape(str(f)) for f in facts if f and not is_missing(f)))
     confidence = row.get("role_confidence")
-    _fact(cols[3], "Roles", f"{row.get('role_method') or '–'} ({'–' if confidence is None else f'{confidence:.2f}'})")
-    _fact(cols[4], "Processed", when(row.get("processed_at")))
-    if confidence is not None and confidence < LOW_ROLE_CONFIDENCE:
-        st.warning(
-            f"**Roles uncertain** — role confidence {confidence:.2f} < {LOW_ROLE_CONFIDENCE}: agent and customer "
-            "labels (and the items scored on them) may be swapped. Check the transcript against the audio.",
-            icon=":material/warning:",
-        )
-
-
-def _quality(row: dict[str, Any], stats: dict[str, Any]) -> None:
-    """Why a stored call has no score (qa.quality: no speech, agent channel silent, scoring failed) and
-    the recording's audio-quality flags (clipping, low level, low SNR)."""
+    if confidence is not None and not is_missing(confidence) and confidence < LOW_ROLE_CONFIDENCE:
+        st.warning(W["roles_uncertain"], icon=":material/warning:")
     if row.get("status") == "unscored":
-        st.warning(f"**Not scored** — {md_escape(str(row.get('error') or 'no reason recorded'))}. "
-                   "The call is kept out of every average.", icon=":material/block:")
+        st.warning(f"**{W['unscored']}** — {md_escape(str(row.get('error') or ''))}. {W['unscored_note']}",
+                   icon=":material/block:")
     flags = (stats.get("audio_quality") or {}).get("flags") or []
     if flags:
-        st.warning(f"**Audio quality**: {md_escape(', '.join(flags))} — the transcript may be degraded.",
+        st.warning(f"**{W['audio_quality']}**: {md_escape(', '.join(flags))} — {W['degraded']}",
                    icon=":material/graphic_eq:")
 
 
-def _score(call_id: str, db: str) -> pd.Series | None:
-    """The score block; returns the chosen score row (latest by default) or None."""
+@st.fragment
+def _conversation(db: str, call_id: str, W: dict[str, str]) -> None:
+    """Metrics, sentiment, profiles, holds: read only when asked for (a toggle, re-running this part alone)."""
+    if st.toggle(W["conversation"], key="callqa_show_conversation"):
+        with ui.shared_reads(db):
+            conversation_ui.call_panel(call_id, db, W["conversation"], expanded=True)
+
+
+def _details(call_id: str, db: str, row: dict[str, Any], stats: dict[str, Any], W: dict[str, str],
+             items: pd.DataFrame | None) -> None:
+    """What engineers want to see; reviewers don't need it to score."""
+    with st.expander(W["details"], icon=":material/tune:"):
+        confidence = row.get("role_confidence")
+        facts = {
+            "language": f"{row.get('language') or '–'}" + (f" (p={row['language_probability']:.2f})"
+                                                          if row.get("language_probability") is not None else ""),
+            "channels / codec": f"{row.get('channels') or '–'} · {row.get('codec') or '?'}",
+            "diarization": row.get("diarization_method"),
+            "roles": f"{row.get('role_method') or '–'} ({'–' if confidence is None else f'{confidence:.2f}'})",
+            "asr model": row.get("asr_model"),
+            "processed": when(row.get("processed_at")),
+        }
+        st.markdown("  \n".join(f"**{k}**: {md_escape(str(v)) if v is not None else '–'}" for k, v in facts.items()))
+        if items is not None and not items.empty:
+            st.dataframe(items[["item_id", "outcome", "method", "similarity", "reason", "source"]], hide_index=True)
+
+
+def _score_rows(db: str, call_id: str) -> tuple[pd.DataFrame, int]:
     scores = ui.scores(db, call_id)
-    if scores.empty:
-        st.info("This call has no score (no rubric matched its language).")
-        return None
-    chosen = scores.iloc[0]
-    if len(scores) > 1:
-        labels = [f"{r.rubric_id} v{r.rubric_version} · scored {when(r.scored_at)}" for r in scores.itertuples()]
-        pick = st.selectbox("Scored with", range(len(scores)), format_func=lambda i: labels[i])
-        chosen = scores.iloc[pick]
-    reviewed = ui.reviewed_score(db, call_id, str(chosen["rubric_id"]), str(chosen["rubric_version"]))
-    if reviewed is not None:  # reviewers' outcomes win; the automatic score stays visible
-        chosen = chosen.copy()
-        auto_pct = chosen["score_pct"]
-        chosen["score_pct"], chosen["band"] = reviewed.score_pct, reviewed.band
-        chosen["auto_failed"] = reviewed.auto_failed
-        chosen["reason"], chosen["sections"] = reviewed.reason, reviewed.sections
-    cols = st.columns([1, 4])
-    cols[0].metric("Score", pct(chosen["score_pct"]))
-    if reviewed is not None:
-        cols[0].caption(f"after review · automatic {pct(auto_pct)}")
-    band = chosen["band"]
-    with cols[1]:
-        if not is_missing(band):
-            st.badge(band_label(band), color=BAND_COLOURS.get(str(band), "gray"))
-        st.caption(f"Rubric {chosen['rubric_id']} v{chosen['rubric_version']}")
-        sections = chosen["sections"] or {}
-        if sections:
-            titles = ui.section_titles(str(chosen["rubric_id"]))
-            st.caption(" · ".join(f"{md_escape(titles.get(k, k))}: {pct(v, 0)}" for k, v in sections.items()))
-    if flag(chosen["auto_failed"]):
-        st.error(f"**AUTO-FAIL** — {md_escape(chosen['reason']) or 'a critical item failed'}", icon=":material/gpp_bad:")
-    return chosen
+    pick = int(st.session_state.get(SCORE_PICK_KEY, 0) or 0)
+    return scores, (pick if 0 <= pick < len(scores) else 0)
 
 
-def _save_review(db: str, call_id: str, score: pd.Series, item_id: str, key: str) -> None:
-    """Form callback: store the review; a busy or invalid save becomes a message, never a traceback."""
-    state = st.session_state
-    try:
-        data.save_review(db, ui.viewer(), call_id, str(score["rubric_id"]), str(score["rubric_version"]), item_id,
-                         state[f"{key}_outcome"], state[f"{key}_comment"])
-    except (ReviewError, StoreBusy, AccessDenied) as exc:
-        state[f"{key}_result"] = ("error", str(exc))
-        return
-    state[f"{key}_result"] = ("ok", f"Saved: {state[f'{key}_outcome']} (signed {ui.viewer().name})")
-    ui.forget_cached_reads()
-
-
-def _review_form(db: str, call_id: str, score: pd.Series, r: Any) -> None:
-    key = f"review_{r.item_id}"
-    with st.expander("Review this item", icon=":material/rate_review:"):
-        with st.form(key, border=False):
-            current = r.outcome if r.outcome in OUTCOMES else "pass"
-            st.radio("Outcome", OUTCOMES, index=OUTCOMES.index(current), key=f"{key}_outcome", horizontal=True,
-                     format_func=outcome_label)
-            st.caption(f"Signed as {md_escape(ui.viewer().name)}")
-            st.text_input("Comment (optional)", key=f"{key}_comment")
-            st.form_submit_button("Save review", on_click=_save_review, args=(db, call_id, score, r.item_id, key))
-        result = st.session_state.pop(f"{key}_result", None)
-        if result and result[0] == "error":
-            st.error(f"Review not saved: {result[1]}")
-        elif result:
-            st.success(result[1])
-
-
-def _item(call_id: str, r: Any, db: str | None = None, score: pd.Series | None = None) -> None:
-    with st.container(border=True):
-        head = f"{OUTCOME_ICONS.get(r.outcome, '•')} **{md_escape(r.title)}** · {score_text(r.score, r.max_score)}"
-        if flag(r.critical):
-            head += " · :red-badge[critical]"
-        if r.source == "reviewer":
-            reviewer = text_or_empty(r.reviewer)
-            head += f" · :violet-badge[reviewed{' by ' + md_escape(reviewer) if reviewer else ''}]"
-        st.markdown(head)
-        st.caption(outcome_label(r.outcome))
-        if text_or_empty(r.evidence_text):
-            st.markdown(f"> “{md_escape(r.evidence_text)}”")
-            similarity = "" if is_missing(r.similarity) else f" · match {float(r.similarity):.0f}%"
-            st.caption(f"{role_label(r.evidence_speaker)} at {mmss(r.evidence_start_s)}{similarity}")
-            if not is_missing(r.evidence_start_s):
-                ui.play_button(call_id, float(r.evidence_start_s), key=f"ev_{r.item_id}")
-        if r.outcome == "fail":
-            st.markdown(f"**Why:** {md_escape(r.reason)}")
-            if r.coaching:
-                st.info(f"**Coaching:** {md_escape(r.coaching)}", icon=":material/lightbulb:")
-        elif text_or_empty(r.reason):
-            st.caption(md_escape(r.reason))
-        if r.source == "reviewer" and text_or_empty(getattr(r, "auto_outcome", "")) not in ("", r.outcome):
-            st.caption(f"Automatic result: {outcome_label(r.auto_outcome)}")
-        if db is not None and score is not None and ui.viewer().can_review:
-            _review_form(db, call_id, score, r)
-
-
-def _scorecard(call_id: str, db: str, score: pd.Series) -> None:
-    items = ui.item_results(db, call_id, str(score["rubric_id"]), str(score["rubric_version"]))
-    if items.empty:
-        st.info("No item results stored for this scoring.")
-        return
-    sections = score["sections"] or {}
+def _cards(call_id: str, items: pd.DataFrame, info: Any, lang: str, W: dict[str, str], duration: float | None,
+           sections: dict[str, float]) -> None:
+    """The scorecard: one HTML block per section (items with plain reasons, evidence and window buttons)."""
+    bands = info.bands if info else scorecard_html.DEFAULT_BANDS
     for section_id, group in items.groupby("section_id", sort=False):
-        section_pct = sections.get(section_id)
-        st.markdown(f"#### {md_escape(group.iloc[0]['section_title'])} · {pct(section_pct, 0)}")
+        pct_value = sections.get(section_id)
+        parts = [scorecard_html.section_head_html(str(group.iloc[0]["section_title"]), pct_value,
+                                                  scorecard_html.band_for(pct_value, bands))]
         for r in group.itertuples():
-            _item(call_id, r, db, score)
-    history = ui.review_history(db, call_id)
-    if not history.empty:
-        with st.expander(f"Review history ({len(history)})", icon=":material/history:"):
-            st.dataframe(history, hide_index=True, column_config={"created_at": ui.time_column("when")})
+            item = info.items.get(r.item_id) if info else None
+            check = item.check if item else None
+            evidence = None if is_missing(r.evidence_start_s) else float(r.evidence_start_s)
+            window = item_window(check, duration) if r.outcome == "fail" and evidence is None else None
+            reviewer = text_or_empty(r.reviewer) if r.source == "reviewer" else ""
+            parts.append(scorecard_html.card_html(scorecard_html.Card(
+                item_id=str(r.item_id), title=str(r.title), outcome=str(r.outcome),
+                outcome_text=outcome_text(r.outcome, lang), points=score_text(r.score, r.max_score),
+                critical=flag(r.critical), critical_label=W["critical"],
+                reviewed_by=f"{W['reviewed_by']} {reviewer}" if reviewer else "",
+                reason=plain_reason(check, r.outcome, evidence, r.reason, lang) if check is not None else text_or_empty(r.reason),
+                quote=text_or_empty(r.evidence_text), evidence_s=evidence, evidence_label=W["evidence"],
+                window=window, window_label=W["play_window"],
+                coaching=text_or_empty(r.coaching) if r.outcome == "fail" else "", coaching_label=W["coaching_tip"],
+            )))
+        st.html("".join(parts))
 
 
-def _transcript(call_id: str, db: str) -> None:
+@st.fragment
+def _scoring(db: str, call_id: str, duration: float | None, language: str | None) -> None:
+    """Score strip, scorecard, review form, sign-off, disputes, history: re-runs alone after a save."""
+    with ui.shared_reads(db):
+        _scoring_body(db, call_id, duration, language)
+
+
+def _scoring_body(db: str, call_id: str, duration: float | None, language: str | None) -> None:
+    scores, pick = _score_rows(db, call_id)
+    if scores.empty:
+        st.info(words(language)["no_score"])
+        return
+    chosen = scores.iloc[pick]
+    rubric_id, version = str(chosen["rubric_id"]), str(chosen["rubric_version"])
+    info = rubric_info(rubric_id, ui.rubric_dir())
+    lang = info.language if info else language
+    W = words(lang)
+    reviewed = ui.reviewed_score(db, call_id, rubric_id, version)
+    auto_pct, auto_failed_by_ai = chosen["score_pct"], flag(chosen["auto_failed"])
+    score_pct, band, auto_failed = chosen["score_pct"], chosen["band"], auto_failed_by_ai
+    sections = chosen["sections"] or {}
+    if reviewed is not None:
+        score_pct, band, auto_failed, sections = reviewed.score_pct, reviewed.band, reviewed.auto_failed, reviewed.sections
+    items = ui.item_results(db, call_id, rubric_id, version)
+    bands = info.bands if info else scorecard_html.DEFAULT_BANDS
+    failed_critical = items[(items["outcome"] == "fail") & items["critical"].fillna(False).astype(bool)] \
+        if not items.empty else items
+    banner = ""
+    if auto_failed:
+        banner = scorecard_html.auto_fail_html(W["auto_fail"], W["auto_fail_because"], [
+            (str(r.title), plain_reason(info.items[r.item_id].check if info and r.item_id in info.items else None,
+                                        "fail", None if is_missing(r.evidence_start_s) else r.evidence_start_s,
+                                        r.reason, lang) if info and r.item_id in info.items else text_or_empty(r.reason))
+            for r in failed_critical.itertuples()])
+    lifted = ""
+    if auto_failed_by_ai and not auto_failed:
+        note = review_reads.auto_fail_note(db, call_id) if review_reads.available() else None
+        lifted = scorecard_html.lifted_html(note.text if note is not None else W["lifted"])
+    st.html(scorecard_html.strip_html(scorecard_html.Strip(
+        score_pct=score_pct, band=band, band_text=W["auto_fail"] if auto_failed else band_text(band, lang),
+        auto_failed=bool(auto_failed), score_label=W["score"], rubric_title=f"{info.title if info else rubric_id} · v{version}",
+        sub=f"{W['after_review']} · {W['automatic']} {'–' if is_missing(auto_pct) else f'{float(auto_pct):.1f} %'}"
+        if reviewed is not None else "",
+        sections=[((info.section_title(k) if info else k), v, scorecard_html.band_for(v, bands)) for k, v in sections.items()],
+        auto_fail_html=banner, lifted_html=lifted)))
+    call_review.show_result()
+    if items.empty:
+        return
+    with st.container(height=560, border=False):
+        _cards(call_id, items, info, lang, W, duration, sections)
+        who = ui.viewer()
+        if who.can_review:
+            call_review.override_form(db, call_id, chosen, items, W, lang)
+            if review_reads.available():
+                call_review.sign_off_form(db, call_id, W)
+        elif who.role == "agent" and review_reads.available():
+            call_review.dispute_form(db, call_id, items, W, lang)
+        if review_reads.available():
+            call_review.disputes(db, call_id, W, lang)
+        call_review.timeline(db, call_id, W)
+    if len(scores) > 1:
+        labels = [f"{r.rubric_id} v{r.rubric_version} · {when(r.scored_at)}" for r in scores.itertuples()]
+        st.selectbox(W["scored_with"], range(len(scores)), format_func=lambda i: labels[i], key=SCORE_PICK_KEY)
+
+
+def _transcript(db: str, call_id: str, row: dict[str, Any], W: dict[str, str]) -> None:
     utts = ui.utterances(db, call_id)
+    st.markdown(f"**{W['transcript']}**")
     if utts.empty:
-        st.info("No speech was transcribed in this call.")
-        return
+        st.info(W["no_speech"])
+    source = row.get("source_path")
+    from pathlib import Path
+
+    if not source or not Path(str(source)).is_file():
+        st.warning("Audio file not found (moved or deleted since processing).", icon=":material/volume_off:")
+    who = ui.viewer()
+    original = who.can_unmask_audio and st.toggle(W["unmask"], key="callqa_unmask")
     moods = conversation_ui.utterance_sentiment(db, call_id)
-    counts = utts["speaker_role"].value_counts()
-    st.caption(" · ".join(f"{role_label(k)}: {v}" for k, v in counts.items()) + " utterances")
-    if st.toggle("Compact table", key="transcript_as_table", help="Select a row to play from it"):
-        starts = [float(s) for s in utts["start_s"]]
-        table = pd.DataFrame({
-            "time": [mmss(s) for s in utts["start_s"]],
-            "role": [role_label(r) for r in utts["speaker_role"]],
-            "text": utts["text"],
-        })
-        event = st.dataframe(
-            table, hide_index=True, key=TRANSCRIPT_TABLE_KEY, on_select="rerun", selection_mode="single-row",
-            column_config={"text": st.column_config.TextColumn(width="large")},
-        )
-        # Seek only when the selection changed, so a later "play" button is not overridden.
-        picked = (call_id, tuple(event.selection.rows))
-        if event.selection.rows and st.session_state.get(HANDLED_KEY) != picked:
-            ui.seek_to(call_id, starts[event.selection.rows[0]])
-        st.session_state[HANDLED_KEY] = picked
-        return
-    for u in utts.itertuples():
-        role = u.speaker_role if u.speaker_role in ROLE_AVATARS else "unknown"
-        with st.chat_message(role, avatar=ROLE_AVATARS[role]):
-            speaker = text_or_empty(u.speaker)
-            label = role_label(role) + (f" ({speaker})" if role == "unknown" and speaker else "")
-            st.markdown(
-                f":{ROLE_COLOURS[role]}[**{md_escape(label)}**] · {mmss(u.start_s)}–{mmss(u.end_s)}"
-                + (" · :gray-badge[role unknown]" if role == "unknown" else "")
-                + (" · " + conversation_ui.SENTIMENT_BADGES.get(moods[u.idx][0], "") if u.idx in moods else "")
-            )
-            st.markdown(md_escape(u.text))
-            ui.play_button(call_id, float(u.start_s), key=f"utt_{u.idx}")
+    names = {"agent": W["agent"], "customer": W["customer"]}
+    negative = W.get("negative_mood", "")
+    lines = [{"start": float(u.start_s), "end": float(u.end_s),
+              "role": u.speaker_role if u.speaker_role in names else "unknown",
+              "head": f"{names.get(u.speaker_role, W['unknown'])} · {mmss(u.start_s)}–{mmss(u.end_s)}",
+              "at": mmss(u.start_s), "text": str(u.text),
+              "mood": negative if negative and moods.get(u.idx, ("",))[0] == "negative" else ""}
+             for u in utts.itertuples()]
+    try:
+        start = max(0.0, float(st.query_params.get("t", 0)))
+    except ValueError:
+        start = 0.0
+    player(call_id, ui.audio_url(call_id, bool(original)), lines,
+           note=W["original_note"] if original else W["recording_note"], follow_label=W["follow"],
+           play_label=W["play"], start_s=start, height=TRANSCRIPT_HEIGHT)
 
 
 def _failed(call_id: str, db: str, row: dict[str, Any]) -> None:
@@ -248,44 +258,64 @@ def _failed(call_id: str, db: str, row: dict[str, Any]) -> None:
         st.dataframe(log, hide_index=True, column_config={"failed_at": ui.time_column("failed at")})
 
 
+def _pick_call(db: str) -> str | None:
+    """The call in the URL, or one chosen in the sidebar picker (which then goes into the URL)."""
+    wanted = st.query_params.get("call_id")
+    if wanted:
+        return wanted
+    ids = ui.calls(db)["call_id"].astype(str).head(1000).tolist()
+    choice = st.sidebar.selectbox("Open call", ids, index=None, placeholder="Choose a call …")
+    if choice:
+        st.query_params["call_id"] = choice
+    return choice
+
+
+def _start_review(db: str, call_id: str) -> None:
+    """A reviewer opening a call of their queue moves it from "to review" to "in review" (once a session)."""
+    started = st.session_state.setdefault("callqa_started_calls", set())
+    if call_id in started or not ui.viewer().can_review or not review_reads.available():
+        return
+    started.add(call_id)
+    try:
+        review_reads.desk(db).start(ui.viewer(), call_id)
+    except Exception:  # not queued, or the queue busy: opening the call matters more
+        pass
+
+
 def render() -> None:
     db = ui.db_path()
     if ui.require_calls(db) is None:
         return
-    st.page_link("views/calls.py", label="All calls", icon=":material/arrow_back:")
     call_id = _pick_call(db)
     if not call_id:
-        st.info("Choose a call in the sidebar, or select one on the Calls page.")
+        st.info("Choose a call in the sidebar, or select one on the Calls page or in the review queue.")
         return
     detail = ui.call_detail(db, call_id)
     if detail is None:  # missing or not the viewer's: the same answer, so ids cannot be probed
         st.warning(f"No call with id `{call_id}` that you may see.")
         return
     ui.audit_open(db, call_id)
+    _start_review(db, call_id)
     row = detail.row
-    st.title(f"Call {call_id}")
     if row.get("status") == "failed":
+        st.title(f"Call {call_id}")
         _failed(call_id, db, row)
         return
-    with st.sidebar:
-        st.subheader("Recording")
-        player = st.container()  # filled last, after every "play from" source had its say
-    _header(row)
-    _quality(row, detail.stats)
-    conversation_ui.call_panel(call_id, db)
-    score = _score(call_id, db)
-    left, right = st.columns([1, 1], gap="large")
+    scores, pick = _score_rows(db, call_id)
+    info = rubric_info(str(scores.iloc[pick]["rubric_id"]), ui.rubric_dir()) if not scores.empty else None
+    language = info.language if info else row.get("language")
+    W = words(language)
+    _nav(db, call_id, W)
+    _header(call_id, row, detail.stats, W)
+    left, right = st.columns([1, 1], gap="medium")
     with left:
-        st.subheader("Scorecard")
-        if score is not None:
-            with st.container(height=720, border=False):
-                _scorecard(call_id, db, score)
+        _scoring(db, call_id, row.get("duration_s"), language)
     with right:
-        st.subheader("Transcript")
-        with st.container(height=720, border=False):
-            _transcript(call_id, db)
-    with player:
-        ui.audio_player(call_id, row.get("source_path"))
+        _transcript(db, call_id, row, W)
+    _conversation(db, call_id, W)
+    items = ui.item_results(db, call_id, str(scores.iloc[pick]["rubric_id"]),
+                            str(scores.iloc[pick]["rubric_version"])) if not scores.empty else None
+    _details(call_id, db, row, detail.stats, W, items)
 
 
 ui.run_page(render)
