@@ -65,6 +65,8 @@ def make_world(root: Path, n_calls: int = 120) -> World:
     con.execute("UPDATE call_scores SET score_pct = 0, band = 'needs_coaching', reason = ? WHERE call_id = ?",
                 [f"critical item failed: {CRITICAL}", AUTO_FAILED])
     con.execute("UPDATE calls SET role_confidence = 0.41 WHERE call_id = ?", [ROLES_UNCERTAIN])
+    # bench_store gives calls varied moods (for the KPIs); here only SENTIMENT_FELL's customer gets worse
+    con.execute("""UPDATE calls SET sentiment_json = '{"customer_trajectory": "steady", "agent_tone": "neutral"}'""")
     con.execute("""UPDATE calls SET sentiment_json = '{"customer_trajectory": "worsened", "customer_start": 0.3,
                    "customer_end": -0.55}' WHERE call_id = ?""", [SENTIMENT_FELL])
     con.execute("UPDATE item_results SET similarity = 83 WHERE call_id = ? AND item_id = 'greet_company'", [NEAR_THRESHOLD])

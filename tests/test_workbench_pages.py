@@ -27,7 +27,7 @@ AGENT = {"is_logged_in": True, "email": "agent3@example.com", "sub": "a"}
 ADMIN = {"is_logged_in": True, "email": "admin@example.com", "sub": "m"}
 ROLES = {"reviewer": REVIEWER, "team_lead": LEAD, "agent": AGENT, "admin": ADMIN}
 PAGES = ("views/queue.py", "views/calls.py", "views/call.py", "views/disputes.py", "views/calibration.py",
-         "views/agents.py", "views/coaching.py")
+         "views/agents.py", "views/teams.py")
 TIMEOUT = 60
 
 
