@@ -225,8 +225,9 @@ def test_every_page_as_every_role(dash: Dashboard, browser: Browser, screens: Pa
     for user in (REVIEWER, LEAD, AGENT):
         b.sign_in(dash, user.sub)
         for path in ("/queue", "/calls", "/call?call_id=call-0000003", "/disputes", "/calibration", "/agents",
-                     "/coaching"):
+                     "/teams"):
             b.open(dash.url(path))
             name = f"{user.role}_{path.strip('/').split('?')[0]}.png"
             b.screenshot(screens / name)
             assert not b.js("return document.querySelector('[data-testid=stException]')"), (user.role, path)
+            assert "Page not found" not in b.page_text(), (user.role, path)
