@@ -1,4 +1,4 @@
-"""The review desk's reads at 10k and 100k calls: queue, timeline, filters and full-text search.
+"""The review desk's reads and writes at 10k and 100k calls: queue, timeline, a save, filters and search.
 
 The store is the store benchmark's synthetic one (`bench_store.build_store`, with its search
 index); 1 % of the calls get a line with a Turkish name ("... ŞAHİN Bey") and the index is built
@@ -98,12 +98,21 @@ def reads(db: Path, n_calls: int, rng: random.Random) -> dict[str, Callable[[], 
     def find(viewer, **kw):
         return lambda: repo.find_calls(viewer, CallQuery(**kw))
 
+    def save() -> Any:  # a reviewer's "save a review": a non-critical item of a queued call set to pass
+        call = queued()
+        items = repo.item_results(qa, call)
+        plain = items[~items["critical"].fillna(False).astype(bool)]
+        return desk.override(qa, call, str(plain["item_id"].iloc[0]), "pass") if len(plain) else None
+
     return {
         FLOOR: lambda: _floor_read(db),
         "queue: a reviewer's list": lambda: desk.queue(qa),
         "queue: next/previous": lambda: desk.neighbours(qa, queued()),
         "call: timeline": lambda: desk.timeline(qa, queued()),
         "call: auto-fail note": lambda: desk.auto_fail_note(qa, queued()),
+        "call: item results (effective)": lambda: repo.item_results(qa, queued()),
+        "write: save a review (item results + desk.override)": save,
+        "write: sign off (desk.sign_off)": lambda: desk.sign_off(qa, queued(), "agree"),
         "calls: first page, no filter": find(admin),
         "calls: failed item": find(admin, failed_item="empathy"),
         "calls: queue + direction": find(admin, queue=["billing"], direction=["inbound"]),

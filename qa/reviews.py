@@ -53,6 +53,28 @@ def reviews_path(db: str | Path) -> Path:
     return sibling_path(db, "reviews")
 
 
+def new_review(
+    call_id: str, rubric_id: str, rubric_version: str, item_id: str, outcome: str, reviewer: str,
+    comment: str | None = None,
+) -> Review:
+    """A checked review, not saved yet (`ReviewError` says what is wrong)."""
+    outcome = (outcome or "").strip().lower()
+    if outcome not in OUTCOMES:
+        raise ReviewError(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
+    reviewer = (reviewer or "").strip()
+    if not reviewer:
+        raise ReviewError("a review needs the reviewer's name")
+    return Review(uuid.uuid4().hex, call_id, str(rubric_id), str(rubric_version), item_id, outcome, reviewer,
+                  (comment or "").strip() or None, datetime.now(timezone.utc))
+
+
+def insert_review(con, review: Review) -> None:
+    """Append the review on an open write connection to the reviews file (its table in place)."""
+    con.execute(f"INSERT INTO reviews ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+        review.review_id, review.call_id, review.rubric_id, review.rubric_version, review.item_id,
+        review.outcome, review.reviewer, review.comment, review.created_at])
+
+
 class ReviewStore:
     """The reviews file of the store at `db`, through short-lived connections with lock retry."""
 
@@ -65,20 +87,11 @@ class ReviewStore:
         comment: str | None = None,
     ) -> Review:
         """Record one review (a new row; earlier reviews of the item stay as history)."""
-        outcome = (outcome or "").strip().lower()
-        if outcome not in OUTCOMES:
-            raise ReviewError(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
-        reviewer = (reviewer or "").strip()
-        if not reviewer:
-            raise ReviewError("a review needs the reviewer's name")
-        review = Review(uuid.uuid4().hex, call_id, str(rubric_id), str(rubric_version), item_id, outcome, reviewer,
-                        (comment or "").strip() or None, datetime.now(timezone.utc))
+        review = new_review(call_id, rubric_id, rubric_version, item_id, outcome, reviewer, comment)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.store.connect() as con:
             con.execute(REVIEW_DDL)
-            con.execute(f"INSERT INTO reviews ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-                review.review_id, review.call_id, review.rubric_id, review.rubric_version, review.item_id,
-                review.outcome, review.reviewer, review.comment, review.created_at])
+            insert_review(con, review)
         return review
 
     def _select(self, where: str = "", params: list | None = None) -> list[Review]:

@@ -246,6 +246,22 @@ class Store:
                 shared.pop(key, None)
 
     @contextmanager
+    def sharing(self, con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        """Let the reads inside the block use `con`, an open (write) connection to this file: a check and
+        the write it guards see the same transaction, and no second connection is opened."""
+        shared = _shared()
+        key = str(self.path)
+        before = shared.get(key)
+        shared[key] = con
+        try:
+            yield
+        finally:
+            if before is None:
+                shared.pop(key, None)
+            else:
+                shared[key] = before
+
+    @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """Open, yield, close; retry with jittered backoff while the file is locked elsewhere."""
         budget = self.read_timeout_s if read_only else self.timeout_s

@@ -95,6 +95,29 @@ def test_sign_off_marks_the_queue_entry_done(world: World) -> None:
             world.desk.sign_off(world["qa@x"], world.desk.queue(world["billing@x"])[0].call_id, "agree")
 
 
+def test_a_save_writes_review_queue_move_and_audit_together_or_nothing(world: World) -> None:
+    world.desk.fill(world["admin@x"])
+    entry = next(e for e in world.desk.queue(world["qa@x"]) if e.status == "to_review")
+    items = _items(world, "qa@x", entry.call_id)
+    critical = next(i for i, r in items.items() if r["critical"] and r["outcome"] in ("pass", "fail"))
+    audit = AuditLog(world.db)
+    before = len(audit.rows())
+    with pytest.raises(ReasonRequired):  # refused: no review, the queue entry and the audit untouched
+        world.desk.override(world["qa@x"], entry.call_id, critical, "na")
+    assert world.repo.reviews.history(entry.call_id) == []
+    assert world.desk.queue_.entry(world["qa@x"], entry.call_id).status == "to_review"
+    assert len(audit.rows()) == before
+    review = world.desk.override(world["qa@x"], entry.call_id, critical, "na", "not applicable here")
+    assert [r.review_id for r in world.repo.reviews.history(entry.call_id)] == [review.review_id]
+    assert world.desk.queue_.entry(world["qa@x"], entry.call_id).status == "in_review"
+    new = sorted(audit.rows(), key=lambda r: r.seq)[before:]
+    assert [(r.action, r.target) for r in new] == [("review", critical), ("queue_status", "in_review")]
+    assert new[0].detail["review_id"] == review.review_id and new[1].detail["before"] == "to_review"
+    assert audit.verify() == []
+    kinds = [e.kind for e in world.desk.timeline(world["qa@x"], entry.call_id)]
+    assert kinds.index("queue_status") > kinds.index("queued") and "override" in kinds
+
+
 def test_timeline_reads_as_a_story(world: World) -> None:
     world.desk.fill(world["admin@x"])
     call = AUTO_FAILED

@@ -59,17 +59,31 @@ class AuditLog:
     def record(self, viewer: Viewer, action: str, call_id: str | None = None, target: str | None = None,
                **detail: Any) -> AuditRow:
         """Append one row (never raises for an unknown action name: the name is stored as given)."""
-        at = datetime.now(timezone.utc)
-        detail_json = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)
+        return self.record_many(viewer, [(action, call_id, target, detail)])[0]
+
+    def record_many(self, viewer: Viewer,
+                    entries: list[tuple[str, str | None, str | None, dict[str, Any]]]) -> list[AuditRow]:
+        """Append (action, call_id, target, detail) rows in order, chained, over one connection (one user action
+        that makes several rows: a review that also moves the queue)."""
+        out = []
         with _lock, self.file.writer() as con:
             last = con.execute("SELECT seq, row_hash FROM audit ORDER BY seq DESC LIMIT 1").fetchall()
-            seq, prev = (last[0][0] + 1, last[0][1]) if last else (1, None)
-            row_hash = _hash(prev, at, viewer.identity, viewer.role, viewer.auth, action, call_id, target, detail_json)
-            con.execute(f"INSERT INTO audit ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [seq, at, viewer.identity, viewer.role, viewer.auth, action, call_id, target, detail_json,
-                         prev, row_hash])
-        return AuditRow(seq, at, viewer.identity, viewer.role, viewer.auth, action, call_id, target, detail, prev,
-                        row_hash)
+            seq, prev = (last[0][0], last[0][1]) if last else (0, None)
+            con.execute("BEGIN TRANSACTION")  # all the rows or none
+            for action, call_id, target, detail in entries:
+                at = datetime.now(timezone.utc)
+                detail_json = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)
+                seq += 1
+                row_hash = _hash(prev, at, viewer.identity, viewer.role, viewer.auth, action, call_id, target,
+                                 detail_json)
+                con.execute(f"INSERT INTO audit ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [seq, at, viewer.identity, viewer.role, viewer.auth, action, call_id, target, detail_json,
+                             prev, row_hash])
+                out.append(AuditRow(seq, at, viewer.identity, viewer.role, viewer.auth, action, call_id, target,
+                                    detail, prev, row_hash))
+                prev = row_hash
+            con.execute("COMMIT")  # an exception before: the connection closes and the transaction rolls back
+        return out
 
     def rows(self, user: str | None = None, call_id: str | None = None, since: datetime | None = None,
              action: str | None = None, limit: int | None = None) -> list[AuditRow]:

@@ -342,13 +342,14 @@ class DuckDBRepository:
     def item_results(self, viewer: Viewer, call_id: str, rubric_id: str | None = None,
                      rubric_version: str | None = None) -> pd.DataFrame:
         """Effective item results of one scoring of the call (default: its latest)."""
-        if rubric_id is None or rubric_version is None:
-            scores = self.scores(viewer, call_id)
-            if scores.empty:
-                return pd.DataFrame(columns=ITEM_COLUMNS)
-            rubric_id, rubric_version = scores.iloc[0]["rubric_id"], scores.iloc[0]["rubric_version"]
-        key = (str(call_id), str(rubric_id), str(rubric_version))
-        items = self._auto_items(viewer, [key])
+        with self.store.reading():  # the scoring and its items over one connection
+            if rubric_id is None or rubric_version is None:
+                scores = self.scores(viewer, call_id)
+                if scores.empty:
+                    return pd.DataFrame(columns=ITEM_COLUMNS)
+                rubric_id, rubric_version = scores.iloc[0]["rubric_id"], scores.iloc[0]["rubric_version"]
+            key = (str(call_id), str(rubric_id), str(rubric_version))
+            items = self._auto_items(viewer, [key])
         return overlay_items(items, self._overlay([key]))
 
     def reviewed_score(self, viewer: Viewer, call_id: str, rubric_id: str, rubric_version: str) -> CallScore | None:
@@ -371,13 +372,20 @@ class DuckDBRepository:
         A critical item's outcome changed (from the AI's, or from the current one) needs a comment
         saying why: `qa.review.errors.ReasonRequired`, whichever page or command asks.
         """
-        from qa.review.errors import ReasonRequired
-
         if not viewer.can_review:
             raise AccessDenied(f"{viewer.identity} ({viewer.role}) may not review calls")
         with self.reading():
             self.require(viewer, call_id)
             items = self.item_results(viewer, call_id, rubric_id, rubric_version)
+        self.check_reason(viewer, items, rubric_id, rubric_version, item_id, outcome, comment)
+        return self.reviews.save(call_id, rubric_id, rubric_version, item_id, outcome, viewer.name, comment)
+
+    def check_reason(self, viewer: Viewer, items: pd.DataFrame, rubric_id: str, rubric_version: str, item_id: str,
+                     outcome: str, comment: str | None) -> None:
+        """`ReasonRequired` when a critical item's outcome changes (from the AI's, or from the current one, as in
+        `items`: the call's `item_results` of that scoring) with no comment."""
+        from qa.review.errors import ReasonRequired
+
         row = items[items["item_id"] == item_id]
         new = (outcome or "").strip().lower()
         checkable = new in OUTCOMES and viewer.name.strip()  # else `reviews.save` says what is wrong first
@@ -385,7 +393,6 @@ class DuckDBRepository:
                 new != row["auto_outcome"].iat[0] or new != row["outcome"].iat[0]):
             title = self.item_titles(str(rubric_id), str(rubric_version)).get(item_id, item_id)
             raise ReasonRequired(f"“{title}” is a critical item: say why you change it (a reason is required)")
-        return self.reviews.save(call_id, rubric_id, rubric_version, item_id, outcome, viewer.name, comment)
 
     def failures(self, viewer: Viewer, call_id: str | None = None, limit: int = 200) -> pd.DataFrame:
         """Failed processing attempts, newest first; unattributed ones only for viewers who see everything."""

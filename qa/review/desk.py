@@ -29,13 +29,13 @@ from qa.access.audit import AuditLog
 from qa.access.model import AccessDenied, Viewer
 from qa.access.query import CallPage, CallQuery
 from qa.review.errors import DisputeError
-from qa.review.queue import ReviewQueue
+from qa.review.queue import ReviewQueue, write_status
 from qa.review.records import (
     AutoFailNote, Comment, Dispute, FillResult, Neighbours, QueueEntry, ReviewFile, SignOff, TimelineEvent, new_id, now,
     where_sql,
 )
 from qa.review.sampling import SamplingRules
-from qa.reviews import OUTCOMES, Review, ReviewError
+from qa.reviews import OUTCOMES, Review, ReviewError, insert_review, new_review
 
 VERDICTS = ("agree", "disagree")
 OPPOSITE = {"fail": "pass", "pass": "fail"}
@@ -98,8 +98,9 @@ class ReviewDesk:
             raise ReviewError(f"call {call_id} has no score to review (it was not scored)")
         return str(scores.iloc[0]["rubric_id"]), str(scores.iloc[0]["rubric_version"])
 
-    def _item(self, viewer: Viewer, call_id: str, rid: str, ver: str, item_id: str) -> dict:
-        items = self.repo.item_results(viewer, call_id, rid, ver)
+    def _item(self, viewer: Viewer, call_id: str, rid: str, ver: str, item_id: str,
+              items: pd.DataFrame | None = None) -> dict:
+        items = self.repo.item_results(viewer, call_id, rid, ver) if items is None else items
         row = items[items["item_id"] == item_id]
         if row.empty:
             raise ReviewError(f"call {call_id} has no item {item_id!r} in its {rid} v{ver} scoring")
@@ -113,17 +114,27 @@ class ReviewDesk:
         outcome = _text(outcome).lower()
         if outcome not in OUTCOMES:
             raise ReviewError(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
-        with self.repo.reading():
-            rid, ver = self._scoring(viewer, call_id, rubric_id, rubric_version)
-            item = self._item(viewer, call_id, rid, ver, item_id)
-            entry = self.queue_.entry(viewer, call_id)
-        # the repository refuses a critical item's change without a reason (ReasonRequired), for every caller
-        review = self.repo.save_review(viewer, call_id, rid, ver, item_id, outcome, _text(reason) or None)
-        self.audit.record(viewer, "review", call_id, item_id, outcome=outcome, before=item["outcome"],
-                          ai=item["auto_outcome"], rubric_id=rid, rubric_version=ver, review_id=review.review_id,
-                          critical=bool(item["critical"]))
-        if entry is not None and entry.status == "to_review" and entry.assignee in (None, viewer.identity):
-            self.queue_.set_status(viewer, call_id, "in_review", current=entry)
+        # one connection per file (~15-50 ms each to open): the store read, the reviews file read and written in
+        # one transaction (the reason check sees what it guards), the audit rows written together
+        with self.repo.store.reading():
+            rid, ver = self._scoring(viewer, call_id, rubric_id, rubric_version)  # scope checked here
+            with self.file.writer() as con, self.file.store.sharing(con):
+                items = self.repo.item_results(viewer, call_id, rid, ver)
+                item = self._item(viewer, call_id, rid, ver, item_id, items)
+                entry = self.queue_.bare_entry(call_id)
+                # the repository's rule (as in `save_review`, for every caller): a critical item's change needs a reason
+                self.repo.check_reason(viewer, items, rid, ver, item_id, outcome, _text(reason) or None)
+                review = new_review(call_id, rid, ver, item_id, outcome, viewer.name, _text(reason) or None)
+                start = entry is not None and entry.status == "to_review" and entry.assignee in (None, viewer.identity)
+                insert_review(con, review)
+                if start:
+                    write_status(con, viewer, call_id, "in_review", now())  # after the review, as before
+        audit = [("review", call_id, item_id, dict(
+            outcome=outcome, before=item["outcome"], ai=item["auto_outcome"], rubric_id=rid, rubric_version=ver,
+            review_id=review.review_id, critical=bool(item["critical"])))]
+        if start:
+            audit.append(("queue_status", call_id, "in_review", {"before": entry.status}))
+        self.audit.record_many(viewer, audit)
         return review
 
     def sign_off(self, viewer: Viewer, call_id: str, verdict: str, comment: str | None = None) -> SignOff:
@@ -133,19 +144,18 @@ class ReviewDesk:
         verdict = _text(verdict).lower()
         if verdict not in VERDICTS:
             raise ReviewError(f"a sign-off says agree or disagree (with the AI), got {verdict!r}")
-        with self.repo.reading():
-            rid, ver = self._scoring(viewer, call_id, None, None)
-            entry = self.queue_.entry(viewer, call_id)
-        if entry is not None and viewer.role == "reviewer" and entry.assignee not in (None, viewer.identity):
-            raise AccessDenied(f"{call_id} is in {entry.assignee}'s queue, not {viewer.identity}'s")
-        s = SignOff(new_id(), call_id, rid, ver, viewer.name, verdict, _text(comment) or None, now())
-        with self.file.writer() as con:
+        with self.repo.store.reading():
+            rid, ver = self._scoring(viewer, call_id, None, None)  # scope checked here (the store only)
+        # the queue row read and updated in one transaction of the reviews file (one connection)
+        with self.file.writer() as con, self.file.store.sharing(con):
+            entry = self.queue_.bare_entry(call_id)
+            if entry is not None and viewer.role == "reviewer" and entry.assignee not in (None, viewer.identity):
+                raise AccessDenied(f"{call_id} is in {entry.assignee}'s queue, not {viewer.identity}'s")
+            s = SignOff(new_id(), call_id, rid, ver, viewer.name, verdict, _text(comment) or None, now())
             con.execute("INSERT INTO signoffs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [s.signoff_id, call_id, rid, ver, s.reviewer, viewer.identity, verdict, s.comment, s.created_at])
             if entry is not None and entry.status != "done":
-                con.execute("UPDATE queue_items SET status = 'done', updated_at = ?, assignee = coalesce(assignee, ?)"
-                            " WHERE call_id = ?", [s.created_at, viewer.identity, call_id])
-                con.execute("INSERT INTO queue_events VALUES (?, ?, ?, 'done', NULL)", [call_id, s.created_at, viewer.name])
+                write_status(con, viewer, call_id, "done", s.created_at)
         self.audit.record(viewer, "sign_off", call_id, verdict, signoff_id=s.signoff_id, rubric_id=rid,
                           rubric_version=ver, queue_before=entry.status if entry else None)
         return s
@@ -272,7 +282,7 @@ class ReviewDesk:
         auto = {}
         for rid, ver in zip(scores["rubric_id"], scores["rubric_version"]):
             auto[(str(rid), str(ver))] = self.repo._auto_items(viewer, [(call_id, str(rid), str(ver))])
-        entry = self.queue_.entry(viewer, call_id)
+        entry = self.queue_.bare_entry(call_id)  # its reasons (scope checked above)
         events: list[TimelineEvent] = []
         for s in scores.to_dict("records"):
             rid, ver = str(s["rubric_id"]), str(s["rubric_version"])

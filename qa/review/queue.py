@@ -169,6 +169,13 @@ class ReviewQueue:
             rows = self.file.query(f"SELECT {_ENTRY_COLUMNS} FROM queue_items WHERE call_id = ?", [call_id])
             return self._entries(viewer, rows)[0] if rows else None
 
+    def bare_entry(self, call_id: str) -> QueueEntry | None:
+        """The call's queue row without the call's facts (agent, score ...), for a caller that has already
+        checked the viewer may see the call (`repo.require`): one small read, no call rows."""
+        rows = self.file.query(f"SELECT {_ENTRY_COLUMNS} FROM queue_items WHERE call_id = ?", [call_id])
+        return QueueEntry(*rows[0][:3], tuple(json.loads(rows[0][3])), tuple(json.loads(rows[0][4])),
+                          *rows[0][5:]) if rows else None
+
     def _entries(self, viewer: Viewer, rows: list[tuple]) -> list[QueueEntry]:
         """Queue rows with their calls' facts (scoped: a call outside the scope drops out)."""
         if not rows:
@@ -204,11 +211,16 @@ class ReviewQueue:
             raise AccessDenied(f"{call_id} is in {current.assignee}'s queue, not {viewer.identity}'s")
         at = now()
         with self.file.writer() as c:
-            c.execute("UPDATE queue_items SET status = ?, updated_at = ?, assignee = coalesce(assignee, ?) WHERE call_id = ?",
-                      [status, at, viewer.identity, call_id])
-            c.execute("INSERT INTO queue_events VALUES (?, ?, ?, ?, NULL)", [call_id, at, viewer.name, status])
+            write_status(c, viewer, call_id, status, at)
         self.audit.record(viewer, "queue_status", call_id, status, before=current.status)
         return replace(current, status=status, updated_at=at, assignee=current.assignee or viewer.identity)
+
+
+def write_status(con, viewer: Viewer, call_id: str, status: str, at) -> None:
+    """The queue row's new status (the viewer takes an unassigned call) and its event, on an open writer."""
+    con.execute("UPDATE queue_items SET status = ?, updated_at = ?, assignee = coalesce(assignee, ?) WHERE call_id = ?",
+                [status, at, viewer.identity, call_id])
+    con.execute("INSERT INTO queue_events VALUES (?, ?, ?, ?, NULL)", [call_id, at, viewer.name, status])
 
 
 def _assign(cand, reviewers, leads, load: Counter) -> str | None:
