@@ -227,7 +227,7 @@ def test_processes_runner_runs_the_batch_and_records_failures(prefect_harness, t
     (inbox / "junk.mp3").write_bytes(b"ID3 not really an mp3" * 10)
     outcomes = run_batch([str(inbox)], tmp_settings, runner="processes", workers=2, progress=False)
     assert sorted((o["call_id"], o["status"], o["stage"]) for o in outcomes) == [
-        ("empty", "failed", "decode"), ("junk", "failed", "decode")]
+        ("empty", "failed", "decode"), ("junk", "failed", "decode")], [(o["call_id"], o["reason"]) for o in outcomes]
     store = Store(tmp_settings.db)
     assert store.query("SELECT call_id FROM failures ORDER BY 1") == [("empty",), ("junk",)]
     assert store.query("SELECT status, calls_total, calls_failed FROM runs") == [("completed", 2, 2)]
