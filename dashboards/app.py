@@ -84,4 +84,7 @@ def main() -> None:
     page.run()
 
 
-main()
+# Streamlit (and AppTest) run this file as `__main__`; a worker process started with "spawn" re-imports
+# the parent's main script as `__mp_main__`, and must not draw a page there
+if __name__ == "__main__":
+    main()
