@@ -373,6 +373,45 @@ def test_every_number_matches_the_store(world: World, tmp_path: Path, subject: s
     assert len(audit) >= 3 and {r.detail["format"] for r in audit} >= {"html", "pdf", "csv"}
 
 
+def _latest_fails(world: World, agents: list[str], rubric_id: str, item_id: str, n: int = 2) -> list[str]:
+    """The newest `n` calls whose effective outcome of `item_id` is a failure (ties: call id)."""
+    calls = [c for c in _mine(world, agents, rubric_id)
+             if any(r.item_id == item_id and r.outcome == "fail" for r in _effective(world, c)[0])]
+    return sorted(calls, key=lambda c: (-world.calls[c]["started"].timestamp(), c))[:n]
+
+
+@pytest.mark.parametrize("subject", ["A1", "A3", "t1", "t2"])
+def test_moments_are_the_latest_effective_failures(world: World, tmp_path: Path, subject: str) -> None:
+    """The weakest items' example moments are the newest failing calls with reviews applied: a review that
+    lifts the newest failure drops it, one that fails the newest pass adds it (on a copy of the store)."""
+    import shutil
+
+    for f in world.db.parent.glob("calls*.duckdb"):
+        shutil.copy(f, tmp_path / f.name)
+    copy = World(tmp_path / "calls.duckdb")
+    copy.calls, copy.reviews = world.calls, {c: dict(r) for c, r in world.reviews.items()}
+    agents = TEAMS.get(subject, [subject])
+    rubric = _rubric("tr_inbound" if agents[0].startswith("A") else "en_inbound")
+    newest = sorted(_mine(copy, agents, rubric.id), key=lambda c: world.calls[c]["started"])[-1]
+    outcome = {r.item_id: r.outcome for r in _effective(copy, newest)[0]}
+    reviews = ReviewStore(copy.db)
+    for item_id, was in outcome.items():  # every applicable item of the newest call flipped
+        if was in ("pass", "fail"):
+            flipped = "pass" if was == "fail" else "fail"
+            review = reviews.save(newest, rubric.id, str(rubric.version), item_id, flipped, "Derya Koç", None)
+            copy.reviews.setdefault(newest, {})[item_id] = review
+    assert "fail" in {r.outcome for r in copy.reviews[newest].values()} and "pass" in outcome.values()
+    from qa.coaching.generate import build
+
+    report, _ = build(copy.db, LOCAL_ADMIN, None if subject in TEAMS else subject,
+                      subject if subject in TEAMS else None, SINCE, UNTIL)
+    assert report.weakest
+    for item in report.weakest:
+        expected_calls = _latest_fails(copy, agents, rubric.id, item["id"])
+        assert [m["call_id"] for m in item["moments"]] == expected_calls, item["id"]
+        assert (newest in expected_calls) == (outcome.get(item["id"]) == "pass")  # the flip shows either way
+
+
 def test_who_may_have_which_report(world: World, tmp_path: Path) -> None:
     directory = Directory(world.db)
     viewer = lambda who: directory.viewer(who, auth="test")

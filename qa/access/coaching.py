@@ -47,23 +47,30 @@ class Subject:
 
 @dataclass
 class PeriodData:
-    """The rows a report is computed from (effective outcomes and scores)."""
+    """What a report is computed from: the subject's calls (one row each, effective scores), and aggregates
+    counted in SQL with reviews applied (item outcomes, week and profile sums, metric means); item rows only
+    for the few reviewed calls and the latest failures, unless every row is asked for (the CSV)."""
 
     subject: Subject
     since: date
     until: date
     rubric_id: str | None
-    calls: pd.DataFrame  # one row per call (repository.PERIOD_CALL_COLUMNS, `sections` dict, `week`, `reviewed`)
-    items: pd.DataFrame  # one row per call x item, with evidence, reviewer, review_comment
-    metrics: pd.DataFrame  # call_id, name, value
-    profiles: pd.DataFrame  # call_id, profile, strategy
+    calls: pd.DataFrame  # one row per call (repository.PERIOD_CALL_COLUMNS without sections, `week`, `reviewed`)
+    items: pd.DataFrame  # every call x item row, effective, with evidence, reviewer, review_comment (`rows=True`)
+    item_counts: pd.DataFrame = field(default_factory=pd.DataFrame)  # agent_id, item_id, applicable, passed, ...
+    week_sums: pd.DataFrame = field(default_factory=pd.DataFrame)  # key (week), measure, n, total (subject)
+    profile_sums: pd.DataFrame = field(default_factory=pd.DataFrame)  # key (profile), measure, n, total (subject)
+    profiles: pd.DataFrame = field(default_factory=pd.DataFrame)  # profile, calls, strategy
+    metric_means: pd.DataFrame = field(default_factory=pd.DataFrame)  # name, mean (subject)
+    reviewed_items: pd.DataFrame = field(default_factory=pd.DataFrame)  # item rows of reviewed calls (comments)
+    fails: pd.DataFrame = field(default_factory=pd.DataFrame)  # the latest failing calls per item (moments)
     # the team line: aggregates only (no call, quote or comment of a teammate)
     team_week_sums: pd.DataFrame = field(default_factory=pd.DataFrame)  # key (week), measure, n, total
     team_profile_sums: pd.DataFrame = field(default_factory=pd.DataFrame)  # key (profile), measure, n, total
     team_item_counts: pd.DataFrame = field(default_factory=pd.DataFrame)  # item_id, applicable, passed, failed
     team_metric_means: pd.DataFrame = field(default_factory=pd.DataFrame)  # name, mean
     other_rubrics: dict[str, int] = field(default_factory=dict)  # rubric id -> calls left out of this report
-    previous_calls: pd.DataFrame = field(default_factory=pd.DataFrame)  # the period of the same length before
+    previous_week_sums: pd.DataFrame = field(default_factory=pd.DataFrame)  # the period of the same length before
     previous_item_counts: pd.DataFrame = field(default_factory=pd.DataFrame)
     tz: str = "UTC"  # the zone of the period's days and weeks
     filters: Filters | None = None
@@ -141,9 +148,12 @@ def _period(agents: tuple[str, ...], since: date, until: date, tz: str, filters:
 
 
 def period_data(repo: CallRepository, viewer: Viewer, subject: Subject, since: date, until: date,
-                rubric_id: str | None = None, tz: str | None = None, filters: Filters = Filters()) -> PeriodData:
-    """The subject's rows in [since, until] (days in `tz`, default `display_timezone`) under one rubric, and the
-    team's aggregates. Every read goes through the repository's interface, in one store connection."""
+                rubric_id: str | None = None, tz: str | None = None, filters: Filters = Filters(),
+                rows: bool = False, moments: int = 2) -> PeriodData:
+    """The subject's calls in [since, until] (days in `tz`, default `display_timezone`) under one rubric, their
+    aggregates and the team's; every item row too with `rows` (the CSV), else only reviewed calls' rows and
+    the latest `moments` failures per item. Every read goes through the repository's interface, in one
+    store connection."""
     if until < since:
         raise ValueError(f"--until {until} is before --since {since}")
     tz = tz or display_timezone()
@@ -158,23 +168,32 @@ def period_data(repo: CallRepository, viewer: Viewer, subject: Subject, since: d
         other = {str(r): int(n) for r, n in counts.items() if r != chosen}
         calls = calls[calls["rubric_id"] == chosen].reset_index(drop=True)
         period = replace(period, rubric_id=chosen)
-        data = PeriodData(subject, since, until, chosen, calls, repo.period_items(mine, period),
-                          repo.period_metrics(mine, period, TALK_METRICS), repo.period_profiles(mine, period),
-                          other_rubrics=other, tz=tz, filters=filters)
+        reviewed = repo.period_items(mine, period, reviewed_only=True)
+        data = PeriodData(subject, since, until, chosen, calls,
+                          repo.period_items(mine, period) if rows else reviewed.iloc[0:0],
+                          other_rubrics=other, tz=tz, filters=filters, reviewed_items=reviewed)
         if chosen is None:
             return data
         days = (until - since).days + 1  # what changed: the same agents' period of the same length before
         before = _period(subject.agents, since - timedelta(days=days), since - timedelta(days=1), tz, filters, chosen)
-        data.previous_calls = repo.period_calls(mine, before)
-        data.previous_item_counts = repo.period_item_counts(mine, before)
+        parts = [("mine", mine, period), ("before", mine, before)]
         if subject.team_agents:
             # the team line: aggregates only (sums, counts, means), read with the team's scope; no text
             team_viewer = replace(viewer, scope=Scope(agent_ids=subject.team_agents))
-            team = _period(subject.team_agents, since, until, tz, filters, chosen)
-            data.team_week_sums = repo.period_score_sums(team_viewer, team, "week")
-            data.team_profile_sums = repo.period_score_sums(team_viewer, team, "profile")
-            data.team_item_counts = repo.period_item_counts(team_viewer, team)
-            data.team_metric_means = repo.period_metric_means(team_viewer, team, TALK_METRICS)
+            parts.append(("team", team_viewer, _period(subject.team_agents, since, until, tz, filters, chosen)))
+        counts = repo.period_item_counts_many(parts, per_agent={"mine"})
+        weeks = repo.period_score_sums_many(parts, "week")
+        now = [p for p in parts if p[0] != "before"]
+        profiles = repo.period_score_sums_many(now, "profile")
+        means = repo.period_metric_means_many(now, TALK_METRICS)
+        data.item_counts, data.previous_item_counts = counts["mine"], counts["before"]
+        data.week_sums, data.previous_week_sums, data.profile_sums = weeks["mine"], weeks["before"], profiles["mine"]
+        data.metric_means = means["mine"]
+        data.profiles = repo.period_profiles(mine, period)
+        data.fails = repo.period_fails(mine, period, moments, reviewed)
+        if subject.team_agents:
+            data.team_item_counts, data.team_week_sums = counts["team"], weeks["team"]
+            data.team_profile_sums, data.team_metric_means = profiles["team"], means["team"]
     return data
 
 

@@ -35,14 +35,6 @@ AUTO_ITEMS_CTE = """auto_items AS (
 ITEM_RESULT_FIELDS = ("section_id", "item_id", "outcome", "score", "max_score", "critical", "method", "reason")
 
 
-def key_text(key: Key) -> str:
-    """A scoring key as one string, for `list_contains` over a bound list."""
-    return "|".join(key)
-
-
-KEY_SQL = "(i.call_id || '|' || i.rubric_id || '|' || i.rubric_version)"
-
-
 @dataclass
 class Overlay:
     """The latest review per item of the scorings a viewer can see, and the rubrics to score them."""
@@ -153,15 +145,19 @@ def count_outcomes(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return out.reset_index()[cols]
 
 
+def sum_counts(counts: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Outcome counts summed over the rows that share `by` (critical: any)."""
+    g = counts.groupby(by, sort=False, dropna=False)
+    out = g[["applicable", "passed", "failed", "na"]].sum()
+    out["critical"] = g["critical"].any()
+    return out.reset_index()[[*by, "critical", "applicable", "passed", "failed", "na"]]
+
+
 def add_counts(sql_counts: pd.DataFrame, reviewed: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Counts of unreviewed scorings (from SQL) plus counts of reviewed ones (from Python)."""
     if reviewed.empty:
         return sql_counts
-    both = pd.concat([sql_counts, reviewed], ignore_index=True)
-    g = both.groupby(by, sort=False, dropna=False)
-    out = g[["applicable", "passed", "failed", "na"]].sum()
-    out["critical"] = g["critical"].any()
-    return out.reset_index()
+    return sum_counts(pd.concat([sql_counts, reviewed], ignore_index=True), by)
 
 
 def as_int(value: Any) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,8 +26,8 @@ import duckdb
 import pandas as pd
 
 from qa.access.effective import (
-    AUTO_ITEMS_CTE, ITEM_RESULT_FIELDS, KEY_SQL, LATEST_CTE, Key, Overlay, add_counts, count_outcomes, key_text,
-    overlay_calls, overlay_items, to_results,
+    AUTO_ITEMS_CTE, ITEM_RESULT_FIELDS, LATEST_CTE, Key, Overlay, add_counts, count_outcomes, overlay_calls, sum_counts,
+    overlay_items, to_results,
 )
 from qa.access.model import AccessDenied, Viewer
 from qa.access.query import CallPage, CallQuery, ReviewSets, SearchHit, hits_sql, where_clause
@@ -145,19 +145,24 @@ class CallRepository(Protocol):
     def find_calls(self, viewer: Viewer, query: CallQuery) -> CallPage: ...
     def search(self, viewer: Viewer, text: str, limit: int = 50) -> list[SearchHit]: ...
     def kpi_calls(self, viewer: Viewer, start: Any, end: Any, as_of: Any, agents: tuple[str, ...] | None = None,
-                  queue: str | None = None) -> pd.DataFrame: ...
+                  queue: str | None = None, language: str | None = None) -> pd.DataFrame: ...
     # coaching (qa.access.coaching): one period of some agents' calls; team lines as aggregates
     def version(self) -> tuple: ...
     def rubric(self, rubric_id: str, rubric_version: str | None = None) -> Rubric | None: ...
     def coachable_agents(self, viewer: Viewer) -> pd.DataFrame: ...
     def period_agents(self, viewer: Viewer, start: datetime, end: datetime) -> list[str]: ...
     def period_options(self, viewer: Viewer, period: Period) -> pd.DataFrame: ...
-    def period_calls(self, viewer: Viewer, period: Period) -> pd.DataFrame: ...
-    def period_items(self, viewer: Viewer, period: Period) -> pd.DataFrame: ...
+    def period_calls(self, viewer: Viewer, period: Period, sections: bool = False) -> pd.DataFrame: ...
+    def period_items(self, viewer: Viewer, period: Period, reviewed_only: bool = False) -> pd.DataFrame: ...
+    def period_fails(self, viewer: Viewer, period: Period, per_item: int,
+                     reviewed: pd.DataFrame | None = None) -> pd.DataFrame: ...
     def period_metrics(self, viewer: Viewer, period: Period, names: tuple[str, ...]) -> pd.DataFrame: ...
     def period_metric_means(self, viewer: Viewer, period: Period, names: tuple[str, ...]) -> pd.DataFrame: ...
     def period_profiles(self, viewer: Viewer, period: Period) -> pd.DataFrame: ...
-    def period_item_counts(self, viewer: Viewer, period: Period) -> pd.DataFrame: ...
+    def period_item_counts(self, viewer: Viewer, period: Period, per_agent: bool = False) -> pd.DataFrame: ...
+    def period_item_counts_many(self, parts: Parts, per_agent: Collection[str] = ()) -> dict[str, pd.DataFrame]: ...
+    def period_score_sums_many(self, parts: Parts, by: Literal["week", "profile"]) -> dict[str, pd.DataFrame]: ...
+    def period_metric_means_many(self, parts: Parts, names: tuple[str, ...]) -> dict[str, pd.DataFrame]: ...
     def period_score_sums(self, viewer: Viewer, period: Period, by: Literal["week", "profile"]) -> pd.DataFrame: ...
 
 
@@ -179,6 +184,7 @@ class DuckDBRepository:
         self.store = Store(self.db, timeout_s=timeout_s, read_timeout_s=timeout_s)
         self.reviews = ReviewStore(self.db, timeout_s=timeout_s)
         self._latest_reviews: dict | None = None  # set inside `snapshot`
+        self._reviewed_calls: pd.DataFrame | None = None  # where the reviewed calls lie (inside `snapshot`)
 
     @contextmanager
     def reading(self) -> Iterator[None]:
@@ -189,16 +195,17 @@ class DuckDBRepository:
     # --- the one query path ----------------------------------------------------------
     def _frame(self, viewer: Viewer, body: str, params: list[Any] | None, columns: list[str],
                call_id: str | None = None, ids: list[str] | None = None,
-               period: Period | None = None) -> pd.DataFrame:
+               period: Period | None = None, parts: Parts | None = None) -> pd.DataFrame:
         """`WITH visible AS (the viewer's calls) <body>`; `body` starts with `, cte AS (...)` or `SELECT`.
 
         `call_id` (or `ids`) narrows `visible` to that call (those calls): a per-call read need not scan every
         call; `period` narrows it to the period's agents and times (each call's latest scoring is then picked
-        among those calls only).
+        among those calls only). With `parts` (name, viewer, period), `visible` is every part's calls, each
+        under its own viewer's scope (`viewer` is then unused): one read for several periods or viewers.
         """
         if not self.db.is_file():
             return pd.DataFrame(columns=columns)
-        predicate, scope_params = viewer.scope.sql("c")
+        predicate, scope_params = viewer.scope.sql("c") if parts is None else _union(parts)
         if call_id is not None:
             predicate, scope_params = f"c.call_id = ? AND ({predicate})", [call_id, *scope_params]
         elif ids is not None:
@@ -234,6 +241,22 @@ class DuckDBRepository:
             wanted = set(keys)
             latest = {k: v for k, v in latest.items() if k in wanted}
         return Overlay(latest, self._rubric)
+
+    def _reviewed_in(self, period: Period | None) -> list[str]:
+        """Ids of the reviewed calls among `period`'s agents and times (every reviewed call without a period): a
+        period without any needs no per-call path (most periods of most agents)."""
+        ids = sorted({k[0] for k in self._overlay().reviews})
+        if period is None or not ids:
+            return ids
+        where = self._reviewed_calls
+        if where is None or not set(ids) <= set(where["call_id"]):
+            where = self.store.query_df("SELECT call_id, agent_id, started_at FROM calls WHERE list_contains(?, call_id)",
+                                        [ids]) if self.db.is_file() else pd.DataFrame(columns=["call_id", "agent_id", "started_at"])
+            if self._latest_reviews is not None:
+                self._reviewed_calls = where
+        start, end = pd.Timestamp(period.start), pd.Timestamp(period.end)
+        inside = where[where["agent_id"].isin(period.agents) & (where["started_at"] >= start) & (where["started_at"] < end)]
+        return sorted(set(inside["call_id"]) & set(ids))
 
     def _auto_items(self, viewer: Viewer, keys: list[Key], extra: str = "") -> pd.DataFrame:
         """Automatic item rows (all columns) of the given scorings of visible calls."""
@@ -441,8 +464,11 @@ class DuckDBRepository:
 
     def _outcome_counts(self, viewer: Viewer, by: list[str], join: str, where: str, params: list[Any],
                         period: Period | None = None) -> pd.DataFrame:
-        """Effective outcome counts grouped by `by` (columns of auto_items `i` or of `join`)."""
-        reviewed = self._overlay().keys()
+        """Effective outcome counts grouped by `by` (columns of auto_items `i` or of `join`): counted in SQL over
+        the calls nobody reviewed, in Python (reviews applied) over the few that were. The split is by call, on
+        the `visible` side, so the filter lands on the calls read, not on every item row."""
+        reviewed_ids = self._reviewed_in(period)
+        reviewed = [k for k in self._overlay().keys() if k[0] in set(reviewed_ids)]
         select = ", ".join(by)
         sql_counts = self._frame(viewer, f""", {LATEST_CTE}, {AUTO_ITEMS_CTE}
             SELECT {select}, bool_or(i.critical) AS critical,
@@ -451,8 +477,8 @@ class DuckDBRepository:
                    count(*) FILTER (WHERE i.outcome = 'fail') AS failed,
                    count(*) FILTER (WHERE i.outcome = 'na') AS na
             FROM auto_items i JOIN visible c ON c.call_id = i.call_id {join}
-            WHERE NOT (list_contains(?::VARCHAR[], i.call_id) AND list_contains(?::VARCHAR[], {KEY_SQL})) {where}
-            GROUP BY {select}""", [sorted({k[0] for k in reviewed}), [key_text(k) for k in reviewed], *params],
+            WHERE NOT list_contains(?::VARCHAR[], c.call_id) {where}
+            GROUP BY {select}""", [reviewed_ids, *params],
             [b.split(".")[-1] for b in by] + ["critical", "applicable", "passed", "failed", "na"], period=period)
         names = [b.split(".")[-1] for b in by]
         if not reviewed:
@@ -462,20 +488,11 @@ class DuckDBRepository:
             SELECT i.call_id, i.rubric_id, i.rubric_version, {', '.join('i.' + f for f in ITEM_RESULT_FIELDS)}
                    {''.join(', ' + b for b in extra_cols)}
             FROM auto_items i JOIN visible c ON c.call_id = i.call_id {join}
-            WHERE list_contains(?::VARCHAR[], i.call_id) AND list_contains(?::VARCHAR[], {KEY_SQL}) {where}""",
-            [sorted({k[0] for k in reviewed}), [key_text(k) for k in reviewed], *params], [], period=period)
+            WHERE list_contains(?::VARCHAR[], c.call_id) {where}""",
+            [reviewed_ids, *params], [], period=period)
         if rows.empty:
             return sql_counts
-        overlay = self._overlay(reviewed)
-        extra_names = [b.split(".")[-1] for b in extra_cols]
-        reviewed_rows = []
-        for (cid, rid, ver, *extra), group in rows.groupby(["call_id", "rubric_id", "rubric_version", *extra_names],
-                                                             sort=False, dropna=False):
-            key = (str(cid), str(rid), str(ver))
-            for r in overlay.items(key, to_results(group)[key]):
-                reviewed_rows.append({**dict(zip(extra_names, extra)), "rubric_id": rid, "section_id": r.section_id,
-                                      "item_id": r.item_id, "outcome": r.outcome, "critical": r.critical})
-        counted = count_outcomes(pd.DataFrame(reviewed_rows), names)
+        counted = self._reviewed_outcomes(rows, [b.split(".")[-1] for b in extra_cols], names)
         return add_counts(sql_counts, counted, names)
 
     def item_pass_rates(self, viewer: Viewer, agent_key: str | None = None) -> pd.DataFrame:
@@ -682,7 +699,7 @@ class DuckDBRepository:
             try:
                 yield
             finally:
-                self._latest_reviews = None
+                self._latest_reviews, self._reviewed_calls = None, None
 
     def coachable_agents(self, viewer: Viewer) -> pd.DataFrame:
         """agent_id, agent_name, last_call of the viewer's processed calls (one row per agent id)."""
@@ -705,20 +722,23 @@ class DuckDBRepository:
             WHERE {where} GROUP BY ALL ORDER BY calls DESC, 1, 2, 3""", params,
                            ["rubric_id", "queue", "language", "calls"], period=period)
 
-    def period_calls(self, viewer: Viewer, period: Period) -> pd.DataFrame:
-        """One row per call: its latest scoring with the reviewed score, sections (dict) and auto-fail, its
-        week (Monday, in `period.tz`) and `reviewed`."""
+    def period_calls(self, viewer: Viewer, period: Period, sections: bool = False) -> pd.DataFrame:
+        """One row per call: its latest scoring with the reviewed score and auto-fail, its week (Monday, in
+        `period.tz`) and `reviewed`; with `sections`, each call's section scores too (a dict: parsed per call,
+        so only when asked; the coaching figures take them summed from `period_score_sums`)."""
         where, params = period.where()
         calls = self._frame(viewer, f""", {LATEST_CTE}
             SELECT c.call_id, c.agent_id, c.agent_name, c.started_at, {WEEK_SQL} AS week, c.queue, c.language,
-                   l.rubric_id, l.rubric_version, l.score_pct, l.auto_failed, l.sections_json
+                   l.rubric_id, l.rubric_version, l.score_pct, l.auto_failed,
+                   {'l.sections_json' if sections else 'NULL::VARCHAR AS sections_json'}
             FROM visible c JOIN latest l ON l.call_id = c.call_id WHERE {where} ORDER BY c.started_at, c.call_id""",
                             [period.tz, *params], PERIOD_CALL_COLUMNS, period=period)
         keys: list[Key] = [(str(c), str(r), str(v)) for c, r, v in
                            zip(calls["call_id"], calls["rubric_id"], calls["rubric_version"])]
         overlay = self._overlay(keys)
         calls = calls.astype({"score_pct": object, "auto_failed": object})
-        calls["sections"] = [_json_dict(s) for s in calls["sections_json"]]
+        if sections:
+            calls["sections"] = [_json_dict(s) for s in calls["sections_json"]]
         calls["reviewed"] = False
         reviewed = [k for k in keys if overlay.covers(k)]
         if reviewed:
@@ -727,22 +747,54 @@ class DuckDBRepository:
                 score = overlay.score(key, auto.get(key, [])) if key in overlay.reviews else None
                 if score is not None:
                     calls.at[i, "score_pct"], calls.at[i, "auto_failed"] = score.score_pct, score.auto_failed
-                    calls.at[i, "sections"], calls.at[i, "reviewed"] = dict(score.sections), True
+                    calls.at[i, "reviewed"] = True
+                    if sections:
+                        calls.at[i, "sections"] = dict(score.sections)
         return calls.drop(columns=["sections_json"])
 
-    def period_items(self, viewer: Viewer, period: Period) -> pd.DataFrame:
-        """One row per call x item of the latest scorings, effective outcomes (with reviewer and comment)."""
+    def period_items(self, viewer: Viewer, period: Period, reviewed_only: bool = False) -> pd.DataFrame:
+        """One row per call x item of the latest scorings, effective outcomes (with reviewer and comment). With
+        `reviewed_only`, only the rows of calls with a review (few: a report's comments and reviewed moments)."""
         where, params = period.where()
         cols = ", ".join("i." + c for c in ITEM_COLUMNS[:-2])
+        overlay = self._overlay()  # the few reviewed scorings among these calls (not a key per row)
+        ids = self._reviewed_in(period) if reviewed_only else None
+        if ids == []:
+            return overlay_items(pd.DataFrame(columns=[*ITEM_COLUMNS[:-2], "agent_id"]), overlay)
         items = self._frame(viewer, f""", {LATEST_CTE}
             SELECT {cols}, c.agent_id FROM item_results i JOIN visible c ON c.call_id = i.call_id
             JOIN latest l ON l.call_id = i.call_id AND l.rubric_id = i.rubric_id AND l.rubric_version = i.rubric_version
             WHERE i.source = 'auto' AND {where} ORDER BY c.started_at, i.call_id""", params,
-                            [*ITEM_COLUMNS[:-2], "agent_id"], period=period)
-        overlay = self._overlay()  # the few reviewed scorings among these calls (not a key per row)
-        ids = set(items["call_id"].unique())
-        overlay.reviews = {k: v for k, v in overlay.reviews.items() if k[0] in ids}
+                            [*ITEM_COLUMNS[:-2], "agent_id"], ids=ids, period=period)
+        present = set(items["call_id"].unique())
+        overlay.reviews = {k: v for k, v in overlay.reviews.items() if k[0] in present}
         return overlay_items(items, overlay)
+
+    def period_fails(self, viewer: Viewer, period: Period, per_item: int,
+                     reviewed: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The latest `per_item` calls failing each item (effective outcome, newest first: the moments to coach
+        from), as item rows with `started_at`. Unreviewed calls' failures are picked in SQL; reviewed calls'
+        rows (`period_items(reviewed_only=True)`, read here unless given) join them, so a review that
+        lifts or adds a failure counts."""
+        where, params = period.where()
+        cols = ", ".join("i." + c for c in ITEM_COLUMNS[:-2])
+        reviewed = self.period_items(viewer, period, reviewed_only=True) if reviewed is None else reviewed
+        skip = sorted({k[0] for k in self._overlay().reviews})
+        auto = self._frame(viewer, f""", {LATEST_CTE}
+            SELECT {cols}, c.agent_id, c.started_at FROM item_results i JOIN visible c ON c.call_id = i.call_id
+            JOIN latest l ON l.call_id = i.call_id AND l.rubric_id = i.rubric_id AND l.rubric_version = i.rubric_version
+            WHERE i.source = 'auto' AND i.outcome = 'fail' AND NOT list_contains(?::VARCHAR[], i.call_id) AND {where}
+            QUALIFY row_number() OVER (PARTITION BY i.item_id ORDER BY c.started_at DESC, i.call_id) <= ?""",
+                           [skip, *params, per_item], [*ITEM_COLUMNS[:-2], "agent_id", "started_at"], period=period)
+        auto = overlay_items(auto, Overlay())
+        mine = reviewed[reviewed["outcome"] == "fail"]
+        if len(mine):
+            when = self._frame(viewer, """SELECT c.call_id, c.started_at FROM visible c""", None,
+                               ["call_id", "started_at"], ids=sorted(set(mine["call_id"])))
+            mine = mine.merge(when, on="call_id", how="left")
+        both = pd.concat([df for df in (auto, mine) if len(df)], ignore_index=True) if len(auto) or len(mine) else auto
+        both = both.sort_values(["started_at", "call_id"], ascending=[False, True], kind="stable")
+        return both.groupby("item_id", sort=False).head(per_item).reset_index(drop=True)
 
     def period_metrics(self, viewer: Viewer, period: Period, names: tuple[str, ...]) -> pd.DataFrame:
         """call_id, name, value of the named call metrics."""
@@ -754,86 +806,145 @@ class DuckDBRepository:
 
     def period_metric_means(self, viewer: Viewer, period: Period, names: tuple[str, ...]) -> pd.DataFrame:
         """name, mean of the named call metrics over the period's calls (aggregated in SQL)."""
-        where, params = period.where()
-        return self._frame(viewer, f""", {LATEST_CTE}
-            SELECT m.name, fsum(m.value) / count(m.value) AS mean FROM call_metrics m
+        return self.period_metric_means_many([("one", viewer, period)], names)["one"]
+
+    def period_metric_means_many(self, parts: Parts, names: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+        """`period_metric_means` of several parts in one read."""
+        tags, tag_params = _tags(parts, "l.rubric_id")
+        df = self._frame(parts[0][1], f""", {LATEST_CTE}, tagged AS (
+            SELECT unnest({tags}) AS part, m.name, m.value FROM call_metrics m
             JOIN visible c ON c.call_id = m.call_id JOIN latest l ON l.call_id = c.call_id
-            WHERE list_contains(?::VARCHAR[], m.name) AND {where} GROUP BY m.name""",
-                           [list(names), *params], ["name", "mean"], period=period)
+            WHERE list_contains(?::VARCHAR[], m.name))
+            SELECT part, name, fsum(value) / count(value) AS mean FROM tagged GROUP BY ALL""",
+                         [*tag_params, list(names)], ["part", "name", "mean"], parts=parts)
+        return _split(df, parts, ["name", "mean"])
 
     def period_profiles(self, viewer: Viewer, period: Period) -> pd.DataFrame:
-        """call_id, profile (and the recommended strategy) of the period's calls with a detected customer profile."""
+        """profile, calls, strategy: the period's calls per detected customer profile, and its recommended
+        strategy (counted in SQL; the scores per profile are `period_score_sums(by='profile')`)."""
         where, params = period.where()
         return self._frame(viewer, f""", {LATEST_CTE}
-            SELECT p.call_id, p.profile, p.strategy FROM call_profiles p JOIN visible c ON c.call_id = p.call_id
-            JOIN latest l ON l.call_id = c.call_id WHERE {where}""", params, ["call_id", "profile", "strategy"],
-                           period=period)
+            SELECT p.profile, count(*) AS calls, min(p.strategy) FILTER (WHERE p.strategy <> '') AS strategy
+            FROM call_profiles p JOIN visible c ON c.call_id = p.call_id
+            JOIN latest l ON l.call_id = c.call_id WHERE {where} GROUP BY p.profile ORDER BY p.profile""", params,
+                           ["profile", "calls", "strategy"], period=period)
 
-    def period_item_counts(self, viewer: Viewer, period: Period) -> pd.DataFrame:
-        """item_id, critical, applicable, passed, failed, na: effective outcomes counted (SQL, reviews added)."""
-        where, params = period.where("i.rubric_id")
-        return self._outcome_counts(viewer, ["i.item_id"], "", f"AND {where}", params, period=period)
+    def period_item_counts(self, viewer: Viewer, period: Period, per_agent: bool = False) -> pd.DataFrame:
+        """item_id (with `per_agent`: agent_id, section_id, item_id), critical, applicable, passed, failed, na:
+        effective outcomes counted (SQL, reviews added)."""
+        return self.period_item_counts_many([("one", viewer, period)], {"one"} if per_agent else ())["one"]
+
+    def period_item_counts_many(self, parts: Parts, per_agent: Collection[str] = ()) -> dict[str, pd.DataFrame]:
+        """`period_item_counts` of several parts in one read of the item rows (the costly table): counted in
+        SQL over the calls nobody reviewed, in Python (reviews applied) over the few that were."""
+        reviewed_ids = sorted({c for _, _, period in parts for c in self._reviewed_in(period)})
+        tags, tag_params = _tags(parts, "i.rubric_id")
+        cols = "i.call_id, i.rubric_id, i.rubric_version, " + ", ".join("i." + f for f in ITEM_RESULT_FIELDS)
+        tagged = f""", {LATEST_CTE}, {AUTO_ITEMS_CTE}, tagged AS (
+            SELECT unnest({tags}) AS part, c.agent_id, {cols} FROM auto_items i JOIN visible c ON c.call_id = i.call_id)"""
+        by = ["part", "agent_id", "section_id", "item_id"]
+        counts = self._frame(parts[0][1], tagged + """
+            SELECT part, CASE WHEN list_contains(?::VARCHAR[], part) THEN agent_id END AS agent_id, section_id, item_id,
+                   bool_or(critical) AS critical,
+                   count(*) FILTER (WHERE outcome IN ('pass', 'fail')) AS applicable,
+                   count(*) FILTER (WHERE outcome = 'pass') AS passed,
+                   count(*) FILTER (WHERE outcome = 'fail') AS failed,
+                   count(*) FILTER (WHERE outcome = 'na') AS na
+            FROM tagged WHERE NOT list_contains(?::VARCHAR[], call_id) GROUP BY ALL""",
+            [*tag_params, list(per_agent), reviewed_ids], [*by, "critical", "applicable", "passed", "failed", "na"],
+            parts=parts)
+        if reviewed_ids:
+            rows = self._frame(parts[0][1], tagged + " SELECT * FROM tagged WHERE list_contains(?::VARCHAR[], call_id)",
+                               [*tag_params, reviewed_ids], [], parts=parts)
+            if len(rows):
+                rows["agent_id"] = [a if p in per_agent else None for p, a in zip(rows["part"], rows["agent_id"])]
+                counts = add_counts(counts, self._reviewed_outcomes(rows, ["part", "agent_id"], by), by)
+        out = _split(counts, parts, [*by[1:], "critical", "applicable", "passed", "failed", "na"])
+        for name in out:
+            if name not in per_agent:
+                df = out[name]
+                out[name] = sum_counts(df, ["item_id"]) if len(df) else pd.DataFrame(
+                    columns=["item_id", "critical", "applicable", "passed", "failed", "na"])
+        return out
+
+    def _reviewed_outcomes(self, rows: pd.DataFrame, extra: list[str], by: list[str]) -> pd.DataFrame:
+        """Effective outcome counts of reviewed calls' automatic item rows (with the `extra` columns), by `by`."""
+        overlay = self._overlay(sorted({(str(c), str(r), str(v)) for c, r, v in
+                                        zip(rows["call_id"], rows["rubric_id"], rows["rubric_version"])}))
+        out = []
+        for (cid, rid, ver, *values), group in rows.groupby(["call_id", "rubric_id", "rubric_version", *extra],
+                                                              sort=False, dropna=False):
+            key = (str(cid), str(rid), str(ver))
+            for r in overlay.items(key, to_results(group)[key]):
+                out.append({**dict(zip(extra, values)), "rubric_id": rid, "section_id": r.section_id,
+                            "item_id": r.item_id, "outcome": r.outcome, "critical": r.critical})
+        return count_outcomes(pd.DataFrame(out), by)
 
     def period_score_sums(self, viewer: Viewer, period: Period, by: Literal["week", "profile"]) -> pd.DataFrame:
         """key (the week's Monday in `period.tz`, or the customer profile), measure, n, total over the period's
         calls: measure `score` (n scored calls, total of their scores), `auto_failed` (n calls, total auto-fails)
-        and `section:<id>` (section scores). Summed in SQL; a key holding a reviewed scoring (few) is summed
-        here instead, every call of it with its effective values, so each total is one exact sum."""
-        where, params = period.where()
-        key, key_params, join = ((WEEK_SQL, [period.tz], "") if by == "week" else
+        and `section:<id>` (section scores). Summed in SQL over the calls nobody reviewed; a key holding a
+        reviewed call is one exact sum over its calls, the reviewed ones with their effective values."""
+        return self.period_score_sums_many([("one", viewer, period)], by)["one"]
+
+    def period_score_sums_many(self, parts: Parts, by: Literal["week", "profile"]) -> dict[str, pd.DataFrame]:
+        """`period_score_sums` of several parts (one time zone) in one read. A key holding a reviewed call gets
+        its unreviewed calls' values as a list too, so its total is one exact sum (`math.fsum`) with the
+        reviewed calls' effective values, whatever order they came in."""
+        tz = parts[0][2].tz
+        key, key_params, join = ((WEEK_SQL, [tz], "") if by == "week" else
                                  ("p.profile", [], "JOIN call_profiles p ON p.call_id = c.call_id"))
-        reviewed = [key_text(k) for k in self._overlay().keys()]
+        reviewed_ids = sorted({c for _, _, period in parts for c in self._reviewed_in(period)})
+        tags, tag_params = _tags(parts, "l.rubric_id")
         base = f""", {LATEST_CTE}, base AS (
-            SELECT {key} AS key, c.call_id, l.rubric_id, l.rubric_version, l.score_pct, l.auto_failed, l.sections_json,
-                   list_contains(?::VARCHAR[], c.call_id || '|' || l.rubric_id || '|' || l.rubric_version) AS reviewed
-            FROM visible c JOIN latest l ON l.call_id = c.call_id {join} WHERE {where}),
-            dirty AS (SELECT DISTINCT key FROM base WHERE reviewed)"""
-        args = [*key_params, reviewed, *params]
-        sums = self._frame(viewer, base + """, clean AS (SELECT * FROM base WHERE key NOT IN (SELECT key FROM dirty))
-            SELECT key, 'score' AS measure, count(score_pct) AS n, fsum(score_pct) AS total FROM clean GROUP BY key
-            UNION ALL SELECT key, 'auto_failed', count(*), count(*) FILTER (WHERE auto_failed) FROM clean GROUP BY key
-            UNION ALL SELECT b.key, 'section:' || j.key, count(j.value::DOUBLE), fsum(j.value::DOUBLE)
-                FROM clean b, json_each(b.sections_json) j GROUP BY b.key, j.key""", args, SUM_COLUMNS, period=period)
-        if not reviewed:
-            return sums
-        dirty = " FROM base b WHERE b.key IN (SELECT key FROM dirty)"
-        rows = self._frame(viewer, base + " SELECT b.key, b.call_id, b.rubric_id, b.rubric_version, b.score_pct, "
-                           "b.auto_failed, b.reviewed" + dirty, args, [], period=period)
-        if rows.empty:
-            return sums
-        secs = self._frame(viewer, base + " SELECT b.key, b.call_id, 'section:' || j.key AS measure,"
-                           " j.value::DOUBLE AS value FROM base b, json_each(b.sections_json) j"
-                           " WHERE b.key IN (SELECT key FROM dirty)", args, ["key", "call_id", "measure", "value"],
-                           period=period)
-        rows = rows.astype({"score_pct": object, "auto_failed": object})
-        extra, rescored = [], set()
+            SELECT unnest({tags}) AS part, {key} AS key, c.call_id, l.rubric_id, l.rubric_version, l.score_pct,
+                   l.auto_failed, l.sections_json, list_contains(?::VARCHAR[], c.call_id) AS reviewed
+            FROM visible c JOIN latest l ON l.call_id = c.call_id {join})"""
+        args = [*tag_params, *key_params, reviewed_ids]
+        sums = self._frame(parts[0][1], base + """, clean AS (SELECT * FROM base WHERE NOT reviewed),
+            dirty AS (SELECT DISTINCT part, key FROM base WHERE reviewed),
+            measures AS (SELECT part, key, 'score' AS measure, score_pct AS value FROM clean
+                UNION ALL SELECT part, key, 'auto_failed', CASE WHEN auto_failed THEN 1.0 ELSE 0.0 END FROM clean
+                UNION ALL SELECT b.part, b.key, 'section:' || j.key, j.value::DOUBLE FROM clean b, json_each(b.sections_json) j)
+            SELECT m.part, m.key, m.measure, count(m.value) AS n, fsum(m.value) AS total,
+                   CASE WHEN d.key IS NOT NULL THEN list(m.value) FILTER (WHERE m.value IS NOT NULL) END AS vals
+            FROM measures m LEFT JOIN dirty d ON d.part = m.part AND d.key IS NOT DISTINCT FROM m.key
+            GROUP BY m.part, m.key, m.measure, d.key""", args, ["part", *SUM_COLUMNS, "vals"], parts=parts)
+        rows = self._frame(parts[0][1], base + """ SELECT part, key, call_id, rubric_id, rubric_version, score_pct,
+            auto_failed, sections_json FROM base WHERE reviewed""", args, [], parts=parts) if reviewed_ids else []
+        cols = ["part", *SUM_COLUMNS]
+        if not len(rows):
+            return _split(sums.drop(columns=["vals"]), parts, SUM_COLUMNS)
         keys: list[Key] = [(str(c), str(r), str(v)) for c, r, v in
                            zip(rows["call_id"], rows["rubric_id"], rows["rubric_version"])]
-        done = [i for i, rev in zip(rows.index, rows["reviewed"]) if rev]
-        overlay = self._overlay([keys[rows.index.get_loc(i)] for i in done])
-        auto = to_results(self._auto_items(viewer, overlay.keys()))
-        for i in done:
-            k = keys[rows.index.get_loc(i)]
-            score = overlay.score(k, auto.get(k, []))
-            if score is not None:
-                rows.at[i, "score_pct"], rows.at[i, "auto_failed"] = score.score_pct, score.auto_failed
-                sections = dict(score.sections)
-                rescored.add(k[0])
-            else:  # the rubric file is gone: the stored scoring stands
-                sections = {}
-            extra += [(rows.at[i, "key"], f"section:{sid}", float(v)) for sid, v in sections.items() if not _missing(v)]
-        fsum = lambda t: math.fsum(t)  # noqa: E731  (one exact sum per group, as everywhere)
-        scores = rows.dropna(subset=["score_pct"]).astype({"score_pct": float}).groupby("key")["score_pct"]
-        failed = rows.assign(f=[0.0 if _missing(v) else float(bool(v)) for v in rows["auto_failed"]]).groupby("key")["f"]
-        secs = secs[~secs["call_id"].isin(rescored)][["key", "measure", "value"]]
-        values = pd.concat([secs, pd.DataFrame(extra, columns=["key", "measure", "value"])], ignore_index=True)
-        by_section = values.groupby(["key", "measure"])["value"]
-        summed = pd.concat([
-            pd.DataFrame({"measure": "score", "n": scores.count(), "total": scores.agg(fsum)}).reset_index(),
-            pd.DataFrame({"measure": "auto_failed", "n": failed.count(), "total": failed.sum()}).reset_index(),
-            pd.DataFrame({"n": by_section.count(), "total": by_section.agg(fsum)}).reset_index(),
-        ], ignore_index=True)[SUM_COLUMNS]
-        return pd.concat([sums, summed], ignore_index=True)
+        overlay = self._overlay(sorted(set(keys)))
+        auto: dict[Key, list] = {}
+        for name, viewer, _ in parts:  # each part's automatic items under that part's scope
+            mine = sorted({k for k, p in zip(keys, rows["part"]) if p == name and overlay.covers(k)} - set(auto))
+            auto.update(to_results(self._auto_items(viewer, mine)) if mine else {})
+        values: dict[tuple[Any, Any, str], list[float]] = {}  # (part, key, measure) -> the reviewed calls' values
+        for row, k in zip(rows.itertuples(), keys):
+            score = overlay.score(k, auto.get(k, [])) if overlay.covers(k) else None
+            value, failed, sections = ((score.score_pct, score.auto_failed, dict(score.sections)) if score is not None
+                                       else (row.score_pct, row.auto_failed, _json_dict(row.sections_json)))
+            add = lambda measure, v: values.setdefault((row.part, row.key, measure), []).append(float(v))  # noqa: E731
+            values.setdefault((row.part, row.key, "score"), [])
+            if not _missing(value):
+                add("score", value)
+            add("auto_failed", 0.0 if _missing(failed) else float(bool(failed)))
+            for sid, v in sections.items():
+                if not _missing(v):
+                    add(f"section:{sid}", v)
+        out = []
+        for part, key_, measure, n, total, vals in sums.itertuples(index=False):
+            extra = values.pop((part, key_, measure), None)
+            if extra is None:
+                out.append((part, key_, measure, n, total))
+            else:  # one exact sum over every call of the key
+                both = [float(v) for v in (vals if vals is not None else [])] + extra
+                out.append((part, key_, measure, len(both), math.fsum(both)))
+        out += [(part, key_, measure, len(v), math.fsum(v)) for (part, key_, measure), v in values.items()]
+        return _split(pd.DataFrame(out, columns=cols), parts, SUM_COLUMNS)
 
     def summary_rows(self, viewer: Viewer, call_ids: list[str]) -> list[dict]:
         """Per-call summary for the CLI (call id, agent, duration, language, effective score, failed items)."""
@@ -872,7 +983,7 @@ class DuckDBRepository:
 
     # --- contact-centre KPIs (qa/kpi/) -------------------------------------------------
     def kpi_calls(self, viewer: Viewer, start: Any, end: Any, as_of: Any, agents: tuple[str, ...] | None = None,
-                  queue: str | None = None) -> pd.DataFrame:
+                  queue: str | None = None, language: str | None = None) -> pd.DataFrame:
         """Per-call KPI rows (`call_kpis`) of the viewer's processed calls started in [start, end), with the FCR
         status as of `as_of`; `pending` marks calls the last refresh has not seen yet. No customer id leaves."""
         from qa.kpi.fcr import status_sql
@@ -882,6 +993,9 @@ class DuckDBRepository:
             where, params = where + " AND list_contains(?::VARCHAR[], c.agent_id)", [*params, list(agents)]
         if queue is not None:
             where, params = where + " AND c.queue = ?", [*params, queue]
+        if language is not None:
+            where, params = where + " AND c.language = ?", [*params, language]
+
         def read(kpis: str) -> pd.DataFrame:
             return self._frame(viewer, f"""SELECT c.call_id, c.agent_id, c.agent_name, c.queue, c.started_at,
                        c.duration_s, {status_sql('k')} AS fcr_status, k.call_id IS NULL AS pending, k.talk_s, k.hold_s,
@@ -900,6 +1014,37 @@ class DuckDBRepository:
                 NULL::DOUBLE AS latency_mean_s, NULL::DOUBLE AS latency_max_s, NULL::DOUBLE AS unannounced_wait_max_s,
                 NULL::INTEGER AS csat, NULL::DOUBLE AS csat_estimate WHERE false)""")
         return df
+
+
+Parts = list[tuple[str, Viewer, Period]]  # (name, viewer, period): one read answering for several
+
+
+def _union(parts: Parts) -> tuple[str, list[Any]]:
+    """`visible` for several parts: the calls of any part's agents and times, each under its viewer's scope."""
+    preds, params = [], []
+    for _, viewer, period in parts:
+        scope, scope_params = viewer.scope.sql("c")
+        preds.append(f"(list_contains(?::VARCHAR[], c.agent_id) AND c.started_at >= ? AND c.started_at < ? AND ({scope}))")
+        params += [list(period.agents), period.start, period.end, *scope_params]
+    return " OR ".join(preds) or "FALSE", params
+
+
+def _tags(parts: Parts, rubric_column: str) -> tuple[str, list[Any]]:
+    """A list expression of the names of the parts a row belongs to (its scope and period's condition hold);
+    `unnest` of it gives one row per part."""
+    cases, params = [], []
+    for name, viewer, period in parts:
+        scope, scope_params = viewer.scope.sql("c")
+        where, where_params = period.where(rubric_column)
+        cases.append(f"CASE WHEN ({scope}) AND {where} THEN ?::VARCHAR END")
+        params += [*scope_params, *where_params, name]
+    return f"list_filter([{', '.join(cases)}], lambda x: x IS NOT NULL)", params
+
+
+def _split(df: pd.DataFrame, parts: Parts, columns: list[str]) -> dict[str, pd.DataFrame]:
+    """A multi-part answer (column `part`) as one frame per part name."""
+    return {name: df[df["part"] == name].drop(columns=["part"]).reset_index(drop=True) if len(df)
+            else pd.DataFrame(columns=columns) for name, _, _ in parts}
 
 
 def _missing(value: Any) -> bool:

@@ -41,23 +41,27 @@ def _rubric(repo: DuckDBRepository, rubric_id: str | None, versions: list[str]) 
 
 def build(db: str | Path, viewer: Viewer, agent: str | None, team: str | None, since: date, until: date,
           rubric_id: str | None = None, rubric_dir: str | Path | None = None, tz: str | None = None,
-          filters: Filters = Filters()) -> tuple[CoachingReport, PeriodData]:
+          filters: Filters = Filters(), rows: bool = False) -> tuple[CoachingReport, PeriodData]:
     """The report's figures and rows (raises AccessDenied, audited, when the viewer may not have it); days in
-    `tz` (default: the `display_timezone` setting), narrowed by `filters` (queue, language, rubric)."""
+    `tz` (default: the `display_timezone` setting), narrowed by `filters` (queue, language, rubric); every
+    call x item row (and each call's KPI values) with `rows`, for the CSV."""
     subject = resolve_subject(str(db), viewer, agent, team)
-    return build_for(db, viewer, subject, since, until, rubric_id, rubric_dir, tz, filters)
+    return build_for(db, viewer, subject, since, until, rubric_id, rubric_dir, tz, filters, rows)
 
 
 def build_for(db: str | Path, viewer: Viewer, subject: Subject, since: date, until: date, rubric_id: str | None = None,
               rubric_dir: str | Path | None = None, tz: str | None = None,
-              filters: Filters = Filters()) -> tuple[CoachingReport, PeriodData]:
-    """`build` for a subject already resolved (and allowed) by `resolve_subject`."""
+              filters: Filters = Filters(), rows: bool = False) -> tuple[CoachingReport, PeriodData]:
+    """`build` for a subject already resolved (and allowed) by `resolve_subject`: every read in one snapshot."""
     repo = DuckDBRepository(db, rubric_dir)
-    data = period_data(repo, viewer, subject, since, until, rubric_id, tz, filters)
-    rubric = _rubric(repo, data.rubric_id, sorted({str(v) for v in data.calls["rubric_version"]}))
-    language = rubric.language if rubric else (str(data.calls["language"].mode().iloc[0]) if len(data.calls) else "en")
-    report = build_report(data, rubric, language)
-    report.kpis = kpi_section(repo, viewer, data.subject, since, until, language)
+    with repo.snapshot():
+        data = period_data(repo, viewer, subject, since, until, rubric_id, tz, filters, rows=rows)
+        rubric = _rubric(repo, data.rubric_id, sorted({str(v) for v in data.calls["rubric_version"]}))
+        language = rubric.language if rubric else (str(data.calls["language"].mode().iloc[0]) if len(data.calls)
+                                                   else "en")
+        report = build_report(data, rubric, language)
+        report.kpis = kpi_section(repo, viewer, data.subject, since, until, language, filters=data.filters,
+                                  per_call=rows)
     return report, data
 
 
@@ -70,7 +74,7 @@ def generate(db: str | Path, viewer: Viewer, fmt: str, out: str | Path, agent: s
         raise ValueError("a report needs --since and --until")
     if fmt not in render.FORMATS:
         raise ValueError(f"format must be one of {', '.join(render.FORMATS)}, got {fmt!r}")
-    report, data = build(db, viewer, agent, team, since, until, rubric_id, rubric_dir, tz, filters)
+    report, data = build(db, viewer, agent, team, since, until, rubric_id, rubric_dir, tz, filters, rows=fmt == "csv")
     path = render.write(report, data, fmt, out)
     audit_report(str(db), viewer, data.subject, since, until, fmt, str(path), len(data.calls))
     return Generated(path, report, data)

@@ -58,38 +58,29 @@ def _mean(values) -> float | None:
     return math.fsum(s) / len(s) if len(s) else None
 
 
-def _rate(outcomes: pd.Series) -> tuple[int, int, int, float | None]:
-    applicable = int(outcomes.isin(["pass", "fail"]).sum())
-    passed, failed = int((outcomes == "pass").sum()), int((outcomes == "fail").sum())
-    return applicable, passed, failed, (100.0 * passed / applicable if applicable else None)
-
-
 def _counted_rate(counts: pd.DataFrame) -> float | None:
     """Pass rate from outcome counts (the team's, counted in SQL with reviews applied)."""
     applicable, passed = int(counts["applicable"].sum()), int(counts["passed"].sum())
     return 100.0 * passed / applicable if applicable else None
 
 
-def _summed(sums: pd.DataFrame, measure: str, key=None) -> tuple[int, float | None]:
-    """(n, mean) of one measure of `period_score_sums` rows, over every key or one; mean None when n is 0."""
-    if sums.empty:
-        return 0, None
-    sel = sums[(sums["measure"] == measure) & ((sums["key"] == key) if key is not None else True)]
-    n = int(sel["n"].sum())
-    return n, (math.fsum(sel["total"]) / n if n else None)
+class _Sums:
+    """`period_score_sums` rows indexed once: (n, mean) of a measure over one key or over every key."""
 
+    def __init__(self, sums: pd.DataFrame):
+        self.parts: dict[tuple[str, Any], list[tuple[int, float]]] = {}
+        if not sums.empty:
+            for measure, key, n, total in zip(sums["measure"], sums["key"], sums["n"], sums["total"]):
+                for k in ((measure, key), (measure, None)):
+                    self.parts.setdefault(k, []).append((int(n), float(total)))
 
-def _section_means(calls: pd.DataFrame) -> dict[tuple[date | None, str], float]:
-    """Mean score of each section per (week, section id), and over the period as (None, section id)."""
-    rows = [(wk, sid, float(v)) for wk, secs in zip(calls["week"], calls["sections"]) for sid, v in secs.items()
-            if v is not None and v == v]
-    long = pd.DataFrame(rows, columns=["week", "section", "value"])
-    out: dict[tuple[date | None, str], float] = {}
-    for (wk, sid), vals in long.groupby(["week", "section"])["value"]:
-        out[(wk, sid)] = math.fsum(vals) / len(vals)
-    for sid, vals in long.groupby("section")["value"]:
-        out[(None, sid)] = math.fsum(vals) / len(vals)
-    return out
+    def __call__(self, measure: str, key: Any = None) -> tuple[int, float | None]:
+        parts = self.parts.get((measure, key), [])
+        n = sum(p[0] for p in parts)
+        return n, (math.fsum(p[1] for p in parts) / n if n else None)
+
+    def total(self, measure: str) -> float:
+        return math.fsum(p[1] for p in self.parts.get((measure, None), []))
 
 
 def _local(ts, tz: str) -> datetime | None:
@@ -106,11 +97,14 @@ def _bool_count(values) -> int:
 
 def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> CoachingReport:
     """Every figure of the report; `rubric` gives titles, sections and coaching texts (None: ids only)."""
-    calls, items, team_counts = data.calls, data.items, data.team_item_counts
-    team_weeks, team_profiles = data.team_week_sums, data.team_profile_sums
-    has_team = bool(data.subject.team_agents) and not team_weeks.empty
+    calls, counts, team_counts = data.calls, data.item_counts, data.team_item_counts
+    has_team = bool(data.subject.team_agents) and not data.team_week_sums.empty
+    team_weeks, team_profiles = _Sums(data.team_week_sums), _Sums(data.team_profile_sums)
+    weeks_sums, prev_weeks, profile_sums = _Sums(data.week_sums), _Sums(data.previous_week_sums), _Sums(data.profile_sums)
+    if counts.empty:
+        counts = pd.DataFrame(columns=["agent_id", "section_id", "item_id", "applicable", "passed", "failed", "na"])
     sections_meta = [(s.id, s.title) for s in rubric.sections] if rubric else sorted(
-        {(s, s) for s in items["section_id"].dropna()})
+        {(s, s) for s in counts["section_id"].dropna()})
     item_meta = {i.id: (s.id, s.title, i.title, i.coaching) for s, i in rubric.items()} if rubric else {}
 
     def item_title(item_id: str) -> str:
@@ -119,47 +113,47 @@ def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> Coac
     names = calls.dropna(subset=["agent_name"]).drop_duplicates("agent_id").set_index("agent_id")["agent_name"]
     subject_name = data.subject.name or (str(names.get(data.subject.id)) if data.subject.id in names else "")
 
-    applicable, passed, failed, pass_rate = _rate(items["outcome"])
+    pass_rate = _counted_rate(counts)
     summary = {
         "calls": len(calls), "avg_score": _mean(calls["score_pct"]), "auto_failed": _bool_count(calls["auto_failed"]),
         "reviewed": _bool_count(calls["reviewed"]), "pass_rate": pass_rate,
-        "team_calls": _summed(team_weeks, "auto_failed")[0] if has_team else None,
-        "team_avg": _summed(team_weeks, "score")[1] if has_team else None,
+        "team_calls": team_weeks("auto_failed")[0] if has_team else None,
+        "team_avg": team_weeks("score")[1] if has_team else None,
         "team_pass_rate": _counted_rate(team_counts) if has_team else None,
         "prev_since": data.since - (data.until - data.since) - timedelta(days=1),
-        "prev_until": data.since - timedelta(days=1), "prev_calls": len(data.previous_calls), "prev_avg": _mean(data.previous_calls.get("score_pct", [])),
+        "prev_until": data.since - timedelta(days=1), "prev_calls": prev_weeks("auto_failed")[0],
+        "prev_avg": prev_weeks("score")[1],
         "prev_pass_rate": _counted_rate(data.previous_item_counts) if len(data.previous_item_counts) else None,
-        "prev_auto_failed": _bool_count(data.previous_calls.get("auto_failed", [])),
+        "prev_auto_failed": int(prev_weeks.total("auto_failed")),
     }
 
     weeks = []
-    section_means = _section_means(calls)
     for wk in sorted(set(calls["week"])):
         sel = calls[calls["week"] == wk]
         weeks.append({"week": wk, "calls": len(sel), "avg": _mean(sel["score_pct"]),
                       "auto_failed": _bool_count(sel["auto_failed"]),
-                      "team_avg": _summed(team_weeks, "score", wk)[1] if has_team else None,
-                      "sections": {sid: section_means.get((wk, sid)) for sid, _ in sections_meta},
-                      "team_sections": {sid: _summed(team_weeks, f"section:{sid}", wk)[1] for sid, _ in sections_meta}
+                      "team_avg": team_weeks("score", wk)[1] if has_team else None,
+                      "sections": {sid: weeks_sums(f"section:{sid}", wk)[1] for sid, _ in sections_meta},
+                      "team_sections": {sid: team_weeks(f"section:{sid}", wk)[1] for sid, _ in sections_meta}
                       if has_team else {}})
 
     sections = []
     for sid, title in sections_meta:
-        mine = section_means.get((None, sid))
-        team = _summed(team_weeks, f"section:{sid}")[1] if has_team else None
+        mine = weeks_sums(f"section:{sid}")[1]
+        team = team_weeks(f"section:{sid}")[1] if has_team else None
         if mine is not None or team is not None:
             sections.append({"id": sid, "title": title, "avg": mine, "team_avg": team})
 
     order = {iid: n for n, iid in enumerate(item_meta)}
     prev_counts = data.previous_item_counts
     rows = []
-    for iid, sel in items.groupby("item_id", sort=False):
-        a, p, f, r = _rate(sel["outcome"])
+    for iid, sel in counts.groupby("item_id", sort=False):
+        a, p, f = (int(sel[c].sum()) for c in ("applicable", "passed", "failed"))
         team_rate = _counted_rate(team_counts[team_counts["item_id"] == iid]) if has_team else None
         sec_id = item_meta.get(iid, (sel["section_id"].iloc[0],))[0]
         sec_title = dict(sections_meta).get(sec_id, sec_id)
         rows.append({"id": iid, "title": item_title(iid), "section": sec_title, "applicable": a, "passed": p,
-                     "failed": f, "pass_rate": r, "team_pass_rate": team_rate,
+                     "failed": f, "pass_rate": 100.0 * p / a if a else None, "team_pass_rate": team_rate,
                      "prev_pass_rate": _counted_rate(prev_counts[prev_counts["item_id"] == iid])
                      if len(prev_counts) else None,
                      "coaching": item_meta.get(iid, ("", "", "", ""))[3]})
@@ -170,9 +164,7 @@ def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> Coac
     started = lambda call_id: _local(utc_started.get(call_id), data.tz)  # noqa: E731  (only the calls shown)
     weakest = []
     for r in weak:
-        fails = items[(items["item_id"] == r["id"]) & (items["outcome"] == "fail")].copy()
-        fails["started_at"] = [utc_started.get(c) for c in fails["call_id"]]
-        fails = fails.sort_values(["started_at", "call_id"], ascending=[False, True]).head(MOMENTS_PER_ITEM)
+        fails = data.fails[data.fails["item_id"] == r["id"]].head(MOMENTS_PER_ITEM) if len(data.fails) else data.fails
         moments = [{"call_id": m.call_id, "started_at": started(m.call_id),
                     "at_s": None if m.evidence_start_s is None or m.evidence_start_s != m.evidence_start_s
                     else float(m.evidence_start_s),
@@ -181,32 +173,31 @@ def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> Coac
         weakest.append({**r, "moments": moments})
 
     profiles = []
-    scores = dict(zip(calls["call_id"], calls["score_pct"]))
-    for prof, sel in data.profiles.groupby("profile"):
-        strategy = next((t for t in sel.get("strategy", []) if isinstance(t, str) and t), "")
-        profiles.append({"profile": prof, "calls": len(sel), "avg": _mean(scores.get(c) for c in sel["call_id"]),
-                         "team_avg": _summed(team_profiles, "score", prof)[1] if has_team else None,
-                         "strategy": strategy})
+    for p in data.profiles.itertuples():
+        profiles.append({"profile": p.profile, "calls": int(p.calls), "avg": profile_sums("score", p.profile)[1],
+                         "team_avg": team_profiles("score", p.profile)[1] if has_team else None,
+                         "strategy": p.strategy if isinstance(p.strategy, str) else ""})
     profiles.sort(key=lambda p: (-p["calls"], p["profile"]))
 
     metrics = []
     for name in TALK_METRICS:
-        mine = _mean(data.metrics[data.metrics["name"] == name]["value"])
+        mine = _mean(data.metric_means[data.metric_means["name"] == name]["mean"]) if len(data.metric_means) else None
         team = _mean(data.team_metric_means[data.team_metric_means["name"] == name]["mean"]) if has_team else None
         if mine is not None:
             metrics.append({"name": name, "avg": mine, "team_avg": team})
 
     agents = []
     if data.subject.kind == "team":
-        by_agent = dict(tuple(items.groupby("agent_id")["outcome"]))
+        by_agent = dict(tuple(counts.groupby("agent_id")))
         for agent_id, sel in calls.groupby("agent_id"):
             agents.append({"agent_id": agent_id, "name": names.get(agent_id, ""), "calls": len(sel),
                            "avg": _mean(sel["score_pct"]), "auto_failed": _bool_count(sel["auto_failed"]),
-                           "pass_rate": _rate(by_agent.get(agent_id, pd.Series(dtype=object)))[3]})
+                           "pass_rate": _counted_rate(by_agent[agent_id]) if agent_id in by_agent else None})
         agents.sort(key=lambda a: (a["avg"] is None, a["avg"] or 0.0, a["agent_id"]))
 
     comments = []
-    commented = items[items["review_comment"].notna()]  # few rows: only reviewed items carry a comment
+    reviewed_items = data.reviewed_items
+    commented = reviewed_items[reviewed_items["review_comment"].notna()] if len(reviewed_items) else reviewed_items
     reviewed = commented[commented["review_comment"].map(lambda c: isinstance(c, str) and bool(c.strip()))]
     for c in reviewed.itertuples():
         comments.append({"call_id": c.call_id, "started_at": started(c.call_id), "item": item_title(c.item_id),

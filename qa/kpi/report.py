@@ -26,14 +26,17 @@ CSV_COLUMNS = ["fcr_status", "talk_s", "hold_s", "after_call_gap_s", "unannounce
 
 
 def section(repo: DuckDBRepository, viewer: Viewer, subject: Any, since: date, until: date, language: str,
-            settings: Any = None, as_of: datetime | None = None) -> dict[str, Any]:
-    """{"block": KpiBlock, "L": words} for the report's subject (an agent or a team) and period."""
+            settings: Any = None, as_of: datetime | None = None, filters: Any = None,
+            per_call: bool = False) -> dict[str, Any]:
+    """{"block": KpiBlock, "L": words} for the report's subject (an agent or a team) and period, narrowed to the
+    report's queue and language (`filters`); each call's values (`block.calls`, the CSV's) with `per_call`."""
     from qa.config import load_settings
 
     settings = settings or load_settings()
     block = kpi_block(repo, viewer, tuple(subject.agents), tuple(subject.team_agents), since, until,
                       settings.display_timezone, settings.wait_unannounced_s, as_of,
-                      per_agent=subject.kind == "team")
+                      per_agent=subject.kind == "team", queue=getattr(filters, "queue", None),
+                      language=getattr(filters, "language", None), per_call=per_call)
     words = dict(kpi_labels(language))
     words["long_wait"] = words["long_wait"].format(n=f"{settings.wait_unannounced_s:g}")
     return {"block": block, "L": words, "rows": ROWS}

@@ -129,32 +129,39 @@ class KpiBlock:
 
 
 def rows_for(repo: DuckDBRepository, viewer: Viewer, since: date, until: date, tz: str, as_of: datetime,
-             agents: tuple[str, ...] | None = None, queue: str | None = None) -> pd.DataFrame:
+             agents: tuple[str, ...] | None = None, queue: str | None = None,
+             language: str | None = None) -> pd.DataFrame:
     start, end = day_bounds(since, until, tz)
-    return repo.kpi_calls(viewer, start, end, as_of, agents, queue)
+    return repo.kpi_calls(viewer, start, end, as_of, agents, queue, language)
 
 
 def kpi_block(repo: DuckDBRepository, viewer: Viewer, agents: tuple[str, ...], team_agents: tuple[str, ...],
               since: date, until: date, tz: str, wait_threshold_s: float, as_of: datetime | None = None,
-              per_agent: bool = False) -> KpiBlock:
-    """The subject's (`agents`) figures, the comparison team's aggregates and the previous period."""
+              per_agent: bool = False, queue: str | None = None, language: str | None = None,
+              per_call: bool = False) -> KpiBlock:
+    """The subject's (`agents`) figures, the comparison team's aggregates and the previous period, over the calls
+    of `queue` and `language` when given; each call's values (`calls`) only with `per_call`."""
     from qa.access.coaching import narrowed
 
     as_of = as_of or datetime.now(timezone.utc)
     mine = replace(viewer, scope=narrowed(viewer.scope, agents))
-    rows = rows_for(repo, mine, since, until, tz, as_of, agents)
+    rows = rows_for(repo, mine, since, until, tz, as_of, agents, queue, language)
     prev_since, prev_until = previous_period(since, until)
     block = KpiBlock(since, until, tz, as_of, wait_threshold_s, figures(rows, wait_threshold_s),
-                     figures(rows_for(repo, mine, prev_since, prev_until, tz, as_of, agents), wait_threshold_s),
+                     figures(rows_for(repo, mine, prev_since, prev_until, tz, as_of, agents, queue, language),
+                             wait_threshold_s),
                      prev_since, prev_until)
     if team_agents:  # aggregates only, read with the team's scope
         team_viewer = replace(viewer, scope=narrowed(Scope(agent_ids=team_agents), team_agents))
-        block.team = figures(rows_for(repo, team_viewer, since, until, tz, as_of, team_agents), wait_threshold_s)
+        block.team = figures(rows_for(repo, team_viewer, since, until, tz, as_of, team_agents, queue, language),
+                             wait_threshold_s)
     if per_agent:
         for agent_id, sel in rows.groupby("agent_id", sort=True):
             names = sel["agent_name"].dropna()
             block.agents.append({"agent_id": agent_id, "name": str(names.iloc[0]) if len(names) else "",
                                  **figures(sel, wait_threshold_s).as_dict()})
+    if not per_call:
+        return block
     keep = ["fcr_status", "talk_s", "hold_s", "after_call_gap_s", "unannounced_wait_max_s", "csat", "csat_estimate"]
     for rec in rows[["call_id", *keep]].to_dict("records"):
         block.calls[str(rec.pop("call_id"))] = {k: (None if v is None or (isinstance(v, float) and v != v) else v)
