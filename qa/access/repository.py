@@ -733,17 +733,18 @@ class DuckDBRepository:
                    {'l.sections_json' if sections else 'NULL::VARCHAR AS sections_json'}
             FROM visible c JOIN latest l ON l.call_id = c.call_id WHERE {where} ORDER BY c.started_at, c.call_id""",
                             [period.tz, *params], PERIOD_CALL_COLUMNS, period=period)
-        keys: list[Key] = [(str(c), str(r), str(v)) for c, r, v in
-                           zip(calls["call_id"], calls["rubric_id"], calls["rubric_version"])]
-        overlay = self._overlay(keys)
         calls = calls.astype({"score_pct": object, "auto_failed": object})
         if sections:
             calls["sections"] = [_json_dict(s) for s in calls["sections_json"]]
         calls["reviewed"] = False
+        some = calls[calls["call_id"].isin(self._reviewed_in(period))]  # keys built for these rows only
+        keys: list[Key] = [(str(c), str(r), str(v)) for c, r, v in
+                           zip(some["call_id"], some["rubric_id"], some["rubric_version"])]
+        overlay = self._overlay(keys)
         reviewed = [k for k in keys if overlay.covers(k)]
         if reviewed:
             auto = to_results(self._auto_items(viewer, reviewed))
-            for i, key in zip(calls.index, keys):
+            for i, key in zip(some.index, keys):
                 score = overlay.score(key, auto.get(key, [])) if key in overlay.reviews else None
                 if score is not None:
                     calls.at[i, "score_pct"], calls.at[i, "auto_failed"] = score.score_pct, score.auto_failed
@@ -783,7 +784,7 @@ class DuckDBRepository:
         auto = self._frame(viewer, f""", {LATEST_CTE}
             SELECT {cols}, c.agent_id, c.started_at FROM item_results i JOIN visible c ON c.call_id = i.call_id
             JOIN latest l ON l.call_id = i.call_id AND l.rubric_id = i.rubric_id AND l.rubric_version = i.rubric_version
-            WHERE i.source = 'auto' AND i.outcome = 'fail' AND NOT list_contains(?::VARCHAR[], i.call_id) AND {where}
+            WHERE i.source = 'auto' AND i.outcome = 'fail' AND NOT list_contains(?::VARCHAR[], c.call_id) AND {where}
             QUALIFY row_number() OVER (PARTITION BY i.item_id ORDER BY c.started_at DESC, i.call_id) <= ?""",
                            [skip, *params, per_item], [*ITEM_COLUMNS[:-2], "agent_id", "started_at"], period=period)
         auto = overlay_items(auto, Overlay())
@@ -838,10 +839,14 @@ class DuckDBRepository:
         """`period_item_counts` of several parts in one read of the item rows (the costly table): counted in
         SQL over the calls nobody reviewed, in Python (reviews applied) over the few that were."""
         reviewed_ids = sorted({c for _, _, period in parts for c in self._reviewed_in(period)})
-        tags, tag_params = _tags(parts, "i.rubric_id")
+        tags, tag_params = _tags(parts, "l.rubric_id")  # per call (not per item row): which parts it is in
         cols = "i.call_id, i.rubric_id, i.rubric_version, " + ", ".join("i." + f for f in ITEM_RESULT_FIELDS)
-        tagged = f""", {LATEST_CTE}, {AUTO_ITEMS_CTE}, tagged AS (
-            SELECT unnest({tags}) AS part, c.agent_id, {cols} FROM auto_items i JOIN visible c ON c.call_id = i.call_id)"""
+        tagged = f""", {LATEST_CTE}, calls_in AS (
+            SELECT unnest({tags}) AS part, c.agent_id, l.call_id, l.rubric_id, l.rubric_version,
+                   list_contains(?::VARCHAR[], c.call_id) AS reviewed
+            FROM visible c JOIN latest l ON l.call_id = c.call_id),
+            tagged AS (SELECT t.part, t.agent_id, t.reviewed, {cols} FROM item_results i JOIN calls_in t ON t.call_id = i.call_id
+                WHERE t.rubric_id = i.rubric_id AND t.rubric_version = i.rubric_version AND i.source = 'auto')"""
         by = ["part", "agent_id", "section_id", "item_id"]
         counts = self._frame(parts[0][1], tagged + """
             SELECT part, CASE WHEN list_contains(?::VARCHAR[], part) THEN agent_id END AS agent_id, section_id, item_id,
@@ -850,11 +855,11 @@ class DuckDBRepository:
                    count(*) FILTER (WHERE outcome = 'pass') AS passed,
                    count(*) FILTER (WHERE outcome = 'fail') AS failed,
                    count(*) FILTER (WHERE outcome = 'na') AS na
-            FROM tagged WHERE NOT list_contains(?::VARCHAR[], call_id) GROUP BY ALL""",
-            [*tag_params, list(per_agent), reviewed_ids], [*by, "critical", "applicable", "passed", "failed", "na"],
+            FROM tagged WHERE NOT reviewed GROUP BY ALL""",
+            [*tag_params, reviewed_ids, list(per_agent)], [*by, "critical", "applicable", "passed", "failed", "na"],
             parts=parts)
         if reviewed_ids:
-            rows = self._frame(parts[0][1], tagged + " SELECT * FROM tagged WHERE list_contains(?::VARCHAR[], call_id)",
+            rows = self._frame(parts[0][1], tagged + " SELECT * EXCLUDE (reviewed) FROM tagged WHERE reviewed",
                                [*tag_params, reviewed_ids], [], parts=parts)
             if len(rows):
                 rows["agent_id"] = [a if p in per_agent else None for p, a in zip(rows["part"], rows["agent_id"])]

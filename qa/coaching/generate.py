@@ -14,7 +14,7 @@ from qa.access.coaching import Filters, PeriodData, Subject, audit_report, perio
 from qa.access.model import Viewer
 from qa.access.repository import DuckDBRepository
 from qa.coaching import render
-from qa.coaching.report import CoachingReport, build_report
+from qa.coaching.report import CoachingReport, build_report, rubric_versions
 from qa.kpi.report import section as kpi_section
 from qa.rubric.schema import Rubric, RubricError, find_rubric, load_rubric
 
@@ -56,7 +56,7 @@ def build_for(db: str | Path, viewer: Viewer, subject: Subject, since: date, unt
     repo = DuckDBRepository(db, rubric_dir)
     with repo.snapshot():
         data = period_data(repo, viewer, subject, since, until, rubric_id, tz, filters, rows=rows)
-        rubric = _rubric(repo, data.rubric_id, sorted({str(v) for v in data.calls["rubric_version"]}))
+        rubric = _rubric(repo, data.rubric_id, rubric_versions(data.calls))
         language = rubric.language if rubric else (str(data.calls["language"].mode().iloc[0]) if len(data.calls)
                                                    else "en")
         report = build_report(data, rubric, language)

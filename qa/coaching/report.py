@@ -18,6 +18,7 @@ import pandas as pd
 
 from qa.access.coaching import TALK_METRICS, PeriodData
 from qa.rubric.schema import Rubric
+from qa.stats import exact_mean, true_count
 
 WEAKEST = 3
 MOMENTS_PER_ITEM = 2
@@ -50,12 +51,6 @@ class CoachingReport:
     timezone: str = "UTC"  # the zone of the period's days, the weeks and every time shown
     filters: dict[str, str] = field(default_factory=dict)  # queue / language when the report was narrowed to one
     kpis: dict[str, Any] | None = None  # contact-centre KPIs (qa.kpi.report.section), set by generate.build
-
-
-def _mean(values) -> float | None:
-    """Mean of the values that are numbers (fsum: the same result in any order), None when there are none."""
-    s = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").dropna()
-    return math.fsum(s) / len(s) if len(s) else None
 
 
 def _counted_rate(counts: pd.DataFrame) -> float | None:
@@ -91,8 +86,9 @@ def _local(ts, tz: str) -> datetime | None:
     return (t.tz_localize("UTC") if t.tzinfo is None else t).tz_convert(ZoneInfo(tz)).to_pydatetime()
 
 
-def _bool_count(values) -> int:
-    return int(sum(bool(v) for v in values if v is not None and v == v))
+def rubric_versions(calls: pd.DataFrame) -> list[str]:
+    """The rubric versions the calls were scored with, sorted."""
+    return sorted({str(v) for v in calls["rubric_version"].dropna().unique()})
 
 
 def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> CoachingReport:
@@ -115,8 +111,8 @@ def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> Coac
 
     pass_rate = _counted_rate(counts)
     summary = {
-        "calls": len(calls), "avg_score": _mean(calls["score_pct"]), "auto_failed": _bool_count(calls["auto_failed"]),
-        "reviewed": _bool_count(calls["reviewed"]), "pass_rate": pass_rate,
+        "calls": len(calls), "avg_score": exact_mean(calls["score_pct"]), "auto_failed": true_count(calls["auto_failed"]),
+        "reviewed": true_count(calls["reviewed"]), "pass_rate": pass_rate,
         "team_calls": team_weeks("auto_failed")[0] if has_team else None,
         "team_avg": team_weeks("score")[1] if has_team else None,
         "team_pass_rate": _counted_rate(team_counts) if has_team else None,
@@ -130,8 +126,8 @@ def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> Coac
     weeks = []
     for wk in sorted(set(calls["week"])):
         sel = calls[calls["week"] == wk]
-        weeks.append({"week": wk, "calls": len(sel), "avg": _mean(sel["score_pct"]),
-                      "auto_failed": _bool_count(sel["auto_failed"]),
+        weeks.append({"week": wk, "calls": len(sel), "avg": exact_mean(sel["score_pct"]),
+                      "auto_failed": true_count(sel["auto_failed"]),
                       "team_avg": team_weeks("score", wk)[1] if has_team else None,
                       "sections": {sid: weeks_sums(f"section:{sid}", wk)[1] for sid, _ in sections_meta},
                       "team_sections": {sid: team_weeks(f"section:{sid}", wk)[1] for sid, _ in sections_meta}
@@ -160,7 +156,7 @@ def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> Coac
     rows.sort(key=lambda r: (order.get(r["id"], len(order)), r["id"]))
 
     weak = sorted([r for r in rows if r["failed"] > 0], key=lambda r: (r["pass_rate"], -r["failed"], r["title"]))[:WEAKEST]
-    utc_started = dict(zip(calls["call_id"], calls["started_at"]))
+    utc_started = calls.drop_duplicates("call_id").set_index("call_id")["started_at"]
     started = lambda call_id: _local(utc_started.get(call_id), data.tz)  # noqa: E731  (only the calls shown)
     weakest = []
     for r in weak:
@@ -181,8 +177,8 @@ def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> Coac
 
     metrics = []
     for name in TALK_METRICS:
-        mine = _mean(data.metric_means[data.metric_means["name"] == name]["mean"]) if len(data.metric_means) else None
-        team = _mean(data.team_metric_means[data.team_metric_means["name"] == name]["mean"]) if has_team else None
+        mine = exact_mean(data.metric_means[data.metric_means["name"] == name]["mean"]) if len(data.metric_means) else None
+        team = exact_mean(data.team_metric_means[data.team_metric_means["name"] == name]["mean"]) if has_team else None
         if mine is not None:
             metrics.append({"name": name, "avg": mine, "team_avg": team})
 
@@ -191,7 +187,7 @@ def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> Coac
         by_agent = dict(tuple(counts.groupby("agent_id")))
         for agent_id, sel in calls.groupby("agent_id"):
             agents.append({"agent_id": agent_id, "name": names.get(agent_id, ""), "calls": len(sel),
-                           "avg": _mean(sel["score_pct"]), "auto_failed": _bool_count(sel["auto_failed"]),
+                           "avg": exact_mean(sel["score_pct"]), "auto_failed": true_count(sel["auto_failed"]),
                            "pass_rate": _counted_rate(by_agent[agent_id]) if agent_id in by_agent else None})
         agents.sort(key=lambda a: (a["avg"] is None, a["avg"] or 0.0, a["agent_id"]))
 
@@ -206,7 +202,7 @@ def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> Coac
 
     return CoachingReport(
         data.subject.kind, data.subject.id, subject_name, data.since, data.until, language, data.rubric_id,
-        rubric.title if rubric else (data.rubric_id or ""), sorted({str(v) for v in calls["rubric_version"]}),
+        rubric.title if rubric else (data.rubric_id or ""), rubric_versions(calls),
         datetime.now(ZoneInfo(data.tz)), summary, weeks, sections, rows, weakest, profiles, metrics, agents, comments,
         data.other_rubrics, has_team, [float(v) for v in pd.to_numeric(calls["score_pct"], errors="coerce").dropna()],
         data.tz, {k: v for k, v in (("queue", getattr(data.filters, "queue", None)),

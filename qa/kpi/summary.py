@@ -10,7 +10,6 @@ and only its aggregates are kept (no teammate's call reaches a report).
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -23,6 +22,7 @@ from qa.access.repository import DuckDBRepository
 from qa.kpi import satisfaction
 from qa.kpi.fcr import fcr_pct
 from qa.kpi.handle_time import aht
+from qa.stats import exact_mean
 
 
 @dataclass
@@ -58,11 +58,6 @@ class KpiFigures:
         return asdict(self)
 
 
-def _mean(values) -> float | None:
-    s = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").dropna()
-    return math.fsum(s) / len(s) if len(s) else None
-
-
 def figures(rows: pd.DataFrame, wait_threshold_s: float) -> KpiFigures:
     """Every figure from `kpi_calls` rows (the period's calls of the subject)."""
     if rows.empty:
@@ -70,7 +65,7 @@ def figures(rows: pd.DataFrame, wait_threshold_s: float) -> KpiFigures:
     status = rows["fcr_status"]
     counted = rows[~rows["pending"].astype(bool)]
     resolved, not_resolved = int((status == "resolved").sum()), int((status == "not_resolved").sum())
-    talk, hold, after = _mean(counted["talk_s"]), _mean(counted["hold_s"]), _mean(counted["after_call_gap_s"])
+    talk, hold, after = exact_mean(counted["talk_s"]), exact_mean(counted["hold_s"]), exact_mean(counted["after_call_gap_s"])
     holds = pd.to_numeric(counted["hold_count"], errors="coerce").fillna(0)
     held = counted[holds > 0]
     waits = pd.to_numeric(counted["unannounced_wait_max_s"], errors="coerce")
@@ -87,11 +82,11 @@ def figures(rows: pd.DataFrame, wait_threshold_s: float) -> KpiFigures:
         aht_s=aht(talk, hold, after), talk_s=talk, hold_s=hold, after_call_s=after,
         after_call_n=int(pd.to_numeric(counted["after_call_gap_s"], errors="coerce").notna().sum()),
         hold_calls_pct=100.0 * len(held) / len(counted) if len(counted) else None,
-        hold_per_held_call_s=_mean(held["hold_s"]), latency_mean_s=_mean(counted["latency_mean_s"]),
+        hold_per_held_call_s=exact_mean(held["hold_s"]), latency_mean_s=exact_mean(counted["latency_mean_s"]),
         latency_max_s=float(latency_max.max()) if len(latency_max) else None,
         long_wait_calls=long_wait, long_wait_pct=100.0 * long_wait / len(known_waits) if len(known_waits) else None,
         unannounced_wait_max_s=float(known_waits.max()) if len(known_waits) else None,
-        csat_n=len(csat), csat_mean=_mean(csat), estimate_n=len(est), estimate_mean=_mean(est),
+        csat_n=len(csat), csat_mean=exact_mean(csat), estimate_n=len(est), estimate_mean=exact_mean(est),
         agreement=satisfaction.agreement(counted["csat_estimate"], counted["csat"]),
     )
 
