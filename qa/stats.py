@@ -6,11 +6,15 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
-def exact_mean(values: Iterable[Any] | pd.Series) -> float | None:
+def exact_mean(values: Iterable[Any] | pd.Series | np.ndarray) -> float | None:
     """Mean of the values that are numbers (`math.fsum`: the same result in any order); None when there are none."""
+    if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+        known = values[~np.isnan(values)]
+        return math.fsum(known) / len(known) if len(known) else None
     series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
     numbers = pd.to_numeric(series, errors="coerce").dropna()
     return math.fsum(numbers) / len(numbers) if len(numbers) else None

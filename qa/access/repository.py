@@ -874,13 +874,13 @@ class DuckDBRepository:
 
     def _reviewed_outcomes(self, rows: pd.DataFrame, extra: list[str], by: list[str]) -> pd.DataFrame:
         """Effective outcome counts of reviewed calls' automatic item rows (with the `extra` columns), by `by`."""
-        overlay = self._overlay(sorted({(str(c), str(r), str(v)) for c, r, v in
-                                        zip(rows["call_id"], rows["rubric_id"], rows["rubric_version"])}))
+        ids = ["call_id", "rubric_id", "rubric_version"]
+        results = to_results(rows.drop_duplicates([*ids, "item_id"]))  # each scoring's rows once, whatever its parts
+        overlay = self._overlay(sorted(results))
+        applied = {key: overlay.items(key, found) for key, found in results.items()}
         out = []
-        for (cid, rid, ver, *values), group in rows.groupby(["call_id", "rubric_id", "rubric_version", *extra],
-                                                              sort=False, dropna=False):
-            key = (str(cid), str(rid), str(ver))
-            for r in overlay.items(key, to_results(group)[key]):
+        for cid, rid, ver, *values in rows[[*ids, *extra]].drop_duplicates().itertuples(index=False):
+            for r in applied[(str(cid), str(rid), str(ver))]:
                 out.append({**dict(zip(extra, values)), "rubric_id": rid, "section_id": r.section_id,
                             "item_id": r.item_id, "outcome": r.outcome, "critical": r.critical})
         return count_outcomes(pd.DataFrame(out), by)

@@ -53,9 +53,15 @@ class Agreement:
     within_one_pct: float | None  # share of calls where |estimate - survey| <= 1
 
 
+def _numbers(values) -> pd.Series:
+    """Values as floats (non-numbers NaN); a float array is taken as it is."""
+    if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+        return pd.Series(values)
+    return pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce")
+
+
 def agreement(estimates, scores) -> Agreement:
-    df = pd.DataFrame({"e": pd.to_numeric(pd.Series(list(estimates), dtype=object), errors="coerce"),
-                       "s": pd.to_numeric(pd.Series(list(scores), dtype=object), errors="coerce")}).dropna()
+    df = pd.DataFrame({"e": _numbers(estimates), "s": _numbers(scores)}).dropna()
     n = len(df)
     if not n:
         return Agreement(0, None, None, None)

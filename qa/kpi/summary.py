@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from qa.access.model import Scope, Viewer
@@ -58,36 +59,46 @@ class KpiFigures:
         return asdict(self)
 
 
+def _floats(rows: pd.DataFrame, name: str, mask: np.ndarray) -> np.ndarray:
+    """A column as floats (missing and non-numbers NaN), the rows of `mask` only."""
+    return pd.to_numeric(rows[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)[mask]
+
+
+def _known(values: np.ndarray) -> np.ndarray:
+    return values[~np.isnan(values)]
+
+
 def figures(rows: pd.DataFrame, wait_threshold_s: float) -> KpiFigures:
-    """Every figure from `kpi_calls` rows (the period's calls of the subject)."""
+    """Every figure from `kpi_calls` rows (the period's calls of the subject); on arrays (called per agent)."""
     if rows.empty:
         return KpiFigures()
-    status = rows["fcr_status"]
-    counted = rows[~rows["pending"].astype(bool)]
+    status = rows["fcr_status"].to_numpy(dtype=object)
+    pending = rows["pending"].fillna(False).to_numpy(dtype=bool)
+    counted = ~pending
+    n_counted = int(counted.sum())
+    talk, hold, after = (_floats(rows, c, counted) for c in ("talk_s", "hold_s", "after_call_gap_s"))
     resolved, not_resolved = int((status == "resolved").sum()), int((status == "not_resolved").sum())
-    talk, hold, after = exact_mean(counted["talk_s"]), exact_mean(counted["hold_s"]), exact_mean(counted["after_call_gap_s"])
-    holds = pd.to_numeric(counted["hold_count"], errors="coerce").fillna(0)
-    held = counted[holds > 0]
-    waits = pd.to_numeric(counted["unannounced_wait_max_s"], errors="coerce")
-    known_waits = waits.dropna()
-    long_wait = int((known_waits > wait_threshold_s).sum())
-    csat = pd.to_numeric(counted["csat"], errors="coerce").dropna()
-    est = pd.to_numeric(counted["csat_estimate"], errors="coerce").dropna()
-    latency_max = pd.to_numeric(counted["latency_max_s"], errors="coerce").dropna()
+    holds = np.nan_to_num(_floats(rows, "hold_count", counted), nan=0.0)
+    waits = _known(_floats(rows, "unannounced_wait_max_s", counted))
+    long_wait = int((waits > wait_threshold_s).sum())
+    csat, est = _known(_floats(rows, "csat", counted)), _known(_floats(rows, "csat_estimate", counted))
+    latency_max = _known(_floats(rows, "latency_max_s", counted))
+    talk_m, hold_m, after_m = exact_mean(_known(talk)), exact_mean(_known(hold)), exact_mean(_known(after))
     return KpiFigures(
-        calls=len(rows), first_contacts=int(status.isin(["resolved", "not_resolved", "open"]).sum()),
+        calls=len(rows), first_contacts=int(np.isin(status, ["resolved", "not_resolved", "open"]).sum()),
         resolved=resolved, not_resolved=not_resolved, open=int((status == "open").sum()),
-        repeats=int((status == "repeat").sum()), unknown=int(((status == "unknown") & ~rows["pending"].astype(bool)).sum()),
-        pending=int(rows["pending"].astype(bool).sum()), fcr_pct=fcr_pct(resolved, not_resolved),
-        aht_s=aht(talk, hold, after), talk_s=talk, hold_s=hold, after_call_s=after,
-        after_call_n=int(pd.to_numeric(counted["after_call_gap_s"], errors="coerce").notna().sum()),
-        hold_calls_pct=100.0 * len(held) / len(counted) if len(counted) else None,
-        hold_per_held_call_s=exact_mean(held["hold_s"]), latency_mean_s=exact_mean(counted["latency_mean_s"]),
+        repeats=int((status == "repeat").sum()), unknown=int(((status == "unknown") & counted).sum()),
+        pending=int(pending.sum()), fcr_pct=fcr_pct(resolved, not_resolved),
+        aht_s=aht(talk_m, hold_m, after_m), talk_s=talk_m, hold_s=hold_m, after_call_s=after_m,
+        after_call_n=int((~np.isnan(after)).sum()),
+        hold_calls_pct=100.0 * int((holds > 0).sum()) / n_counted if n_counted else None,
+        hold_per_held_call_s=exact_mean(_known(hold[holds > 0])),
+        latency_mean_s=exact_mean(_known(_floats(rows, "latency_mean_s", counted))),
         latency_max_s=float(latency_max.max()) if len(latency_max) else None,
-        long_wait_calls=long_wait, long_wait_pct=100.0 * long_wait / len(known_waits) if len(known_waits) else None,
-        unannounced_wait_max_s=float(known_waits.max()) if len(known_waits) else None,
+        long_wait_calls=long_wait, long_wait_pct=100.0 * long_wait / len(waits) if len(waits) else None,
+        unannounced_wait_max_s=float(waits.max()) if len(waits) else None,
         csat_n=len(csat), csat_mean=exact_mean(csat), estimate_n=len(est), estimate_mean=exact_mean(est),
-        agreement=satisfaction.agreement(counted["csat_estimate"], counted["csat"]),
+        agreement=satisfaction.agreement(_floats(rows, "csat_estimate", counted), _floats(rows, "csat", counted)),
     )
 
 
