@@ -184,7 +184,7 @@ def period_data(repo: CallRepository, viewer: Viewer, subject: Subject, since: d
         counts = repo.period_item_counts_many(parts, per_agent={"mine"})
         weeks = repo.period_score_sums_many(parts, "week")
         now = [p for p in parts if p[0] != "before"]
-        profiles = repo.period_score_sums_many(now, "profile")
+        profiles = repo.period_score_sums_many(now, "profile", sections=False)  # the report shows scores only
         means = repo.period_metric_means_many(now, TALK_METRICS)
         data.item_counts, data.previous_item_counts = counts["mine"], counts["before"]
         data.week_sums, data.previous_week_sums, data.profile_sums = weeks["mine"], weeks["before"], profiles["mine"]

@@ -161,7 +161,8 @@ class CallRepository(Protocol):
     def period_profiles(self, viewer: Viewer, period: Period) -> pd.DataFrame: ...
     def period_item_counts(self, viewer: Viewer, period: Period, per_agent: bool = False) -> pd.DataFrame: ...
     def period_item_counts_many(self, parts: Parts, per_agent: Collection[str] = ()) -> dict[str, pd.DataFrame]: ...
-    def period_score_sums_many(self, parts: Parts, by: Literal["week", "profile"]) -> dict[str, pd.DataFrame]: ...
+    def period_score_sums_many(self, parts: Parts, by: Literal["week", "profile"],
+                               sections: bool = True) -> dict[str, pd.DataFrame]: ...
     def period_metric_means_many(self, parts: Parts, names: tuple[str, ...]) -> dict[str, pd.DataFrame]: ...
     def period_score_sums(self, viewer: Viewer, period: Period, by: Literal["week", "profile"]) -> pd.DataFrame: ...
 
@@ -812,11 +813,10 @@ class DuckDBRepository:
     def period_metric_means_many(self, parts: Parts, names: tuple[str, ...]) -> dict[str, pd.DataFrame]:
         """`period_metric_means` of several parts in one read."""
         tags, tag_params = _tags(parts, "l.rubric_id")
-        df = self._frame(parts[0][1], f""", {LATEST_CTE}, tagged AS (
-            SELECT unnest({tags}) AS part, m.name, m.value FROM call_metrics m
-            JOIN visible c ON c.call_id = m.call_id JOIN latest l ON l.call_id = c.call_id
-            WHERE list_contains(?::VARCHAR[], m.name))
-            SELECT part, name, fsum(value) / count(value) AS mean FROM tagged GROUP BY ALL""",
+        df = self._frame(parts[0][1], f""", {LATEST_CTE}, calls_in AS (
+            SELECT unnest({tags}) AS part, c.call_id FROM visible c JOIN latest l ON l.call_id = c.call_id)
+            SELECT t.part, m.name, fsum(m.value) / count(m.value) AS mean FROM call_metrics m
+            JOIN calls_in t ON t.call_id = m.call_id WHERE list_contains(?::VARCHAR[], m.name) GROUP BY ALL""",
                          [*tag_params, list(names)], ["part", "name", "mean"], parts=parts)
         return _split(df, parts, ["name", "mean"])
 
@@ -892,8 +892,10 @@ class DuckDBRepository:
         reviewed call is one exact sum over its calls, the reviewed ones with their effective values."""
         return self.period_score_sums_many([("one", viewer, period)], by)["one"]
 
-    def period_score_sums_many(self, parts: Parts, by: Literal["week", "profile"]) -> dict[str, pd.DataFrame]:
-        """`period_score_sums` of several parts (one time zone) in one read. A key holding a reviewed call gets
+    def period_score_sums_many(self, parts: Parts, by: Literal["week", "profile"],
+                               sections: bool = True) -> dict[str, pd.DataFrame]:
+        """`period_score_sums` of several parts (one time zone) in one read (without the section measures when
+        `sections` is false: each call's section JSON is then not parsed). A key holding a reviewed call gets
         its unreviewed calls' values as a list too, so its total is one exact sum (`math.fsum`) with the
         reviewed calls' effective values, whatever order they came in."""
         tz = parts[0][2].tz
@@ -910,7 +912,8 @@ class DuckDBRepository:
             dirty AS (SELECT DISTINCT part, key FROM base WHERE reviewed),
             measures AS (SELECT part, key, 'score' AS measure, score_pct AS value FROM clean
                 UNION ALL SELECT part, key, 'auto_failed', CASE WHEN auto_failed THEN 1.0 ELSE 0.0 END FROM clean
-                UNION ALL SELECT b.part, b.key, 'section:' || j.key, j.value::DOUBLE FROM clean b, json_each(b.sections_json) j)
+                """ + ("""UNION ALL SELECT b.part, b.key, 'section:' || j.key, j.value::DOUBLE
+                    FROM clean b, json_each(b.sections_json) j""" if sections else "") + """)
             SELECT m.part, m.key, m.measure, count(m.value) AS n, fsum(m.value) AS total,
                    CASE WHEN d.key IS NOT NULL THEN list(m.value) FILTER (WHERE m.value IS NOT NULL) END AS vals
             FROM measures m LEFT JOIN dirty d ON d.part = m.part AND d.key IS NOT DISTINCT FROM m.key
@@ -930,14 +933,14 @@ class DuckDBRepository:
         values: dict[tuple[Any, Any, str], list[float]] = {}  # (part, key, measure) -> the reviewed calls' values
         for row, k in zip(rows.itertuples(), keys):
             score = overlay.score(k, auto.get(k, [])) if overlay.covers(k) else None
-            value, failed, sections = ((score.score_pct, score.auto_failed, dict(score.sections)) if score is not None
-                                       else (row.score_pct, row.auto_failed, _json_dict(row.sections_json)))
+            value, failed, by_section = ((score.score_pct, score.auto_failed, dict(score.sections)) if score is not None
+                                         else (row.score_pct, row.auto_failed, _json_dict(row.sections_json)))
             add = lambda measure, v: values.setdefault((row.part, row.key, measure), []).append(float(v))  # noqa: E731
             values.setdefault((row.part, row.key, "score"), [])
             if not _missing(value):
                 add("score", value)
             add("auto_failed", 0.0 if _missing(failed) else float(bool(failed)))
-            for sid, v in sections.items():
+            for sid, v in (by_section.items() if sections else ()):
                 if not _missing(v):
                     add(f"section:{sid}", v)
         out = []
