@@ -212,3 +212,28 @@ def test_coaching_page_shows_the_stored_kpis(db: Path, monkeypatch: pytest.Monke
     assert list(table.iloc[0])[1:] == [_f(mine["fcr"]), _f(team["fcr"]), _f(expected(
         db, ["A1"], SINCE - timedelta(days=14), SINCE - timedelta(days=1))["fcr"])]
     assert "Estimate, not a survey" in page_texts(at)
+
+
+def test_kpis_follow_the_reports_queue_and_language(db: Path, tmp_path: Path) -> None:
+    """A report narrowed to a queue (or language) shows that queue's KPIs, not the agent's whole period's."""
+    import shutil
+
+    from qa.access.coaching import Filters
+    from qa.access.model import LOCAL_ADMIN
+    from qa.coaching.generate import build
+
+    for f in db.parent.glob("calls*.duckdb"):
+        shutil.copy(f, tmp_path / f.name)
+    copy = tmp_path / "calls.duckdb"
+    con = duckdb.connect(str(copy))
+    con.execute("UPDATE calls SET queue = 'sales', language = 'tr' WHERE call_id = 'r03'")
+    con.close()
+    whole, _ = build(copy, LOCAL_ADMIN, "A1", None, SINCE, UNTIL)
+    support, _ = build(copy, LOCAL_ADMIN, "A1", None, SINCE, UNTIL, filters=Filters(queue="support"))
+    sales, _ = build(copy, LOCAL_ADMIN, "A1", None, SINCE, UNTIL, filters=Filters(queue="sales"))
+    turkish, _ = build(copy, LOCAL_ADMIN, "A1", None, SINCE, UNTIL, filters=Filters(language="tr"))
+    assert whole.kpis["block"].subject.calls == 5 and whole.kpis["block"].subject.fcr_pct == pytest.approx(100 * 2 / 3)
+    assert support.kpis["block"].subject.calls == 4  # r01 (not resolved), r02 (repeat), r04 (unknown), r05 (resolved)
+    assert support.kpis["block"].subject.fcr_pct == pytest.approx(50.0)
+    assert sales.kpis["block"].subject.calls == 1 and sales.kpis["block"].subject.fcr_pct == pytest.approx(100.0)
+    assert turkish.kpis["block"].subject.calls == 1 and turkish.kpis["block"].team.calls == 1  # the team line too
