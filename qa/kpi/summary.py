@@ -151,12 +151,12 @@ def kpi_block(repo: DuckDBRepository, viewer: Viewer, agents: tuple[str, ...], t
 
     as_of = as_of or datetime.now(timezone.utc)
     mine = replace(viewer, scope=narrowed(viewer.scope, agents))
-    rows = rows_for(repo, mine, since, until, tz, as_of, agents, queue, language)
     prev_since, prev_until = previous_period(since, until)
+    both = rows_for(repo, mine, prev_since, until, tz, as_of, agents, queue, language)  # one read for the two periods
+    now = pd.to_datetime(both["started_at"], utc=True) >= day_bounds(since, until, tz)[0]
+    rows, before = both[now.to_numpy()].reset_index(drop=True), both[~now.to_numpy()].reset_index(drop=True)
     block = KpiBlock(since, until, tz, as_of, wait_threshold_s, figures(rows, wait_threshold_s),
-                     figures(rows_for(repo, mine, prev_since, prev_until, tz, as_of, agents, queue, language),
-                             wait_threshold_s),
-                     prev_since, prev_until)
+                     figures(before, wait_threshold_s), prev_since, prev_until)
     if team_agents:  # aggregates only, read with the team's scope
         team_viewer = replace(viewer, scope=narrowed(Scope(agent_ids=team_agents), team_agents))
         block.team = figures(rows_for(repo, team_viewer, since, until, tz, as_of, team_agents, queue, language),
