@@ -5,7 +5,8 @@ are these parts in order; a new section is a new function added to a page's list
 The figures are the coaching report's (`qa.coaching.generate.build_for`, through the scoped data-access
 layer, reviews applied); the charts are the report's charts as Vega-Lite specs (`dashboards/coaching_charts.py`:
 drawn by the browser from Streamlit's own bundle, nothing fetched from the network). Who may see a
-subject is checked on every run (`resolve_subject`, audited when refused); the figures are cached per
+subject is checked on every run against the access file as it is (`resolve_subject`, its answer cached
+until that file changes; a refusal is never cached and is audited each time); the figures are cached per
 viewer, subject, period, filters and store version (`DuckDBRepository.version`), so a write to the
 store or the reviews shows at once and a repeated view costs no query. The download buttons make
 the report only when asked (`st.fragment`: the rest of the page does not re-run).
@@ -25,13 +26,14 @@ import streamlit as st
 from dashboards import coaching_charts, kpi_panel, ui
 from dashboards.fmt import md_escape, mmss
 from qa.access.coaching import Filters, Subject, all_teams, bounds, narrowed, resolve_subject
-from qa.access.directory import Directory
+from qa.access.directory import Directory, access_path
 from qa.access.model import AccessDenied, Viewer
 from qa.access.repository import DuckDBRepository, Period
 from qa.coaching.generate import build_for, generate
 from qa.coaching.labels import labels, number
 from qa.coaching.report import CoachingReport
 from qa.config import display_timezone
+from qa.store import file_versions
 
 MIME = {"html": "text/html", "pdf": "application/pdf", "csv": "text/csv"}
 PLAY_KEY = "coach_play"
@@ -84,12 +86,29 @@ def _report(db: str, who: Viewer, subject: Subject, since: date, until: date, fi
     return report, coaching_charts.all_specs(report, labels(report.language))
 
 
-def teams_of_viewer(db: str, who: Viewer) -> list[str]:
-    """The teams whose page the viewer may open: a team lead's own, every team for admins and all-call reviewers."""
+def access_version(db: str) -> tuple:
+    """Changes whenever the access file (users, teams, audit) is written: the key of what is cached from it."""
+    return file_versions(access_path(db))
+
+
+@st.cache_data(ttl=600, max_entries=256, show_spinner=False)
+def _teams_of_viewer(db: str, who: Viewer, version: tuple) -> list[str]:
     if who.role == "team_lead":
         user = Directory(db).get(who.identity)
         return list(user.teams) if user else []
     return all_teams(db) if who.sees_everything else []
+
+
+def teams_of_viewer(db: str, who: Viewer) -> list[str]:
+    """The teams whose page the viewer may open: a team lead's own, every team for admins and all-call reviewers
+    (read again whenever the access file changes)."""
+    return _teams_of_viewer(db, who, access_version(db))
+
+
+@st.cache_data(ttl=600, max_entries=256, show_spinner=False)
+def _subject(db: str, who: Viewer, kind: str, subject_id: str, version: tuple) -> Subject:
+    # a refusal raises (never cached: it is checked and audited again on every run)
+    return resolve_subject(db, who, subject_id if kind == "agent" else None, subject_id if kind == "team" else None)
 
 
 def may_coach(who: Viewer) -> bool:
@@ -150,7 +169,7 @@ def load(db: str, kind: str, subject_id: str, since: date, until: date, filters_
     """The subject (access checked now, audited when refused) and its cached figures; None when refused."""
     who = ui.viewer()
     try:
-        subject = resolve_subject(db, who, subject_id if kind == "agent" else None, subject_id if kind == "team" else None)
+        subject = _subject(db, who, kind, subject_id, access_version(db))
     except AccessDenied as exc:
         st.error(f"Not yours to see: {exc}", icon=":material/lock:")
         return None

@@ -169,6 +169,20 @@ def sibling_path(db: str | Path, kind: str) -> Path:
 _reading = threading.local()  # per thread: file -> the connection of an open `Store.reading()` block
 
 
+def file_versions(*paths: Path) -> tuple:
+    """(mtime_ns, size) of each file and its DuckDB WAL (None when absent): changes whenever one is written, so
+    it keys caches that must never be older than the last write."""
+    out = []
+    for path in paths:
+        for p in (path, path.with_name(path.name + ".wal")):
+            try:
+                st = p.stat()
+                out.append((st.st_mtime_ns, st.st_size))
+            except OSError:
+                out.append(None)
+    return tuple(out)
+
+
 def _shared() -> dict:
     if not hasattr(_reading, "cons"):
         _reading.cons = {}

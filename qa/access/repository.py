@@ -35,7 +35,7 @@ from qa import text_index
 from qa.reviews import OUTCOMES, Review, ReviewStore
 from qa.rubric.engine import CallScore
 from qa.rubric.schema import Rubric, RubricError, find_rubric, load_rubric
-from qa.store import Store, StoreBusy
+from qa.store import Store, StoreBusy, file_versions
 
 STORE_TIMEOUT_S = 20.0
 
@@ -678,15 +678,7 @@ class DuckDBRepository:
     def version(self) -> tuple:
         """Changes whenever the store or the reviews file (or their WAL) is written: a cache key, so a cached
         page is never older than the last write. (Teams and users are read afresh: they are not in it.)"""
-        out = []
-        for path in (self.db, self.db.with_name(self.db.name + ".wal"), self.reviews.path,
-                     self.reviews.path.with_name(self.reviews.path.name + ".wal")):
-            try:
-                st = path.stat()
-                out.append((st.st_mtime_ns, st.st_size))
-            except OSError:
-                out.append(None)
-        return tuple(out)
+        return file_versions(self.db, self.reviews.path)
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
