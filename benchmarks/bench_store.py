@@ -57,6 +57,8 @@ def build_store(path: Path, n_calls: int, seed: int = 7) -> dict[str, Any]:
     import duckdb
 
     from qa import text_index
+    from qa.access import day_totals
+    from qa.config import display_timezone
     from qa.store import Store
 
     items, rubric_id, version = _items()
@@ -125,6 +127,7 @@ def build_store(path: Path, n_calls: int, seed: int = 7) -> dict[str, Any]:
         con.execute("""INSERT INTO failures SELECT source_path, content_sha256, call_id, error_stage, error, now()
                        FROM calls WHERE status = 'failed'""")
         text_index.rebuild(con)  # the search index, as `Store.init` builds it for an upgraded store
+        day_totals.refresh_in(con, display_timezone())  # the coaching day totals, as the end of a batch builds them
         con.execute("CHECKPOINT")
         counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                   for t in ("calls", "utterances", "speech_turns", "item_results", "call_scores")}

@@ -36,6 +36,7 @@ from qa.config import Settings, load_settings  # noqa: E402
 from qa.ingest import (  # noqa: E402
     FileOutcome, discover, duration_bound, free_mb, handle_file, probe_duration, quarantine, still_changing,
 )
+from qa.access import day_totals  # noqa: E402
 from qa.kpi.refresh import after_batch  # noqa: E402
 from qa.metadata import read_metadata  # noqa: E402
 from qa.pipeline import file_sha256  # noqa: E402
@@ -186,8 +187,11 @@ def batch_flow(
             collect({process_call_task.submit(str(f), cfg.model_dump(mode="json"), force): str(f)})
         status = "completed"
         kpis = after_batch(cfg)  # a repeat call in this batch updates earlier contacts' FCR rows
-        if progress and kpis:
-            print(kpis, flush=True)
+        days = day_totals.after_write(cfg.db, cfg.display_timezone)  # the coaching pages' per-day counts
+        if progress:
+            for line in (kpis, days):
+                if line:
+                    print(line, flush=True)
     finally:
         update_run(store, run_id, counts, time.perf_counter() - tracker.started, status)
         shutdown_workers()

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Iterator
 
+from qa.access import day_totals
 from qa.callfacts import CallEvent, rubric_context
 from qa.config import Settings
 from qa.rubric.checks import Requests, collect_requests
@@ -339,6 +340,8 @@ def rescore(
     for _, (row,) in score_stored(store, settings, [choice], call_ids, batch_size, workers):
         store.save_scores_many([(s.outcome.call_id, s.items, s.score) for s in row if s.score is not None])
         out.extend(s.outcome for s in row)
+    if any(o.status == "ok" for o in out):
+        day_totals.after_write(store.path, settings.display_timezone)  # new scorings: the coaching pages' day counts
     return out
 
 

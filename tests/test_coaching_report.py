@@ -318,15 +318,32 @@ def _check_csv(path: Path, rows: dict) -> None:
             assert r["evidence_text"] == QUOTE and float(r["evidence_start_s"]) == 42.5
 
 
-@pytest.mark.parametrize("subject", ["A1", "B1", "t1"])
-def test_every_number_matches_the_store(world: World, tmp_path: Path, subject: str) -> None:
+def _with_day_totals(world: World, tmp: Path) -> Path:
+    """A copy of the store with the coaching day totals built (the pages then add those up, not item rows)."""
+    import shutil
+
+    from qa.access import day_totals
+
+    for f in world.db.parent.glob("calls*.duckdb"):
+        shutil.copy(f, tmp / f.name)
+    day_totals.refresh(tmp / "calls.duckdb", "Europe/Istanbul")
+    with duckdb.connect(str(tmp / "calls.duckdb"), read_only=True) as con:
+        assert day_totals.usable(lambda sql: con.execute(sql).fetchall(), "Europe/Istanbul")
+    return tmp / "calls.duckdb"
+
+
+@pytest.mark.parametrize("subject, source", [("A1", "item rows"), ("B1", "item rows"), ("t1", "item rows"),
+                                             ("A1", "day totals"), ("t1", "day totals")])
+def test_every_number_matches_the_store(world: World, tmp_path: Path, subject: str, source: str) -> None:
+    """Every figure, read from the item rows or (after a batch) from the day totals with reviews applied on top."""
+    db = _with_day_totals(world, tmp_path) if source == "day totals" else world.db
     kwargs = {"team": subject} if subject.startswith("t") else {"agent": subject}
     team_of = {a: t for t, agents in TEAMS.items() for a in agents}
     agents = TEAMS[subject] if subject in TEAMS else [subject]
     comparison = None if subject in TEAMS else TEAMS[team_of[subject]]
     rubric_id = "tr_inbound" if agents[0].startswith("A") else "en_inbound"
     rows = expected(world, agents, comparison, rubric_id)
-    outs = {fmt: generate(world.db, LOCAL_ADMIN, fmt, tmp_path / f"{subject}.{fmt}", since=SINCE, until=UNTIL,
+    outs = {fmt: generate(db, LOCAL_ADMIN, fmt, tmp_path / f"{subject}.{fmt}", since=SINCE, until=UNTIL,
                           **kwargs) for fmt in ("html", "pdf", "csv")}
 
     html = (tmp_path / f"{subject}.html").read_text(encoding="utf-8")
@@ -369,7 +386,7 @@ def test_every_number_matches_the_store(world: World, tmp_path: Path, subject: s
     assert pngs and all(p.stat().st_size > 5000 for p in pngs)
     print(f"\nPDF pages of the {subject} report: {', '.join(map(str, pngs))}")
 
-    audit = [r for r in AuditLog(world.db).rows(action="report") if r.target.endswith(f":{subject}")]
+    audit = [r for r in AuditLog(db).rows(action="report") if r.target.endswith(f":{subject}")]
     assert len(audit) >= 3 and {r.detail["format"] for r in audit} >= {"html", "pdf", "csv"}
 
 
@@ -380,14 +397,19 @@ def _latest_fails(world: World, agents: list[str], rubric_id: str, item_id: str,
     return sorted(calls, key=lambda c: (-world.calls[c]["started"].timestamp(), c))[:n]
 
 
-@pytest.mark.parametrize("subject", ["A1", "A3", "t1", "t2"])
-def test_moments_are_the_latest_effective_failures(world: World, tmp_path: Path, subject: str) -> None:
+@pytest.mark.parametrize("subject, source", [("A1", "item rows"), ("A3", "item rows"), ("t1", "item rows"),
+                                             ("t2", "item rows"), ("A1", "day totals"), ("t1", "day totals")])
+def test_moments_are_the_latest_effective_failures(world: World, tmp_path: Path, subject: str, source: str) -> None:
     """The weakest items' example moments are the newest failing calls with reviews applied: a review that
-    lifts the newest failure drops it, one that fails the newest pass adds it (on a copy of the store)."""
+    lifts the newest failure drops it, one that fails the newest pass adds it (on a copy of the store; with day
+    totals, they only narrow where the failures are looked for)."""
     import shutil
 
-    for f in world.db.parent.glob("calls*.duckdb"):
-        shutil.copy(f, tmp_path / f.name)
+    if source == "day totals":
+        _with_day_totals(world, tmp_path)
+    else:
+        for f in world.db.parent.glob("calls*.duckdb"):
+            shutil.copy(f, tmp_path / f.name)
     copy = World(tmp_path / "calls.duckdb")
     copy.calls, copy.reviews = world.calls, {c: dict(r) for c, r in world.reviews.items()}
     agents = TEAMS.get(subject, [subject])
@@ -410,6 +432,32 @@ def test_moments_are_the_latest_effective_failures(world: World, tmp_path: Path,
         expected_calls = _latest_fails(copy, agents, rubric.id, item["id"])
         assert [m["call_id"] for m in item["moments"]] == expected_calls, item["id"]
         assert (newest in expected_calls) == (outcome.get(item["id"]) == "pass")  # the flip shows either way
+
+
+def test_day_totals_answer_only_while_current(world: World, tmp_path: Path) -> None:
+    """The day totals answer only for the store they were built from and their time zone; a deletion rebuilds
+    them; any other write sends the reads back to the item rows, with the same figures."""
+    from qa.access import day_totals
+    from qa.access.erase import delete_calls
+    from qa.coaching.generate import build
+
+    db = _with_day_totals(world, tmp_path)
+    query = lambda sql: Store(db).query(sql)  # noqa: E731
+    assert day_totals.usable(query, "Europe/Istanbul") and not day_totals.usable(query, "UTC")
+    before, _ = build(db, LOCAL_ADMIN, None, "t1", SINCE, UNTIL)
+    delete_calls(db, LOCAL_ADMIN, ["c001"])
+    assert day_totals.usable(query, "Europe/Istanbul")
+    after, _ = build(db, LOCAL_ADMIN, None, "t1", SINCE, UNTIL)
+    assert after.summary["calls"] == before.summary["calls"] - (1 if "c001" in _mine(world, TEAMS["t1"], "tr_inbound") else 0)
+    with duckdb.connect(str(db)) as con:  # a write that rebuilds nothing (a queue corrected by hand)
+        con.execute("UPDATE calls SET queue = 'sales' WHERE call_id = 'c002'")
+    assert not day_totals.usable(query, "Europe/Istanbul")
+    live, _ = build(db, LOCAL_ADMIN, None, "t1", SINCE, UNTIL)
+    day_totals.refresh(db, "Europe/Istanbul")
+    rebuilt, _ = build(db, LOCAL_ADMIN, None, "t1", SINCE, UNTIL)
+    assert day_totals.usable(query, "Europe/Istanbul")
+    assert (live.items, live.agents) == (rebuilt.items, rebuilt.agents)  # counts: exact
+    assert [(m["name"], pytest.approx(m["avg"])) for m in live.metrics] == [(m["name"], m["avg"]) for m in rebuilt.metrics]
 
 
 def test_who_may_have_which_report(world: World, tmp_path: Path) -> None:

@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from qa.access import day_totals
 from qa.access.audit import AuditLog
 from qa.access.model import AccessDenied, Viewer
+from qa.config import display_timezone
 from qa.kpi.refresh import forget_in, freeze_in, refresh_in
 from qa.reviews import REVIEW_DDL, ReviewStore
 from qa.store import CALL_TABLES, Store
@@ -87,6 +89,7 @@ def delete_calls(db: str | Path, viewer: Viewer, call_ids: list[str], with_audio
                     con.execute(f"DELETE FROM {table} WHERE list_contains(?::VARCHAR[], call_id)", [call_ids])
                 forget_in(con, call_ids)  # KPIs: its imported survey score, then its neighbours' rows
                 refresh_in(con)  # the erased call no longer repeats (or precedes) anyone's contact
+                day_totals.refresh_in(con, display_timezone())  # the coaching pages' per-day counts without it
                 con.execute("COMMIT")
             except Exception:
                 con.execute("ROLLBACK")

@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Protocol
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
 
+from qa.access import day_totals
 from qa.access.effective import (
     AUTO_ITEMS_CTE, ITEM_RESULT_FIELDS, LATEST_CTE, Key, Overlay, add_counts, count_outcomes, overlay_calls, sum_counts,
     overlay_items, to_results,
@@ -94,13 +96,26 @@ class Period:
 
     def where(self, rubric_column: str = "l.rubric_id") -> tuple[str, list[Any]]:
         """The SQL condition over `visible c` (and the scoring's rubric column) with its parameters."""
-        where = "c.status = 'ok' AND list_contains(?::VARCHAR[], c.agent_id) AND c.started_at >= ? AND c.started_at < ?"
-        params: list[Any] = [list(self.agents), self.start, self.end]
+        where, params = self.narrowing(rubric_column)
+        return ("c.status = 'ok' AND list_contains(?::VARCHAR[], c.agent_id) AND c.started_at >= ? AND c.started_at < ?"
+                + where, [list(self.agents), self.start, self.end, *params])
+
+    def narrowing(self, rubric_column: str = "l.rubric_id") -> tuple[str, list[Any]]:
+        """` AND ...` for the rubric, queue and language given (empty when none is)."""
+        where, params = "", []
         for column, value in ((rubric_column, self.rubric_id), ("c.queue", self.queue), ("c.language", self.language)):
             if value is not None:
                 where += f" AND {column} = ?"
                 params.append(value)
         return where, params
+
+    def days(self) -> tuple[date, date] | None:
+        """The first and last day of the period in `tz`, when it starts and ends at midnight there."""
+        zone = ZoneInfo(self.tz)
+        start, end = pd.Timestamp(self.start).tz_convert(zone), pd.Timestamp(self.end).tz_convert(zone)
+        if start != start.normalize() or end != end.normalize():
+            return None
+        return start.date(), (end - pd.Timedelta(days=1)).date()
 
 
 @dataclass
@@ -186,6 +201,7 @@ class DuckDBRepository:
         self.reviews = ReviewStore(self.db, timeout_s=timeout_s)
         self._latest_reviews: dict | None = None  # set inside `snapshot`
         self._reviewed_calls: pd.DataFrame | None = None  # where the reviewed calls lie (inside `snapshot`)
+        self._day_totals: dict[str, bool] = {}  # time zone -> day totals usable (inside `snapshot`)
 
     @contextmanager
     def reading(self) -> Iterator[None]:
@@ -692,7 +708,7 @@ class DuckDBRepository:
             try:
                 yield
             finally:
-                self._latest_reviews, self._reviewed_calls = None, None
+                self._latest_reviews, self._reviewed_calls, self._day_totals = None, None, {}
 
     def coachable_agents(self, viewer: Viewer) -> pd.DataFrame:
         """agent_id, agent_name, last_call of the viewer's processed calls (one row per agent id)."""
@@ -770,10 +786,14 @@ class DuckDBRepository:
         from), as item rows with `started_at`. Unreviewed calls' failures are picked in SQL; reviewed calls'
         rows (`period_items(reviewed_only=True)`, read here unless given) join them, so a review that
         lifts or adds a failure counts."""
-        where, params = period.where()
         cols = ", ".join("i." + c for c in ITEM_COLUMNS[:-2])
         reviewed = self.period_items(viewer, period, reviewed_only=True) if reviewed is None else reviewed
         skip = sorted({k[0] for k in self._overlay().reviews})
+        # the newest failures lie in the period's last days: the day totals say from which day on there are enough
+        since = self._fails_since(viewer, period, per_item + len(self._reviewed_in(period)))
+        if since is not None:
+            period = replace(period, start=max(period.start, datetime.combine(since, time(), ZoneInfo(period.tz))))
+        where, params = period.where()
         auto = self._frame(viewer, f""", {LATEST_CTE}
             SELECT {cols}, c.agent_id, c.started_at FROM item_results i JOIN visible c ON c.call_id = i.call_id
             JOIN latest l ON l.call_id = i.call_id AND l.rubric_id = i.rubric_id AND l.rubric_version = i.rubric_version
@@ -803,7 +823,16 @@ class DuckDBRepository:
         return self.period_metric_means_many([("one", viewer, period)], names)["one"]
 
     def period_metric_means_many(self, parts: Parts, names: tuple[str, ...]) -> dict[str, pd.DataFrame]:
-        """`period_metric_means` of several parts in one read."""
+        """`period_metric_means` of several parts in one read (of the day totals when they are current)."""
+        spans = self._day_spans(parts)
+        if spans is not None:
+            sql, params = self._days_sql(parts, spans, "coach_metric_days",
+                                         lambda _: "c.name, sum(c.n) AS n, fsum(c.total) AS total",
+                                         "AND list_contains(?::VARCHAR[], c.name)", [list(names)])
+            df = self.store.query_df(sql, params)
+            df = df[df["n"] > 0]
+            return _split(pd.DataFrame({"part": df["part"], "name": df["name"], "mean": df["total"] / df["n"]}),
+                          parts, ["name", "mean"])
         tags, tag_params = _tags(parts, "l.rubric_id")
         df = self._frame(parts[0][1], f""", {LATEST_CTE}, calls_in AS (
             SELECT unnest({tags}) AS part, c.call_id FROM visible c JOIN latest l ON l.call_id = c.call_id)
@@ -821,6 +850,56 @@ class DuckDBRepository:
             FROM call_profiles p JOIN visible c ON c.call_id = p.call_id
             JOIN latest l ON l.call_id = c.call_id WHERE {where} GROUP BY p.profile ORDER BY p.profile""", params,
                            ["profile", "calls", "strategy"], period=period)
+
+    def _day_spans(self, parts: Parts) -> list[tuple[date, date]] | None:
+        """Each part's first and last day when the day totals can answer for them (current, same time zone, whole
+        days), else None (read the item rows)."""
+        tz = parts[0][2].tz
+        spans = [p.days() for _, _, p in parts]
+        if any(s is None for s in spans) or any(p.tz != tz for _, _, p in parts) or not self.db.is_file():
+            return None
+        ok = self._day_totals.get(tz)
+        if ok is None:
+            ok = day_totals.usable(self.store.query, tz)
+            if self._latest_reviews is not None:  # inside a snapshot: checked once
+                self._day_totals[tz] = ok
+        return spans if ok else None  # type: ignore[return-value]
+
+    def _days_sql(self, parts: Parts, spans: list[tuple[date, date]], table: str, select: Callable[[str], str],
+                  extra: str = "", extra_params: list[Any] | None = None) -> tuple[str, list[Any]]:
+        """One SELECT per part over a day-totals table `c`: the part's scope, agents, days and narrowing;
+        `select(part name)` gives the columns after `part`."""
+        selects, params = [], []
+        for (name, viewer, period), (first, last) in zip(parts, spans):
+            scope, scope_params = viewer.scope.sql("c")
+            narrowing, narrowing_params = period.narrowing("c.rubric_id")
+            selects.append(f"""SELECT ?::VARCHAR AS part, {select(name)} FROM {table} c
+                WHERE ({scope}) AND list_contains(?::VARCHAR[], c.agent_id) AND c.day >= ? AND c.day <= ?
+                {narrowing} {extra} GROUP BY ALL""")
+            params += [name, *scope_params, list(period.agents), first, last, *narrowing_params, *(extra_params or [])]
+        return " UNION ALL ".join(selects), params
+
+    def _fails_since(self, viewer: Viewer, period: Period, need: int) -> date | None:
+        """The latest day from which on every item failed at least `need` times (automatic outcomes, from the day
+        totals), or the period's first day for an item that failed fewer times; None without usable totals."""
+        parts: Parts = [("one", viewer, period)]
+        spans = self._day_spans(parts)
+        if spans is None:
+            return None
+        sql, params = self._days_sql(parts, spans, "coach_item_days", lambda _: "c.item_id, c.day, sum(c.failed) AS f")
+        found = self.store.query(f"""WITH d AS ({sql}), cum AS (
+                SELECT item_id, day, sum(f) OVER (PARTITION BY item_id ORDER BY day DESC) AS total FROM d WHERE f > 0)
+            SELECT min(since) FROM (SELECT item_id, coalesce(max(day) FILTER (WHERE total >= ?), ?) AS since
+                                    FROM cum GROUP BY item_id)""", [*params, need, spans[0][0]])
+        return found[0][0] if found and found[0][0] is not None else spans[0][0]
+
+    def _item_days(self, parts: Parts, spans: list[tuple[date, date]], per_agent: Collection[str]) -> pd.DataFrame:
+        """Automatic outcome counts of every part from the day totals (reviewed calls included, as automatic)."""
+        sql, params = self._days_sql(parts, spans, "coach_item_days", lambda name: f"""{'c.agent_id' if name in per_agent
+            else 'NULL::VARCHAR'} AS agent_id, c.section_id, c.item_id, bool_or(c.critical) AS critical,
+            sum(c.applicable)::BIGINT AS applicable, sum(c.passed)::BIGINT AS passed, sum(c.failed)::BIGINT AS failed,
+            sum(c.na)::BIGINT AS na""")
+        return self.store.query_df(sql, params)
 
     def period_item_counts(self, viewer: Viewer, period: Period, per_agent: bool = False) -> pd.DataFrame:
         """item_id (with `per_agent`: agent_id, section_id, item_id), critical, applicable, passed, failed, na:
@@ -840,7 +919,9 @@ class DuckDBRepository:
             tagged AS (SELECT t.part, t.agent_id, t.reviewed, {cols} FROM item_results i JOIN calls_in t ON t.call_id = i.call_id
                 WHERE t.rubric_id = i.rubric_id AND t.rubric_version = i.rubric_version AND i.source = 'auto')"""
         by = ["part", "agent_id", "section_id", "item_id"]
-        counts = self._frame(parts[0][1], tagged + """
+        spans = self._day_spans(parts)
+        from_days = spans is not None
+        counts = self._item_days(parts, spans, per_agent) if spans is not None else self._frame(parts[0][1], tagged + """
             SELECT part, CASE WHEN list_contains(?::VARCHAR[], part) THEN agent_id END AS agent_id, section_id, item_id,
                    bool_or(critical) AS critical,
                    count(*) FILTER (WHERE outcome IN ('pass', 'fail')) AS applicable,
@@ -852,10 +933,16 @@ class DuckDBRepository:
             parts=parts)
         if reviewed_ids:
             rows = self._frame(parts[0][1], tagged + " SELECT * EXCLUDE (reviewed) FROM tagged WHERE reviewed",
-                               [*tag_params, reviewed_ids], [], parts=parts)
+                               [*tag_params, reviewed_ids], [], parts=parts, ids=reviewed_ids)
             if len(rows):
                 rows["agent_id"] = [a if p in per_agent else None for p, a in zip(rows["part"], rows["agent_id"])]
-                counts = add_counts(counts, self._reviewed_outcomes(rows, ["part", "agent_id"], by), by)
+                effective = self._reviewed_outcomes(rows, ["part", "agent_id"], by)
+                if from_days:  # the day totals hold the reviewed calls' automatic outcomes: take them out
+                    auto = count_outcomes(rows, by)
+                    auto[["applicable", "passed", "failed", "na"]] *= -1
+                    auto["critical"] = False
+                    effective = pd.concat([auto, effective], ignore_index=True)
+                counts = add_counts(counts, effective, by)
         out = _split(counts, parts, [*by[1:], "critical", "applicable", "passed", "failed", "na"])
         for name in out:
             if name not in per_agent:
