@@ -124,8 +124,7 @@ def build_report(data: PeriodData, rubric: Rubric | None, language: str) -> Coac
     }
 
     weeks = []
-    for wk in sorted(set(calls["week"])):
-        sel = calls[calls["week"] == wk]
+    for wk, sel in calls.groupby("week", sort=True):
         weeks.append({"week": wk, "calls": len(sel), "avg": exact_mean(sel["score_pct"]),
                       "auto_failed": true_count(sel["auto_failed"]),
                       "team_avg": team_weeks("score", wk)[1] if has_team else None,
