@@ -30,7 +30,7 @@ from qa.access.directory import Directory, access_path
 from qa.access.model import AccessDenied, Viewer
 from qa.access.repository import DuckDBRepository, Period
 from qa.coaching.generate import build_for, generate
-from qa.coaching.labels import labels, number
+from qa.coaching.labels import labels, number, versus_team
 from qa.coaching.report import CoachingReport
 from qa.config import display_timezone
 from qa.store import file_versions
@@ -203,10 +203,6 @@ def _text_table(rows: list[dict], columns: dict[str, str], lang: str, digits: di
     st.table(df[list(columns)].rename(columns=columns), hide_index=True)  # static HTML: light in the browser
 
 
-def _delta(a: float | None, b: float | None, what: str) -> str | None:
-    return None if a is None or b is None else f"{a - b:+.1f} {what}"
-
-
 def header(v: View) -> bool:
     """The caption and headline figures against the team; False when the period has no scored calls."""
     r, w, s = v.report, v.words, v.report.summary
@@ -219,8 +215,8 @@ def header(v: View) -> bool:
         st.info(w["no_calls"])
         return False
     m = st.columns(4)
-    m[0].metric(w["avg_score"], number(s["avg_score"], v.lang), _delta(s["avg_score"], s["team_avg"], "vs team"))
-    m[1].metric(w["pass_rate"], number(s["pass_rate"], v.lang), _delta(s["pass_rate"], s["team_pass_rate"], "vs team"))
+    m[0].metric(w["avg_score"], number(s["avg_score"], v.lang), versus_team(s["avg_score"], s["team_avg"], v.lang))
+    m[1].metric(w["pass_rate"], number(s["pass_rate"], v.lang), versus_team(s["pass_rate"], s["team_pass_rate"], v.lang))
     m[2].metric(w["calls"], s["calls"])
     m[3].metric(w["auto_failed"], s["auto_failed"])
     return True

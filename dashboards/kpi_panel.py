@@ -11,13 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from qa.coaching.labels import labels, number
-
-
-def _delta(mine, team, digits: int = 1) -> str | None:
-    if mine is None or team is None:
-        return None
-    return f"{mine - team:+.{digits}f} vs team"
+from qa.coaching.labels import labels, number, versus_team
 
 
 def render(report) -> None:
@@ -33,7 +27,7 @@ def render(report) -> None:
             ("fcr", "fcr_pct", 1, False), ("aht", "aht_s", 1, True), ("hold", "hold_s", 1, True),
             ("estimate", "estimate_mean", 2, False))):
         col.metric(K[key], number(getattr(s, field), lang, digits),
-                   _delta(getattr(s, field), getattr(t, field) if t else None, digits),
+                   versus_team(getattr(s, field), getattr(t, field) if t else None, lang, digits),
                    delta_color="inverse" if lower_is_better else "normal")
     words = labels(lang)
     head = [report.subject_name or report.subject_id] + ([words["team_avg"]] if t else []) + [

@@ -24,7 +24,7 @@ LABELS: dict[str, dict[str, str]] = {
         "calls_axis": "calls", "chart_sections": "Section score per week", "section_weeks": "Sections per week",
         "chart_autofails": "Auto-fails per week (bars; line: % of calls)", "days_in": "days in",
         "queue": "Queue", "language": "Language", "strategy": "Recommended handling",
-        "what_changed": "What changed", "this_period": "This period",
+        "what_changed": "What changed", "this_period": "This period", "vs_team": "vs team",
     },
     "tr": {
         "title": "Koçluk raporu", "agent": "Temsilci", "team": "Takım", "period": "Dönem", "rubric": "Form",
@@ -48,7 +48,7 @@ LABELS: dict[str, dict[str, str]] = {
         "calls_axis": "çağrı", "chart_sections": "Haftalık bölüm puanı", "section_weeks": "Haftalık bölümler",
         "chart_autofails": "Haftalık otomatik başarısız (çizgi: %)", "days_in": "günler",
         "queue": "Kuyruk", "language": "Dil", "strategy": "Önerilen yaklaşım",
-        "what_changed": "Ne değişti", "this_period": "Bu dönem",
+        "what_changed": "Ne değişti", "this_period": "Bu dönem", "vs_team": "takıma göre",
     },
 }
 
@@ -63,3 +63,12 @@ def number(value: float | int | None, language: str | None, digits: int = 1) -> 
         return "–"
     text = f"{float(value):.{digits}f}"
     return text.replace(".", ",") if (language or "")[:2].lower() == "tr" else text
+
+
+def versus_team(mine: float | None, team: float | None, language: str | None, digits: int = 1) -> str | None:
+    """The difference to the team with its sign, in the language's words and decimal mark ("+2,5 takıma göre");
+    None when either is missing."""
+    if mine is None or team is None or mine != mine or team != team:
+        return None
+    diff = float(mine) - float(team)
+    return f"{'+' if diff >= 0 else '-'}{number(abs(diff), language, digits)} {labels(language)['vs_team']}"
