@@ -30,7 +30,7 @@ from qa.access.directory import Directory, access_path
 from qa.access.model import AccessDenied, Viewer
 from qa.access.repository import DuckDBRepository, Period
 from qa.coaching.generate import build_for, generate
-from qa.coaching.labels import labels, number, versus_team
+from qa.coaching.labels import labels, number, signed, versus_team
 from qa.coaching.report import CoachingReport
 from qa.config import display_timezone
 from qa.store import file_versions
@@ -207,8 +207,8 @@ def header(v: View) -> bool:
     """The caption and headline figures against the team; False when the period has no scored calls."""
     r, w, s = v.report, v.words, v.report.summary
     narrowed_to = "".join(f" · {w[k]} {val}" for k, val in r.filters.items())
-    st.caption(f"{r.rubric_title} ({r.rubric_id}) · {v.since} – {v.until} (days in {v.tz}){narrowed_to} · "
-               "reviewed scores")
+    st.caption(f"{r.rubric_title} ({r.rubric_id}) · {v.since} – {v.until} ({w['days_in']} {v.tz}){narrowed_to} · "
+               f"{w['reviewed_scores']}")
     if r.other_rubrics:
         st.caption(w["other_rubrics"] + " " + ", ".join(f"{k} ({n})" for k, n in r.other_rubrics.items()))
     if not s["calls"]:
@@ -228,7 +228,7 @@ def changes(v: View) -> None:
     r, w, s = v.report, v.words, v.report.summary
     st.markdown(f"**{w['what_changed']}**: {w['previous'].lower()} {s['prev_since']} – {s['prev_until']}, "
                 f"{w['this_period'].lower()} {v.since} – {v.until}")
-    change = lambda a, b: "–" if a is None or b is None else f"{a - b:+.1f}"  # noqa: E731
+    change = lambda a, b: "–" if a is None or b is None else signed(a - b, v.lang)  # noqa: E731
     rows = [(w["calls"], s["prev_calls"], s["calls"], f"{s['calls'] - s['prev_calls']:+d}"),
             (w["avg_score"], number(s["prev_avg"], v.lang), number(s["avg_score"], v.lang),
              change(s["avg_score"], s["prev_avg"])),
@@ -242,7 +242,7 @@ def changes(v: View) -> None:
                           columns=["", w["previous"], w["this_period"], "±"]), hide_index=True)
     if moved:
         c2.table(pd.DataFrame([[i["title"], number(i["prev_pass_rate"], v.lang), number(i["pass_rate"], v.lang),
-                                f"{i['pass_rate'] - i['prev_pass_rate']:+.1f}"] for i in moved[:5]],
+                                signed(i['pass_rate'] - i['prev_pass_rate'], v.lang)] for i in moved[:5]],
                               columns=[w["item"], w["previous"], w["this_period"], "±"]), hide_index=True)
 
 

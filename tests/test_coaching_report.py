@@ -573,6 +573,9 @@ def test_agent_page_shows_the_report_figures_and_downloads(world: World, monkeyp
     assert changed.loc["Çağrı", "Önceki dönem"] == rows["summary"][0][-1]
     assert changed.loc["Ortalama puan", "Önceki dönem"] == rows["summary"][1][-1]
     assert changed.loc["Ortalama puan", "Bu dönem"] == rows["summary"][1][1]
+    assert "," in changed.loc["Ortalama puan", "±"] and "." not in changed.loc["Ortalama puan", "±"]  # Turkish marks
+    deltas = {m.label: m.proto.delta for m in at.metric}
+    assert deltas["Ortalama puan"].endswith(" takıma göre") and "," in deltas["Ortalama puan"]
     assert "önceki dönem 2025-12-08 – 2026-01-04" in page_texts(at)
     text = page_texts(at)
     assert QUOTE in text and "0:42" in text  # a weakest item's moment: quote and time

@@ -25,6 +25,7 @@ LABELS: dict[str, dict[str, str]] = {
         "chart_autofails": "Auto-fails per week (bars; line: % of calls)", "days_in": "days in",
         "queue": "Queue", "language": "Language", "strategy": "Recommended handling",
         "what_changed": "What changed", "this_period": "This period", "vs_team": "vs team",
+        "reviewed_scores": "reviewed scores",
     },
     "tr": {
         "title": "Koçluk raporu", "agent": "Temsilci", "team": "Takım", "period": "Dönem", "rubric": "Form",
@@ -49,6 +50,7 @@ LABELS: dict[str, dict[str, str]] = {
         "chart_autofails": "Haftalık otomatik başarısız (çizgi: %)", "days_in": "günler",
         "queue": "Kuyruk", "language": "Dil", "strategy": "Önerilen yaklaşım",
         "what_changed": "Ne değişti", "this_period": "Bu dönem", "vs_team": "takıma göre",
+        "reviewed_scores": "incelenmiş puanlar",
     },
 }
 
@@ -65,10 +67,16 @@ def number(value: float | int | None, language: str | None, digits: int = 1) -> 
     return text.replace(".", ",") if (language or "")[:2].lower() == "tr" else text
 
 
+def signed(value: float | None, language: str | None, digits: int = 1) -> str:
+    """A difference with its sign and the language's decimal mark ("+2,5"); '–' for no value."""
+    if value is None or value != value:
+        return "–"
+    return ("+" if float(value) >= 0 else "-") + number(abs(float(value)), language, digits)
+
+
 def versus_team(mine: float | None, team: float | None, language: str | None, digits: int = 1) -> str | None:
-    """The difference to the team with its sign, in the language's words and decimal mark ("+2,5 takıma göre");
-    None when either is missing."""
+    """The difference to the team in the language's words and decimal mark ("+2,5 takıma göre"); None when
+    either is missing."""
     if mine is None or team is None or mine != mine or team != team:
         return None
-    diff = float(mine) - float(team)
-    return f"{'+' if diff >= 0 else '-'}{number(abs(diff), language, digits)} {labels(language)['vs_team']}"
+    return f"{signed(float(mine) - float(team), language, digits)} {labels(language)['vs_team']}"
