@@ -20,9 +20,15 @@ def _figure(width: float, height: float):
     return fig, fig.subplots()
 
 
-def _svg(fig, prefix: str) -> str:
+def _svg(fig, prefix: str, margins: dict[str, float] | None = None) -> str:
+    """The figure as inline SVG. With `margins` (fractions of the figure, for charts whose labels are short:
+    dates, numbers) it is drawn once; without, twice, to fit the margins to the labels (long item titles)."""
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    if margins:
+        fig.subplots_adjust(**margins)
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    else:
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     text = buf.getvalue()
     text = text[text.index("<svg"):]  # inline: drop the XML declaration and doctype
     # ids unique across the charts of one page (matplotlib numbers them from 1 in every figure)
@@ -45,7 +51,7 @@ def trend_svg(report: CoachingReport, labels: dict[str, str]) -> str | None:
     ax.set_title(labels["chart_trend"])
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="lower right", frameon=False)
-    return _svg(fig, "trend")
+    return _svg(fig, "trend", {"left": 0.07, "right": 0.98, "top": 0.86, "bottom": 0.14})
 
 
 def items_svg(report: CoachingReport, labels: dict[str, str]) -> str | None:
@@ -80,7 +86,7 @@ def distribution_svg(report: CoachingReport, scores: list[float], labels: dict[s
     ax.set_ylabel(labels["calls_axis"])
     ax.set_title(labels["chart_dist"])
     ax.yaxis.get_major_locator().set_params(integer=True)
-    return _svg(fig, "dist")
+    return _svg(fig, "dist", {"left": 0.08, "right": 0.97, "top": 0.85, "bottom": 0.15})
 
 
 def sections_svg(report: CoachingReport, labels: dict[str, str]) -> str | None:
@@ -109,8 +115,8 @@ def sections_svg(report: CoachingReport, labels: dict[str, str]) -> str | None:
         axes[n // cols][n % cols].set_visible(False)
     axes[0][0].legend(loc="lower left", frameon=False, fontsize=7)
     fig.suptitle(labels["chart_sections"], fontsize=9)
-    fig.tight_layout()
-    return _svg(fig, "sections")
+    return _svg(fig, "sections", {"left": 0.07, "right": 0.99, "top": 1 - 0.45 / (1.9 * rows + 0.4),
+                                  "bottom": 0.25 / (1.9 * rows + 0.4), "hspace": 0.55, "wspace": 0.08})
 
 
 def autofails_svg(report: CoachingReport, labels: dict[str, str]) -> str | None:
@@ -128,4 +134,4 @@ def autofails_svg(report: CoachingReport, labels: dict[str, str]) -> str | None:
     share.set_ylabel("%")
     share.set_ylim(bottom=0)
     ax.set_title(labels["chart_autofails"])
-    return _svg(fig, "autofails")
+    return _svg(fig, "autofails", {"left": 0.08, "right": 0.93, "top": 0.85, "bottom": 0.15})
