@@ -25,6 +25,30 @@ def shared(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _component_scan_once():
+    """Every new Streamlit `AppTest` scans all installed distributions for v2 component manifests
+    (about 0.3 s, several hundred AppTests a session); the installed packages do not change during a
+    session, so the scan runs once and each AppTest gets a copy of its result. Each AppTest still
+    builds and fills its own component registry from it."""
+    try:
+        from streamlit.components.v2 import manifest_scanner
+    except ImportError:  # a Streamlit without v2 components: nothing to save
+        yield
+        return
+    scan = manifest_scanner.scan_component_manifests
+    found: dict = {}
+
+    def scan_once(max_workers=None):
+        if "manifests" not in found:
+            found["manifests"] = scan(max_workers)
+        return list(found["manifests"])
+
+    manifest_scanner.scan_component_manifests = scan_once
+    yield
+    manifest_scanner.scan_component_manifests = scan
+
+
 @pytest.fixture(scope="session")
 def settings():
     from qa.config import load_settings
