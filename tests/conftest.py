@@ -61,6 +61,26 @@ def tmp_settings(settings, tmp_path):
     return settings.model_copy(update={"db": tmp_path / "t.duckdb"})
 
 
+def settled(*roots: Path) -> None:
+    """Date every file under `roots` an hour back, as recordings dropped in an inbox well before the
+    batch: the batch's check for files still being written (`settle_s`) runs and finds none, instead
+    of watching the test's just-copied files for 2 s. That check itself is tested in test_hardening."""
+    import time
+
+    old = time.time() - 3600
+    for root in roots:
+        for f in [root] if root.is_file() else root.rglob("*"):
+            if f.is_file():
+                os.utime(f, (old, old))
+
+
+@pytest.fixture(scope="session")
+def real_calls() -> dict:
+    """Pipeline results of the shared real clips, by `qa.eval_harness` cache key (("real", name)), for
+    tests that run the same clip with the same settings (the session `settings`); read only."""
+    return {}
+
+
 def aws_tracks(call: int) -> tuple[Path, Path]:
     """The agent and caller tracks of AWS role-played call `call` (40 or 49)."""
     return shared("aws_lca", f"Auto_Repairs_{call}_UTC_agent.wav"), shared("aws_lca", f"Auto_Repairs_{call}_UTC_caller.wav")

@@ -662,6 +662,9 @@ def test_a_batch_of_bad_inputs_goes_on_and_says_why_for_each(tmp_path):
     (inbox / "partial.wav").write_bytes(full.read_bytes()[: full.stat().st_size * 2 // 5])
     sf.write(inbox / "crafted.wav", _tone(2.0), 8000)
     (inbox / "crafted.json").write_text(json.dumps({"call_id": "[x](http://evil.example)"}))
+    from conftest import settled
+
+    settled(inbox)
     db = tmp_path / "s.duckdb"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_HOME": str(tmp_path / "prefect")}
     env.pop("PREFECT_API_URL", None)

@@ -70,7 +70,7 @@ def test_silence_and_line_noise_produce_no_words(model, language):
     assert tr.words == []
 
 
-def test_pyannote_sample_diarization_and_transcript(settings):
+def test_pyannote_sample_diarization_and_transcript(settings, real_calls):
     wav = shared("pyannote_sample", "sample.wav")
     audio = load_audio(wav)
     hyp = diarize(audio)
@@ -79,7 +79,10 @@ def test_pyannote_sample_diarization_and_transcript(settings):
     print(f"pyannote sample DER collar 0: {d0}, collar 0.25: {d25}")
     # 1.9 s of the 22.5 s is overlap, which a mono clusterer cannot split; measured 0.207 / 0.123
     assert d0["der"] <= 0.237 and d25["der"] <= 0.153
-    result = process_call(wav, settings.model_copy(update={"language": "en"}))
+    key = ("real", "pyannote sample")  # qa.eval_harness's key: test_asr_invariant runs the same call
+    if key not in real_calls:
+        real_calls[key] = process_call(wav, settings.model_copy(update={"language": "en"}))
+    result = real_calls[key]
     reference = " ".join(r[3] for r in read_stm(shared("pyannote_sample", "sample.stm")))
     score = text_error(reference, " ".join(u.text for u in result.utterances), "en")
     print(f"pyannote sample WER {score.wer:.3f} CER {score.cer:.3f}")
