@@ -75,6 +75,27 @@ def settled(*roots: Path) -> None:
 
 
 @pytest.fixture(scope="session")
+def asr_pair(settings):
+    """The session's ASR model as two single-threaded replicas (`num_workers=2`), for tests that decode
+    independent signals: `transcribe` calls from two threads run at once, as the batch's two 1-thread
+    workers do (1.8x the throughput of one 2-thread decode on 2 cores); decoding is the same."""
+    from faster_whisper import WhisperModel
+
+    from qa.models import resolve_asr_model
+
+    return WhisperModel(resolve_asr_model(settings), device="cpu", compute_type=settings.asr_compute_type,
+                        cpu_threads=1, num_workers=2)
+
+
+def in_pairs(fn, args: list) -> list:
+    """`fn` over `args`, two at a time (threads), results in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(fn, args))
+
+
+@pytest.fixture(scope="session")
 def real_calls() -> dict:
     """Pipeline results of the shared real clips, by `qa.eval_harness` cache key (("real", name)), for
     tests that run the same clip with the same settings (the session `settings`); read only."""

@@ -16,7 +16,7 @@ from qa.diarization import diarize
 from qa.evaluation import der, read_rttm, read_stm, role_accuracy, role_turns, text_error, two_track_reference
 from qa.models import resolve_asr_model
 from qa.pipeline import process_call
-from tests.conftest import REPO, aws_tracks, mix_aws, shared
+from tests.conftest import REPO, aws_tracks, in_pairs, mix_aws, shared
 
 
 @pytest.fixture(scope="module")
@@ -51,21 +51,13 @@ def test_stereo_channels_transcribed_separately(settings, expected, tmp_path):
     assert result.role_method == "metadata" and result.diarization_method == "stereo-channels"
 
 
-def test_same_audio_gives_the_same_words(settings):
+def test_same_audio_gives_the_same_words(asr_pair):
     """A mono Turkish sample call on which whisper's sampling fallback gave 189-266 words from
     run to run: decoding at temperature 0 alone gives the same words (and times) every time.
 
-    The two runs go at once, on two single-threaded replicas of the model (what the batch's two
-    1-thread workers are; 1.8x the throughput of one 2-thread decode on 2 cores)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from faster_whisper import WhisperModel
-
-    pair = WhisperModel(resolve_asr_model(settings), device="cpu", compute_type=settings.asr_compute_type,
-                        cpu_threads=1, num_workers=2)
+    The two runs go at once, on the two single-threaded replicas of `asr_pair`."""
     samples = load_audio(REPO / "sample_audio" / "tr_angry_03.mp3").read_mono(0, None)
-    with ThreadPoolExecutor(2) as pool:
-        runs = list(pool.map(lambda _: transcribe(pair, samples, "tr").words, range(2)))
+    runs = in_pairs(lambda _: transcribe(asr_pair, samples, "tr").words, [0, 1])
     assert len(runs[0]) > 150
     assert [(w.text, w.start, w.end) for w in runs[0]] == [(w.text, w.start, w.end) for w in runs[1]]
 
