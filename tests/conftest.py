@@ -25,6 +25,30 @@ def shared(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _component_scan_once():
+    """Every new Streamlit `AppTest` scans all installed distributions for v2 component manifests
+    (about 0.3 s, several hundred AppTests a session); the installed packages do not change during a
+    session, so the scan runs once and each AppTest gets a copy of its result. Each AppTest still
+    builds and fills its own component registry from it."""
+    try:
+        from streamlit.components.v2 import manifest_scanner
+    except ImportError:  # a Streamlit without v2 components: nothing to save
+        yield
+        return
+    scan = manifest_scanner.scan_component_manifests
+    found: dict = {}
+
+    def scan_once(max_workers=None):
+        if "manifests" not in found:
+            found["manifests"] = scan(max_workers)
+        return list(found["manifests"])
+
+    manifest_scanner.scan_component_manifests = scan_once
+    yield
+    manifest_scanner.scan_component_manifests = scan
+
+
 @pytest.fixture(scope="session")
 def settings():
     from qa.config import load_settings
@@ -35,6 +59,47 @@ def settings():
 @pytest.fixture
 def tmp_settings(settings, tmp_path):
     return settings.model_copy(update={"db": tmp_path / "t.duckdb"})
+
+
+def settled(*roots: Path) -> None:
+    """Date every file under `roots` an hour back, as recordings dropped in an inbox well before the
+    batch: the batch's check for files still being written (`settle_s`) runs and finds none, instead
+    of watching the test's just-copied files for 2 s. That check itself is tested in test_hardening."""
+    import time
+
+    old = time.time() - 3600
+    for root in roots:
+        for f in [root] if root.is_file() else root.rglob("*"):
+            if f.is_file():
+                os.utime(f, (old, old))
+
+
+@pytest.fixture(scope="session")
+def asr_pair(settings):
+    """The session's ASR model as two single-threaded replicas (`num_workers=2`), for tests that decode
+    independent signals: `transcribe` calls from two threads run at once, as the batch's two 1-thread
+    workers do (1.8x the throughput of one 2-thread decode on 2 cores); decoding is the same."""
+    from faster_whisper import WhisperModel
+
+    from qa.models import resolve_asr_model
+
+    return WhisperModel(resolve_asr_model(settings), device="cpu", compute_type=settings.asr_compute_type,
+                        cpu_threads=1, num_workers=2)
+
+
+def in_pairs(fn, args: list) -> list:
+    """`fn` over `args`, two at a time (threads), results in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(fn, args))
+
+
+@pytest.fixture(scope="session")
+def real_calls() -> dict:
+    """Pipeline results of the shared real clips, by `qa.eval_harness` cache key (("real", name)), for
+    tests that run the same clip with the same settings (the session `settings`); read only."""
+    return {}
 
 
 def aws_tracks(call: int) -> tuple[Path, Path]:

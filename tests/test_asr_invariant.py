@@ -16,8 +16,8 @@ from qa.eval_harness import eval_asr_loss
 from tests.conftest import SHARED, shared
 
 
-def _check(settings, tmp_path, names: set[str]) -> None:
-    rows = eval_asr_loss(settings, SHARED, tmp_path, cache={}, only=names)
+def _check(settings, tmp_path, names: set[str], cache: dict) -> None:
+    rows = eval_asr_loss(settings, SHARED, tmp_path, cache=cache, only=names)
     assert {r["recording"] for r in rows} == names
     for row in rows:
         print(f"{row['recording']}: {row['bare_segments']} bare segments of 3+ words, {row['lost']} lost")
@@ -25,16 +25,17 @@ def _check(settings, tmp_path, names: set[str]) -> None:
     assert not lost, f"speech bare faster-whisper hears was lost: {lost}"
 
 
-def test_short_real_clips_lose_nothing(settings, tmp_path):
+def test_short_real_clips_lose_nothing(settings, tmp_path, real_calls):
     for parts in (("pyannote_sample", "sample.wav"), ("faster_whisper", "jfk.flac"),
                   ("faster_whisper", "stereo_diarization.wav"), ("faster_whisper", "hotwords.mp3")):
         shared(*parts)
-    _check(settings, tmp_path, {"pyannote sample", "jfk.flac", "stereo_diarization.wav", "hotwords.mp3"})
+    # the pipeline runs are shared with test_speech_real (same clips, same session settings)
+    _check(settings, tmp_path, {"pyannote sample", "jfk.flac", "stereo_diarization.wav", "hotwords.mp3"}, real_calls)
 
 
 @pytest.mark.slow
-def test_long_real_calls_lose_nothing(settings, tmp_path):
+def test_long_real_calls_lose_nothing(settings, tmp_path, real_calls):
     shared("aws_lca", "Auto_Repairs_40_UTC_agent.wav")
     shared("aws_pca")
     _check(settings, tmp_path, {"AWS call 40 stereo", "AWS call 40 mono", "AWS call 49 stereo", "AWS call 49 mono",
-                                "AWS PCA Auto0 (mono, 8-bit)", "multilingual.mp3 (language detected)"})
+                                "AWS PCA Auto0 (mono, 8-bit)", "multilingual.mp3 (language detected)"}, real_calls)

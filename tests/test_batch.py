@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, shared
+from tests.conftest import REPO, settled, shared
 
 
 @pytest.fixture
@@ -25,6 +25,7 @@ def inbox(tmp_path):
     shutil.copy(shared("faster_whisper", "jfk.flac"), box / "day1" / "badmeta.flac")
     (box / "day1" / "badmeta.json").write_text("{ this is not json")
     (box / "notes.txt").write_text("not audio, ignored")
+    settled(box)
     return box
 
 
@@ -83,6 +84,7 @@ def test_batch_isolates_bad_files_and_reruns_idempotently(prefect_harness, inbox
     data, sr = sf.read(inbox / "day1" / "stereo.wav")
     sf.write(box2 / "other.wav", data[: sr * 4], sr)
     (box2 / "other.json").write_text(json.dumps({"call_id": "jfk-1"}))
+    settled(box2)
     outcomes = {Path(o["path"]).name: o for o in run_flow(box2, db)}
     assert outcomes["renamed_copy.flac"]["status"] == "skipped"
     assert outcomes["renamed_copy.flac"]["call_id"] == "jfk-1"
@@ -91,9 +93,14 @@ def test_batch_isolates_bad_files_and_reruns_idempotently(prefect_harness, inbox
     assert store.query("SELECT count(*) FROM calls WHERE call_id = 'jfk-1'") == [(1,)]
 
 
-def test_cli_process_prints_summary(inbox, tmp_path):
+def test_cli_process_prints_summary(prefect_harness, inbox, tmp_path):
+    from prefect.settings import PREFECT_API_URL
+
     db = tmp_path / "cli.duckdb"
-    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect"))
+    # the session's Prefect server, as with a configured PREFECT_API_URL (saves the CLI's own temporary
+    # server, ~7 s); the CLI with a temporary server of its own, and that none outlives it, is
+    # test_hardening.py::test_a_batch_of_bad_inputs_goes_on_and_says_why_for_each
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_API_URL=PREFECT_API_URL.value())
     quarantine = tmp_path / "quarantine"
     proc = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "process", str(inbox / "jfk.flac"), str(inbox / "day1" / "corrupt.wav"),

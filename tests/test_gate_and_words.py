@@ -7,16 +7,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.asr import Word, additions, load_model, transcribe, uncovered
+from qa.asr import Word, additions, transcribe, uncovered
 from qa.audio import load_audio
 from qa.diarization import Diarization, Turn
 from qa.diarization.embedding import soft_votes
 from qa.diarization.levels import extend_edges
 from qa.evaluation import lost_segments, name_hits, role_parts
-from qa.models import resolve_asr_model
 from qa.transcript import build_utterances, label_words
 from qa.vad import Region
-from tests.conftest import aws_tracks
+from tests.conftest import aws_tracks, in_pairs
 
 
 def W(start, end, text="w", channel=None):
@@ -51,23 +50,19 @@ def test_second_pass_words_only_add_where_the_first_pass_has_none():
     assert [w.text for w in got] == ["Hello", "edge"]
 
 
-@pytest.fixture(scope="module")
-def model(settings):
-    return load_model(resolve_asr_model(settings), settings.asr_compute_type, settings.asr_threads)
-
-
-def test_extra_regions_never_remove_words_on_real_audio(model):
+def test_extra_regions_never_remove_words_on_real_audio(asr_pair):
     """The issue's case: a noise region joined ahead of a call's greeting. Whatever the extra
-    regions are, every word the gate alone gives is still there, with the same times."""
+    regions are, every word the gate alone gives is still there, with the same times. (The four
+    decodes are independent: they run two at a time on `asr_pair`.)"""
     agent, _ = aws_tracks(40)
     rng = np.random.default_rng(0)
     opening = load_audio(agent).read_mono(0, 12)
     noise = (rng.standard_normal(int(1.3 * 16000)) * 0.03).astype(np.float32)
     signal = np.concatenate([noise, np.zeros(24000, np.float32), opening])
-    alone = transcribe(model, signal, "en")
+    cases = [[Region(0.0, 1.3)], [Region(0.0, 1.3), Region(2.0, 6.0)], [Region(0.0, len(signal) / 16000)]]
+    alone, *joins = in_pairs(lambda speech: transcribe(asr_pair, signal, "en", speech=speech), [None, *cases])
     assert len(alone.words) >= 8 and "calling" in alone.text.lower()
-    for speech in ([Region(0.0, 1.3)], [Region(0.0, 1.3), Region(2.0, 6.0)], [Region(0.0, len(signal) / 16000)]):
-        joined = transcribe(model, signal, "en", speech=speech)
+    for speech, joined in zip(cases, joins):
         kept = [(w.text, w.start, w.end) for w in joined.words]
         assert all(k in kept for k in [(w.text, w.start, w.end) for w in alone.words]), speech
 

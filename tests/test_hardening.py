@@ -418,7 +418,7 @@ def test_batch_start_on_a_locked_store_fails_in_one_line_naming_the_holder(reade
     assert status == "aborted" and total == 3 and f"PID {proc.pid}" in json.loads(args)["aborted"]
 
 
-def test_store_busy_retries_the_save_only_never_the_processing(reader_holding, tmp_path):
+def test_store_busy_retries_the_save_only_never_the_processing(reader_holding, tmp_path, monkeypatch):
     from qa.config import Settings
     from qa.ingest import handle_file, save_with_retries
     from qa.pipeline import process_call
@@ -438,6 +438,9 @@ def test_store_busy_retries_the_save_only_never_the_processing(reader_holding, t
 
     saved = ingest.SAVE_RETRY_DELAYS_S
     ingest.SAVE_RETRY_DELAYS_S = (0.1, 0.1)
+    # save_with_retries binds SAVE_RETRY_DELAYS_S as its default when the module is imported, so the
+    # line above alone left handle_file sleeping the real 5 s + 30 s; the same two retries, 0.1 s apart
+    monkeypatch.setattr(ingest.save_with_retries, "__defaults__", ((0.1, 0.1),))
     try:
         out = handle_file(wav, settings, Store(db, timeout_s=30.0) if False else store, processor=counting)
     except Exception as exc:  # the lookup before processing may meet the lock: that raises, nothing ran
@@ -659,6 +662,9 @@ def test_a_batch_of_bad_inputs_goes_on_and_says_why_for_each(tmp_path):
     (inbox / "partial.wav").write_bytes(full.read_bytes()[: full.stat().st_size * 2 // 5])
     sf.write(inbox / "crafted.wav", _tone(2.0), 8000)
     (inbox / "crafted.json").write_text(json.dumps({"call_id": "[x](http://evil.example)"}))
+    from conftest import settled
+
+    settled(inbox)
     db = tmp_path / "s.duckdb"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_HOME": str(tmp_path / "prefect")}
     env.pop("PREFECT_API_URL", None)

@@ -225,6 +225,9 @@ def test_processes_runner_runs_the_batch_and_records_failures(prefect_harness, t
     inbox.mkdir()
     (inbox / "empty.wav").write_bytes(b"")
     (inbox / "junk.mp3").write_bytes(b"ID3 not really an mp3" * 10)
+    from conftest import settled
+
+    settled(inbox)
     outcomes = run_batch([str(inbox)], tmp_settings, runner="processes", workers=2, progress=False)
     assert sorted((o["call_id"], o["status"], o["stage"]) for o in outcomes) == [
         ("empty", "failed", "decode"), ("junk", "failed", "decode")], [(o["call_id"], o["reason"]) for o in outcomes]
