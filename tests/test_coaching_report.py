@@ -353,6 +353,9 @@ def test_every_number_matches_the_store(world: World, tmp_path: Path, subject: s
     other = _rubric("en_inbound" if lang == "tr" else "tr_inbound")
     for _, item in other.items():  # never the other language's items
         assert f"<td>{item.title}</td>" not in html
+    for chart in ("trend", "dist", "sections", "items"):  # every chart drawn (a template once printed a method's repr)
+        assert f'id="{chart}-' in html, chart
+    assert "built-in method" not in html
     headings = re.findall(r"<h3>\d\. (.*?):", html)
     assert headings == rows["weakest"]
     if subject == "A1":
@@ -638,3 +641,12 @@ def test_coaching_pages_for_every_role(world: World, monkeypatch: pytest.MonkeyP
         rubric = "tr_inbound" if team == "t1" else "en_inbound"
         calls = _mine(world, TEAMS[team], rubric)
         assert {m.label: m.value for m in at.metric}[labels(rubric[:2])["calls"]] == str(len(calls))
+
+
+def test_pdf_fetches_nothing_remote(caplog: pytest.LogCaptureFixture) -> None:
+    """The PDF renderer takes local files and data: URLs only: a remote reference is refused, never fetched."""
+    from qa.coaching import render
+
+    with caplog.at_level("ERROR", logger="weasyprint"):
+        out = render.pdf(None, '<p>x</p><img src="http://203.0.113.7/tracker.png">')  # type: ignore[arg-type]
+    assert out.startswith(b"%PDF") and "disallowed protocol" in caplog.text

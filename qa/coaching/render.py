@@ -6,6 +6,7 @@ nothing but local `file:` URLs, so a report never reaches the network.
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 from pathlib import Path
@@ -64,25 +65,27 @@ def html(report: CoachingReport, svgs: dict[str, str | None] | None = None) -> s
                                                   charts=svgs if svgs is not None else all_charts(report))
 
 
-def _local_only(url: str, *args, **kwargs):
-    """WeasyPrint's fetcher, refusing anything but local files."""
-    from weasyprint import default_url_fetcher
-
-    if not url.startswith("file:"):
-        raise ValueError(f"coaching reports fetch no remote resources ({url.split(':', 1)[0]}: refused)")
-    return default_url_fetcher(url, *args, **kwargs)
+def _svg_image(svg: str) -> str:
+    """An inline SVG chart as an <img> with a data: URL (same drawing; WeasyPrint then styles and draws it as one
+    image instead of cascading the page's CSS over each of its elements)."""
+    if "xmlns=" not in svg[:svg.index(">")]:
+        svg = svg.replace("<svg", '<svg xmlns="http://www.w3.org/2000/svg"', 1)
+    return f'<img alt="" src="data:image/svg+xml;base64,{base64.b64encode(svg.encode("utf-8")).decode("ascii")}">'
 
 
 def pdf(report: CoachingReport, page_html: str | None = None) -> bytes:
     import logging
 
-    from weasyprint import HTML
+    from weasyprint import HTML, URLFetcher
 
     # WeasyPrint logs every SVG presentation property its CSS parser skips (the charts still render)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
 
-    return HTML(string=page_html or html(report), base_url=str(Path(__file__).parent),
-                url_fetcher=_local_only).write_pdf()
+    if page_html is None:  # the charts as SVG images: WeasyPrint draws the same vectors ~0.6 s faster than inline
+        page_html = html(report, {k: _svg_image(v) if v else v for k, v in all_charts(report).items()})
+    # offline: local files and data: URLs only (the report embeds everything; nothing remote is ever fetched)
+    return HTML(string=page_html, base_url=str(Path(__file__).parent),
+                url_fetcher=URLFetcher(allowed_protocols=("file", "data"))).write_pdf()
 
 
 def csv_text(report: CoachingReport, data: PeriodData) -> str:
