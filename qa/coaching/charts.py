@@ -72,7 +72,10 @@ def items_svg(report: CoachingReport, labels: dict[str, str]) -> str | None:
     ax.set_xlim(0, 100)
     ax.set_title(labels["chart_items"])
     ax.legend(loc="lower right", frameon=False, fontsize=7)
-    return _svg(fig, "items")
+    # the left margin from the longest title (DejaVu Sans at 9 pt: about 5.6 pt a letter), so it is drawn once
+    left = min(0.55, (max(len(r["title"]) for r in rows) * 5.6 + 14) / (6.4 * 72))
+    height = 0.35 * len(rows) + 0.8
+    return _svg(fig, "items", {"left": left, "right": 0.98, "top": 1 - 0.32 / height, "bottom": 0.42 / height})
 
 
 def distribution_svg(report: CoachingReport, scores: list[float], labels: dict[str, str]) -> str | None:
