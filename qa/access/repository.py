@@ -171,15 +171,11 @@ class CallRepository(Protocol):
     def period_items(self, viewer: Viewer, period: Period, reviewed_only: bool = False) -> pd.DataFrame: ...
     def period_fails(self, viewer: Viewer, period: Period, per_item: int,
                      reviewed: pd.DataFrame | None = None) -> pd.DataFrame: ...
-    def period_metrics(self, viewer: Viewer, period: Period, names: tuple[str, ...]) -> pd.DataFrame: ...
-    def period_metric_means(self, viewer: Viewer, period: Period, names: tuple[str, ...]) -> pd.DataFrame: ...
     def period_profiles(self, viewer: Viewer, period: Period) -> pd.DataFrame: ...
-    def period_item_counts(self, viewer: Viewer, period: Period, per_agent: bool = False) -> pd.DataFrame: ...
     def period_item_counts_many(self, parts: Parts, per_agent: Collection[str] = ()) -> dict[str, pd.DataFrame]: ...
     def period_score_sums_many(self, parts: Parts, by: Literal["week", "profile"],
                                sections: bool = True) -> dict[str, pd.DataFrame]: ...
     def period_metric_means_many(self, parts: Parts, names: tuple[str, ...]) -> dict[str, pd.DataFrame]: ...
-    def period_score_sums(self, viewer: Viewer, period: Period, by: Literal["week", "profile"]) -> pd.DataFrame: ...
 
 
 @lru_cache(maxsize=32)
@@ -734,7 +730,7 @@ class DuckDBRepository:
     def period_calls(self, viewer: Viewer, period: Period, sections: bool = False) -> pd.DataFrame:
         """One row per call: its latest scoring with the reviewed score and auto-fail, its week (Monday, in
         `period.tz`) and `reviewed`; with `sections`, each call's section scores too (a dict: parsed per call,
-        so only when asked; the coaching figures take them summed from `period_score_sums`)."""
+        so only when asked; the coaching figures take them summed from `period_score_sums_many`)."""
         where, params = period.where()
         calls = self._frame(viewer, f""", {LATEST_CTE}
             SELECT c.call_id, c.agent_id, c.agent_name, c.started_at, {WEEK_SQL} AS week, c.queue, c.language,
@@ -810,20 +806,9 @@ class DuckDBRepository:
         both = both.sort_values(["started_at", "call_id"], ascending=[False, True], kind="stable")
         return both.groupby("item_id", sort=False).head(per_item).reset_index(drop=True)
 
-    def period_metrics(self, viewer: Viewer, period: Period, names: tuple[str, ...]) -> pd.DataFrame:
-        """call_id, name, value of the named call metrics."""
-        where, params = period.where()
-        return self._frame(viewer, f""", {LATEST_CTE}
-            SELECT m.call_id, m.name, m.value FROM call_metrics m JOIN visible c ON c.call_id = m.call_id
-            JOIN latest l ON l.call_id = c.call_id WHERE list_contains(?::VARCHAR[], m.name) AND {where}""",
-                           [list(names), *params], ["call_id", "name", "value"], period=period)
-
-    def period_metric_means(self, viewer: Viewer, period: Period, names: tuple[str, ...]) -> pd.DataFrame:
-        """name, mean of the named call metrics over the period's calls (aggregated in SQL)."""
-        return self.period_metric_means_many([("one", viewer, period)], names)["one"]
-
     def period_metric_means_many(self, parts: Parts, names: tuple[str, ...]) -> dict[str, pd.DataFrame]:
-        """`period_metric_means` of several parts in one read (of the day totals when they are current)."""
+        """name, mean of the named call metrics over each part's calls (aggregated in SQL), in one read (of the
+        day totals when they are current)."""
         spans = self._day_spans(parts)
         if spans is not None:
             sql, params = self._days_sql(parts, spans, "coach_metric_days",
@@ -843,7 +828,7 @@ class DuckDBRepository:
 
     def period_profiles(self, viewer: Viewer, period: Period) -> pd.DataFrame:
         """profile, calls, strategy: the period's calls per detected customer profile, and its recommended
-        strategy (counted in SQL; the scores per profile are `period_score_sums(by='profile')`)."""
+        strategy (counted in SQL; the scores per profile are `period_score_sums_many(by='profile')`)."""
         where, params = period.where()
         return self._frame(viewer, f""", {LATEST_CTE}
             SELECT p.profile, count(*) AS calls, min(p.strategy) FILTER (WHERE p.strategy <> '') AS strategy
@@ -901,14 +886,10 @@ class DuckDBRepository:
             sum(c.na)::BIGINT AS na""")
         return self.store.query_df(sql, params)
 
-    def period_item_counts(self, viewer: Viewer, period: Period, per_agent: bool = False) -> pd.DataFrame:
-        """item_id (with `per_agent`: agent_id, section_id, item_id), critical, applicable, passed, failed, na:
-        effective outcomes counted (SQL, reviews added)."""
-        return self.period_item_counts_many([("one", viewer, period)], {"one"} if per_agent else ())["one"]
-
     def period_item_counts_many(self, parts: Parts, per_agent: Collection[str] = ()) -> dict[str, pd.DataFrame]:
-        """`period_item_counts` of several parts in one read of the item rows (the costly table): counted in
-        SQL over the calls nobody reviewed, in Python (reviews applied) over the few that were."""
+        """item_id (parts in `per_agent`: agent_id, section_id, item_id), critical, applicable, passed, failed, na:
+        each part's effective outcomes in one read (of the day totals when current, else of the item rows):
+        counted in SQL over the calls nobody reviewed, in Python (reviews applied) over the few that were."""
         reviewed_ids = sorted({c for _, _, period in parts for c in self._reviewed_in(period)})
         tags, tag_params = _tags(parts, "l.rubric_id")  # per call (not per item row): which parts it is in
         cols = "i.call_id, i.rubric_id, i.rubric_version, " + ", ".join("i." + f for f in ITEM_RESULT_FIELDS)
@@ -964,19 +945,14 @@ class DuckDBRepository:
                             "item_id": r.item_id, "outcome": r.outcome, "critical": r.critical})
         return count_outcomes(pd.DataFrame(out), by)
 
-    def period_score_sums(self, viewer: Viewer, period: Period, by: Literal["week", "profile"]) -> pd.DataFrame:
-        """key (the week's Monday in `period.tz`, or the customer profile), measure, n, total over the period's
-        calls: measure `score` (n scored calls, total of their scores), `auto_failed` (n calls, total auto-fails)
-        and `section:<id>` (section scores). Summed in SQL over the calls nobody reviewed; a key holding a
-        reviewed call is one exact sum over its calls, the reviewed ones with their effective values."""
-        return self.period_score_sums_many([("one", viewer, period)], by)["one"]
-
     def period_score_sums_many(self, parts: Parts, by: Literal["week", "profile"],
                                sections: bool = True) -> dict[str, pd.DataFrame]:
-        """`period_score_sums` of several parts (one time zone) in one read (without the section measures when
-        `sections` is false: each call's section JSON is then not parsed). A key holding a reviewed call gets
-        its unreviewed calls' values as a list too, so its total is one exact sum (`math.fsum`) with the
-        reviewed calls' effective values, whatever order they came in."""
+        """key (the week's Monday in the parts' time zone, or the customer profile), measure, n, total over each
+        part's calls, in one read: measure `score` (n scored calls, total of their scores), `auto_failed` (n
+        calls, total auto-fails) and `section:<id>` (section scores; left out when `sections` is false, so no
+        call's section JSON is parsed). Summed in SQL over the calls nobody reviewed; a key holding a reviewed
+        call gets its other calls' values as a list too, so its total is one exact sum (`math.fsum`) with the
+        reviewed calls' effective values."""
         tz = parts[0][2].tz
         key, key_params, join = ((WEEK_SQL, [tz], "") if by == "week" else
                                  ("p.profile", [], "JOIN call_profiles p ON p.call_id = c.call_id"))
