@@ -24,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 
+from qa.access.effective import LATEST_FIRST
 from qa.store import Store
 
 DDL = [
@@ -44,8 +45,8 @@ FINGERPRINT_SQL = """SELECT
     (SELECT count(*) || ':' || coalesce(bit_xor(hash(call_id, rubric_id, rubric_version, scored_at)), 0)
      FROM call_scores)"""
 
-_LATEST = """latest AS (SELECT s.call_id, s.rubric_id, s.rubric_version FROM call_scores s
-    QUALIFY row_number() OVER (PARTITION BY s.call_id ORDER BY s.scored_at DESC, s.rubric_id, s.rubric_version DESC) = 1),
+_LATEST = f"""latest AS (SELECT s.call_id, s.rubric_id, s.rubric_version FROM call_scores s
+    QUALIFY row_number() OVER (PARTITION BY s.call_id ORDER BY {LATEST_FIRST}) = 1),
     days AS (SELECT c.call_id, c.agent_id, CAST(timezone(?, c.started_at) AS DATE) AS day, l.rubric_id,
                     l.rubric_version, c.queue, c.language
              FROM calls c JOIN latest l ON l.call_id = c.call_id

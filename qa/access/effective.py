@@ -24,10 +24,12 @@ from qa.rubric.schema import Rubric
 
 Key = tuple[str, str, str]  # (call_id, rubric_id, rubric_version)
 
+# A call's scorings `s`, latest first: the first is the one every figure uses.
+LATEST_FIRST = "s.scored_at DESC, s.rubric_id, s.rubric_version DESC"
 # Over the `visible` CTE (the viewer's calls): each call's latest scoring, and its automatic item results.
-LATEST_CTE = """latest AS (
+LATEST_CTE = f"""latest AS (
     SELECT s.* FROM call_scores s JOIN visible v ON v.call_id = s.call_id
-    QUALIFY row_number() OVER (PARTITION BY s.call_id ORDER BY s.scored_at DESC, s.rubric_id, s.rubric_version DESC) = 1)"""
+    QUALIFY row_number() OVER (PARTITION BY s.call_id ORDER BY {LATEST_FIRST}) = 1)"""
 AUTO_ITEMS_CTE = """auto_items AS (
     SELECT i.* FROM item_results i
     JOIN latest l ON i.call_id = l.call_id AND i.rubric_id = l.rubric_id AND i.rubric_version = l.rubric_version

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from qa import text_index
+from qa.access.effective import LATEST_FIRST
 
 ROLES_UNCERTAIN_BELOW = 0.6  # calls.role_confidence under this: "who is the agent" is a guess
 REVIEWED_STATES = ("reviewed", "unreviewed", "signed_off", "disputed")
@@ -87,16 +88,15 @@ class ReviewSets:
     item_fail_out: list[str] = field(default_factory=list)
 
 
-# The calls whose latest scoring's automatic result of an item is a fail (the latest as in
-# qa.access.effective.LATEST_CTE), computed from that item's fails only: no window over every score.
+# The calls whose latest scoring's automatic result of an item is a fail (latest: LATEST_FIRST, as
+# everywhere), computed from that item's fails only: no window over every score.
 FAILED_ITEM_CTES = [
     """failcand AS (SELECT call_id, rubric_id, rubric_version FROM item_results
                     WHERE source = 'auto' AND item_id = ? AND outcome = 'fail')""",
-    """faillatest AS (
+    f"""faillatest AS (
         SELECT x.call_id FROM (
             SELECT s.call_id, s.rubric_id, s.rubric_version,
-                   row_number() OVER (PARTITION BY s.call_id ORDER BY s.scored_at DESC, s.rubric_id,
-                                      s.rubric_version DESC) AS n
+                   row_number() OVER (PARTITION BY s.call_id ORDER BY {LATEST_FIRST}) AS n
             FROM call_scores s SEMI JOIN failcand f ON f.call_id = s.call_id) x
         JOIN failcand f ON f.call_id = x.call_id AND f.rubric_id = x.rubric_id AND f.rubric_version = x.rubric_version
         WHERE x.n = 1)""",

@@ -83,7 +83,7 @@ def figures(rows: pd.DataFrame, wait_threshold_s: float) -> KpiFigures:
     long_wait = int((waits > wait_threshold_s).sum())
     csat, est = _known(_floats(rows, "csat", counted)), _known(_floats(rows, "csat_estimate", counted))
     latency_max = _known(_floats(rows, "latency_max_s", counted))
-    talk_m, hold_m, after_m = exact_mean(_known(talk)), exact_mean(_known(hold)), exact_mean(_known(after))
+    talk_m, hold_m, after_m = exact_mean(talk), exact_mean(hold), exact_mean(after)  # NaN (unknown) left out
     return KpiFigures(
         calls=len(rows), first_contacts=int(np.isin(status, ["resolved", "not_resolved", "open"]).sum()),
         resolved=resolved, not_resolved=not_resolved, open=int((status == "open").sum()),
@@ -92,8 +92,7 @@ def figures(rows: pd.DataFrame, wait_threshold_s: float) -> KpiFigures:
         aht_s=aht(talk_m, hold_m, after_m), talk_s=talk_m, hold_s=hold_m, after_call_s=after_m,
         after_call_n=int((~np.isnan(after)).sum()),
         hold_calls_pct=100.0 * int((holds > 0).sum()) / n_counted if n_counted else None,
-        hold_per_held_call_s=exact_mean(_known(hold[holds > 0])),
-        latency_mean_s=exact_mean(_known(_floats(rows, "latency_mean_s", counted))),
+        hold_per_held_call_s=exact_mean(hold[holds > 0]), latency_mean_s=exact_mean(_floats(rows, "latency_mean_s", counted)),
         latency_max_s=float(latency_max.max()) if len(latency_max) else None,
         long_wait_calls=long_wait, long_wait_pct=100.0 * long_wait / len(waits) if len(waits) else None,
         unannounced_wait_max_s=float(waits.max()) if len(waits) else None,
