@@ -318,14 +318,20 @@ def _check_csv(path: Path, rows: dict) -> None:
             assert r["evidence_text"] == QUOTE and float(r["evidence_start_s"]) == 42.5
 
 
-def _with_day_totals(world: World, tmp: Path) -> Path:
-    """A copy of the store with the coaching day totals built (the pages then add those up, not item rows)."""
+def _copy_store(world: World, tmp: Path) -> Path:
+    """The world's store, reviews and access files copied into `tmp` (for a test that writes)."""
     import shutil
-
-    from qa.access import day_totals
 
     for f in world.db.parent.glob("calls*.duckdb"):
         shutil.copy(f, tmp / f.name)
+    return tmp / "calls.duckdb"
+
+
+def _with_day_totals(world: World, tmp: Path) -> Path:
+    """A copy of the store with the coaching day totals built (the pages then add those up, not item rows)."""
+    from qa.access import day_totals
+
+    _copy_store(world, tmp)
     day_totals.refresh(tmp / "calls.duckdb", "Europe/Istanbul")
     with duckdb.connect(str(tmp / "calls.duckdb"), read_only=True) as con:
         assert day_totals.usable(lambda sql: con.execute(sql).fetchall(), "Europe/Istanbul")
@@ -406,14 +412,7 @@ def test_moments_are_the_latest_effective_failures(world: World, tmp_path: Path,
     """The weakest items' example moments are the newest failing calls with reviews applied: a review that
     lifts the newest failure drops it, one that fails the newest pass adds it (on a copy of the store; with day
     totals, they only narrow where the failures are looked for)."""
-    import shutil
-
-    if source == "day totals":
-        _with_day_totals(world, tmp_path)
-    else:
-        for f in world.db.parent.glob("calls*.duckdb"):
-            shutil.copy(f, tmp_path / f.name)
-    copy = World(tmp_path / "calls.duckdb")
+    copy = World(_with_day_totals(world, tmp_path) if source == "day totals" else _copy_store(world, tmp_path))
     copy.calls, copy.reviews = world.calls, {c: dict(r) for c, r in world.reviews.items()}
     agents = TEAMS.get(subject, [subject])
     rubric = _rubric("tr_inbound" if agents[0].startswith("A") else "en_inbound")
